@@ -1,0 +1,170 @@
+"""The `xbgen` command line: a thin layer over the library.
+
+Every command maps :class:`~xbgen.errors.XbgenError` to a one-line message on
+stderr and its exit code (0 ok, 1 failure, 2 bad usage or bad spec, 3 check
+failed); no traceback is shown for a user error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from . import __version__
+from .errors import EXIT_CHECK, CheckError, XbgenError
+
+app = typer.Typer(
+    name="xbgen",
+    help="Generate Linux kernel split drivers for Xen (frontend + backend) and prove they work.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+out_console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+OutOption = Annotated[
+    Path, typer.Option("--out", "-o", help="Output folder; the tree goes to OUT/NAME/.")
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", "-f", help="Replace an existing spec file or generated tree.")
+]
+
+
+def fail(error: XbgenError) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {escape(error.message)}")
+    if isinstance(error, CheckError):
+        for line in error.diagnostics:
+            err_console.print(escape(line))
+    raise typer.Exit(error.exit_code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    try:
+        yield
+    except XbgenError as error:
+        fail(error)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out_console.print(f"xbgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Generate Linux kernel split drivers for Xen and prove they work."""
+
+
+def _report(result, verb: str) -> None:  # type: ignore[no-untyped-def]
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
+    if result.spec_file is not None:
+        out_console.print(f"wrote spec  {result.spec_file}")
+    out_console.print(f"{verb} {result.tree}/")
+    for path in result.files:
+        out_console.print(f"  {path.relative_to(result.tree)}")
+    spec, tree = result.spec, result.tree
+    steps = [
+        (f"xbgen build {tree}", "or: make -C " + str(tree)),
+        (f"insmod {tree}/backend/{spec.backend_module}.ko", f"in dom{spec.backend_domid}"),
+        (f"{tree}/activate.sh DOMU_ID", f"in dom{spec.backend_domid}"),
+        (f"insmod {tree}/frontend/{spec.frontend_module}.ko", "in the guest DOMU_ID"),
+        (f"xbgen e2e {tree}", "prove it on Xen in QEMU"),
+    ]
+    width = max(len(cmd) for cmd, _ in steps)
+    out_console.print("\nnext steps:")
+    for cmd, why in steps:
+        out_console.print(f"  {cmd:<{width}}  # {why}")
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="Device type, e.g. mydevice.")],
+    out: OutOption = Path("out"),
+    force: ForceOption = False,
+) -> None:
+    """Write NAME.toml (a commented starter spec) and render it into OUT/NAME/."""
+    from .generate import new as generate_new
+
+    with user_errors():
+        _report(generate_new(name, out, force), "rendered")
+
+
+@app.command()
+def render(
+    spec: Annotated[Path, typer.Argument(help="Spec file (TOML).")],
+    out: OutOption = Path("out"),
+    force: ForceOption = False,
+) -> None:
+    """Render an edited spec into OUT/NAME/ (checked before anything is written)."""
+    from .generate import render_file
+
+    with user_errors():
+        _report(render_file(spec, out, force), "rendered")
+
+
+@app.command()
+def check(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="C files or generated trees.", exists=True, readable=True),
+    ],
+) -> None:
+    """Preprocess, parse and inspect emitted C; report file:line:col: message."""
+    from .check import check_paths
+
+    with user_errors():
+        problems = check_paths(paths)
+    for problem in problems:
+        err_console.print(escape(str(problem)))
+    if problems:
+        err_console.print(f"[bold red]check failed:[/] {len(problems)} problem(s)")
+        raise typer.Exit(EXIT_CHECK)
+    out_console.print(f"check passed: {', '.join(str(p) for p in paths)}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec file."""
+    from .spec import json_schema
+
+    out_console.print_json(json.dumps(json_schema()))
+
+
+def main() -> None:
+    app()
+
+
+def run(argv: list[str]) -> int:  # pragma: no cover - convenience for embedding
+    try:
+        app(argv, standalone_mode=False)
+    except typer.Exit as exit_:
+        return exit_.exit_code
+    return 0
+
+
+Command = Callable[..., None]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef _XBGEN_LINUX_ERRNO_H
+#define _XBGEN_LINUX_ERRNO_H
+
+#define EPERM		1
+#define ENOENT		2
+#define EIO		5
+#define EAGAIN		11
+#define ENOMEM		12
+#define EBUSY		16
+#define ENODEV		19
+#define EINVAL		22
+#define ENOSPC		28
+#define EPROTO		71
+#define EOPNOTSUPP	95
+
+#endif

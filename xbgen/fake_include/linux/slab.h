@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef _XBGEN_LINUX_SLAB_H
+#define _XBGEN_LINUX_SLAB_H
+
+#include <linux/types.h>
+
+#define GFP_KERNEL	((gfp_t)0xcc0)
+
+void *kmalloc(size_t size, gfp_t flags);
+void *kzalloc(size_t size, gfp_t flags);
+void kfree(const void *objp);
+
+#endif

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef _XBGEN_XEN_XENBUS_H
+#define _XBGEN_XEN_XENBUS_H
+
+#include <linux/device.h>
+#include <linux/module.h>
+#include <linux/version.h>
+
+/* include/xen/interface/io/xenbus.h */
+enum xenbus_state {
+	XenbusStateUnknown = 0,
+	XenbusStateInitialising = 1,
+	XenbusStateInitWait = 2,
+	XenbusStateInitialised = 3,
+	XenbusStateConnected = 4,
+	XenbusStateClosing = 5,
+	XenbusStateClosed = 6,
+	XenbusStateReconfiguring = 7,
+	XenbusStateReconfigured = 8
+};
+
+struct xenbus_device_id {
+	char devicetype[32];
+};
+
+struct xenbus_device {
+	const char *devicetype;
+	const char *nodename;
+	const char *otherend;
+	int otherend_id;
+	struct device dev;
+	enum xenbus_state state;
+};
+
+struct kobj_uevent_env;
+
+struct xenbus_driver {
+	const char *name;
+	const struct xenbus_device_id *ids;
+	bool allow_rebind;
+	bool not_essential;
+	int (*probe)(struct xenbus_device *dev, const struct xenbus_device_id *id);
+	void (*otherend_changed)(struct xenbus_device *dev, enum xenbus_state backend_state);
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 1, 162)
+	void (*remove)(struct xenbus_device *dev);
+#else
+	int (*remove)(struct xenbus_device *dev);
+#endif
+	int (*suspend)(struct xenbus_device *dev);
+	int (*resume)(struct xenbus_device *dev);
+	struct device_driver driver;
+	int (*read_otherend_details)(struct xenbus_device *dev);
+	int (*is_ready)(struct xenbus_device *dev);
+	void (*reclaim_memory)(struct xenbus_device *dev);
+};
+
+int __xenbus_register_frontend(struct xenbus_driver *drv, struct module *owner,
+			       const char *mod_name);
+int __xenbus_register_backend(struct xenbus_driver *drv, struct module *owner,
+			      const char *mod_name);
+#define xenbus_register_frontend(drv) \
+	__xenbus_register_frontend(drv, THIS_MODULE, KBUILD_MODNAME)
+#define xenbus_register_backend(drv) \
+	__xenbus_register_backend(drv, THIS_MODULE, KBUILD_MODNAME)
+void xenbus_unregister_driver(struct xenbus_driver *drv);
+
+int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state new_state);
+int xenbus_frontend_closed(struct xenbus_device *dev);
+int xenbus_dev_is_online(struct xenbus_device *dev);
+const char *xenbus_strstate(enum xenbus_state state);
+void xenbus_dev_error(struct xenbus_device *dev, int err, const char *fmt, ...);
+void xenbus_dev_fatal(struct xenbus_device *dev, int err, const char *fmt, ...);
+
+#endif

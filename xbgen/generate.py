@@ -1,0 +1,64 @@
+"""The library API: spec -> render -> check -> write, as `xbgen new`/`render` run it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .check import Diagnostic, check_files
+from .errors import CheckError, OutputExistsError
+from .output import check_writable, write_file, write_tree
+from .render import render, render_spec_file
+from .spec import Spec, default_spec, load_spec
+
+DEFAULT_OUT = Path("out")
+
+
+@dataclass
+class Generated:
+    spec: Spec
+    tree: Path
+    files: list[Path]
+    spec_file: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_tree(spec: Spec) -> dict[str, str]:
+    """Render and check in memory; raises CheckError before anything is written."""
+    files = render(spec)
+    problems: list[Diagnostic] = check_files(files)
+    if problems:
+        raise CheckError(
+            f"the emitted code failed the check ({len(problems)} problem(s)); nothing written",
+            [str(p) for p in problems],
+        )
+    return files
+
+
+def generate(spec: Spec, out: Path = DEFAULT_OUT, force: bool = False) -> Generated:
+    """Render `spec` into ``out/<name>/``."""
+    dest = out / spec.name
+    files = build_tree(spec)
+    written = write_tree(files, dest, force=force)
+    return Generated(spec, dest, written, warnings=spec.warnings())
+
+
+def new(
+    name: str, out: Path = DEFAULT_OUT, force: bool = False, spec_dir: Path | None = None
+) -> Generated:
+    """`xbgen new`: write a commented starter spec and render it."""
+    spec = default_spec(name)
+    spec_file = (spec_dir or Path()) / f"{name}.toml"
+    files = build_tree(spec)
+    dest = out / spec.name
+    if spec_file.exists() and not force:
+        raise OutputExistsError(f"{spec_file} already exists; pass --force to replace it")
+    check_writable(dest, force)
+    write_file(spec_file, render_spec_file(spec), force=force)
+    written = write_tree(files, dest, force=force)
+    return Generated(spec, dest, written, spec_file=spec_file, warnings=spec.warnings())
+
+
+def render_file(spec_path: Path, out: Path = DEFAULT_OUT, force: bool = False) -> Generated:
+    """`xbgen render SPEC`."""
+    return generate(load_spec(spec_path), out, force)

@@ -1,0 +1,133 @@
+"""Render a validated spec into the files of a driver tree.
+
+Pure: a :class:`~xbgen.spec.Spec` goes in, ``{relative path: text}`` comes
+out.  Nothing here touches the output folder (see :mod:`xbgen.output`).
+Template errors are re-raised as :class:`~xbgen.errors.XbgenError` naming the
+template and its line, never Jinja internals.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import __version__
+from .errors import XbgenError
+from .spec import Spec
+
+#: Preferred line length of kernel code; longer prototypes are wrapped.
+C_LINE = 80
+
+#: template -> output path; ``{name}`` is the spec's device name.
+OUTPUTS: dict[str, str] = {
+    "frontend/front.c.j2": "frontend/{name}front.c",
+    "frontend/Kbuild.j2": "frontend/Kbuild",
+    "frontend/Makefile.j2": "frontend/Makefile",
+    "backend/back.c.j2": "backend/{name}back.c",
+    "backend/Kbuild.j2": "backend/Kbuild",
+    "backend/Makefile.j2": "backend/Makefile",
+    "Makefile.j2": "Makefile",
+    "activate.sh.j2": "activate.sh",
+    "deactivate.sh.j2": "deactivate.sh",
+    "README.md.j2": "README.md",
+}
+
+SPEC_TEMPLATE = "spec.toml.j2"
+
+#: Emitted files that must be executable.
+EXECUTABLES = frozenset({"activate.sh", "deactivate.sh"})
+
+
+def templates_dir() -> Path:
+    """The templates shipped in the wheel, or the source checkout's."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):
+        if (candidate / "frontend" / "front.c.j2").is_file():
+            return candidate
+    raise XbgenError(f"xbgen is installed without its templates (looked in {here})")
+
+
+def c_proto(head: str, params: list[str], indent: int = 0) -> str:
+    """A function head, its parameters wrapped and aligned to the open paren."""
+    base = indent * 8
+    one_line = f"{head}({', '.join(params)})"
+    if base + len(one_line) <= C_LINE:
+        return one_line
+    column = base + len(head) + 1
+    pad = "\t" * (column // 8) + " " * (column % 8)
+    lines: list[str] = []
+    current, width = f"{head}({params[0]}", base + len(head) + 1 + len(params[0])
+    for param in params[1:]:
+        if width + 2 + len(param) + 1 <= C_LINE:
+            current, width = f"{current}, {param}", width + 2 + len(param)
+        else:
+            lines.append(current + ",")
+            current, width = pad + param, column + len(param)
+    lines.append(current + ")")
+    return "\n".join(lines)
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals["proto"] = c_proto
+    return env
+
+
+def context(spec: Spec) -> dict[str, Any]:
+    """Everything a template may use; later features add keys here."""
+    return {
+        "spec": spec,
+        "front": spec.frontend_module,
+        "back": spec.backend_module,
+        "xbgen_version": __version__,
+    }
+
+
+def _render_one(template: str, ctx: dict[str, Any]) -> str:
+    try:
+        return environment().get_template(template).render(ctx)
+    except jinja2.TemplateSyntaxError as exc:
+        raise XbgenError(
+            f"{exc.name or template}:{exc.lineno}: template error: {exc.message}"
+        ) from None
+    except jinja2.TemplateError as exc:
+        raise XbgenError(f"{_template_line(exc, template)}: template error: {exc}") from None
+
+
+def _template_line(exc: BaseException, template: str) -> str:
+    """`template:line` Jinja was executing (it rewrites tracebacks to template lines)."""
+    where = f"{template}:?"
+    root = templates_dir()
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            path = Path(filename)
+            name = path.relative_to(root) if path.is_relative_to(root) else path
+            where = f"{name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
+
+
+def render(spec: Spec) -> dict[str, str]:
+    """Render every output file of `spec`'s driver tree."""
+    ctx = context(spec)
+    return {
+        out.format(name=spec.name): _render_one(template, ctx) for template, out in OUTPUTS.items()
+    }
+
+
+def render_spec_file(spec: Spec) -> str:
+    """The commented TOML that `xbgen new` writes."""
+    return _render_one(SPEC_TEMPLATE, context(spec))

@@ -40,8 +40,11 @@ def test_starter_spec_round_trips_and_comments_every_key() -> None:
         assert lines[index - 1].startswith("#"), f"{key} has no comment above it"
 
 
-@pytest.mark.parametrize("spec", all_option_specs(), ids=lambda s: f"{s.log_messages}-"
-                         f"{s.on_invalid_state}-{s.license}-{s.backend_domid}")
+@pytest.mark.parametrize(
+    "spec",
+    all_option_specs(),
+    ids=lambda s: f"{s.log_messages}-{s.on_invalid_state}-{s.license}-{s.backend_domid}",
+)
 def test_every_option_combination_passes_the_check(spec: Spec) -> None:
     files = render(spec)
     assert len(files) == len(OUTPUTS)
@@ -88,7 +91,7 @@ def test_backend_ids_and_aliases_use_the_name() -> None:
     files = render(default_spec("pvfoo"))
     assert 'MODULE_ALIAS("xen-backend:pvfoo");' in files["backend/pvfooback.c"]
     assert 'MODULE_ALIAS("xen:pvfoo");' in files["frontend/pvfoofront.c"]
-    assert 'obj-m += pvfooback.o' in files["backend/Kbuild"]
+    assert "obj-m += pvfooback.o" in files["backend/Kbuild"]
     assert "type=pvfoo" in files["activate.sh"]
 
 
@@ -111,8 +114,12 @@ def test_backend_domid_reaches_the_scripts() -> None:
         (
             "static void " + "x" * 50,
             ["struct xenbus_device *dev", "enum xenbus_state state"],
-            "static void " + "x" * 50 + "(struct xenbus_device *dev,\n"
-            + "\t" * 7 + " " * 7 + "enum xenbus_state state)",
+            "static void "
+            + "x" * 50
+            + "(struct xenbus_device *dev,\n"
+            + "\t" * 7
+            + " " * 7
+            + "enum xenbus_state state)",
         ),
     ],
 )

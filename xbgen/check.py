@@ -63,8 +63,8 @@ def check_files(files: dict[str, str]) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for path, text in files.items():
         found += check_markup(text, path)
-        if path.endswith(".c"):
-            found += check_c(text, path)
+    sources = {path: text for path, text in files.items() if path.endswith(".c")}
+    found += _check_sources(sources)
     return sorted(set(found))
 
 
@@ -105,32 +105,59 @@ def check_markup(text: str, path: str) -> list[Diagnostic]:
 
 def check_c(text: str, path: str) -> list[Diagnostic]:
     """Preprocess, parse and inspect one C file under each kernel version."""
+    return _check_sources({path: text})
+
+
+def _check_sources(sources: dict[str, str]) -> list[Diagnostic]:
+    # All cpp runs start at once; parsing then goes file by file.
+    jobs = {
+        (path, version): _start_cpp(text, path, version)
+        for path, text in sources.items()
+        for version in VERSIONS
+    }
     found: set[Diagnostic] = set()
-    for version in VERSIONS:
-        result = _preprocess(text, path, version)
+    failed: set[str] = set()
+    for (path, version), proc in jobs.items():
+        result = _finish_cpp(proc, sources[path], path, version)
+        if path in failed:
+            continue
         if isinstance(result, list):
-            return result
-        found.update(_parse_and_inspect(result, text, path))
-        if any("parse error" in d.message for d in found):
-            break
+            found.update(result)
+            failed.add(path)
+            continue
+        problems = _parse_and_inspect(result, sources[path], path)
+        found.update(problems)
+        if any("parse error" in d.message for d in problems):
+            failed.add(path)
     return sorted(found)
 
 
 # --------------------------------------------------------------------------- cpp + parse
 
 
-def _preprocess(text: str, path: str, version: int) -> str | list[Diagnostic]:
+def _start_cpp(text: str, path: str, version: int) -> subprocess.Popen[str]:
     cpp = shutil.which("cpp")
     if cpp is None:
         raise ToolMissingError("cpp not found: install gcc (Debian: apt-get install cpp)")
     module = Path(path).stem
     cmd = [cpp, "-nostdinc", "-undef", "-D__KERNEL__", f'-DKBUILD_MODNAME="{module}"']
     cmd += [f"-DLINUX_VERSION_CODE={version}", "-I", str(FAKE_INCLUDE), "-"]
-    source = f'# 1 "{path}"\n{text}'
-    proc = subprocess.run(cmd, input=source, capture_output=True, text=True, check=False)
+    return subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish_cpp(
+    proc: subprocess.Popen[str], text: str, path: str, version: int
+) -> str | list[Diagnostic]:
+    stdout, stderr = proc.communicate(f'# 1 "{path}"\n{text}')
     if proc.returncode == 0:
-        return proc.stdout
-    return _cpp_diagnostics(proc.stderr, path)
+        return stdout
+    return _cpp_diagnostics(stderr, path)
 
 
 _CPP_LINE = re.compile(

@@ -1,0 +1,135 @@
+"""The check must pass clean output and fail planted mistakes at the right line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xbgen.check import check_c, check_files, check_markup, check_paths
+from xbgen.render import render
+from xbgen.spec import default_spec
+
+FRONT = "frontend/mydevicefront.c"
+BACK = "backend/mydeviceback.c"
+
+
+@pytest.fixture(scope="module")
+def files() -> dict[str, str]:
+    return render(default_spec("mydevice"))
+
+
+def line_of(text: str, needle: str) -> int:
+    needle = needle.strip("\n")
+    for number, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in text")
+
+
+def plant(files: dict[str, str], path: str, old: str, new: str) -> tuple[dict[str, str], int]:
+    assert files[path].count(old) >= 1, old
+    line = line_of(files[path], old)
+    changed = dict(files)
+    changed[path] = files[path].replace(old, new, 1)
+    return changed, line
+
+
+# (file, original text, planted text, words the message must contain)
+PLANTS = {
+    "missing semicolon": (FRONT, "info->dev = dev;", "info->dev = dev", ["parse error"]),
+    "misspelt function": (
+        FRONT,
+        "xenbus_switch_state(dev, XenbusStateConnected);",
+        "xenbus_swich_state(dev, XenbusStateConnected);",
+        ["undeclared function", "xenbus_swich_state"],
+    ),
+    "unknown member": (
+        BACK,
+        "while (dev->state != target)",
+        "while (dev->sate != target)",
+        ["no member", "sate", "xenbus_device"],
+    ),
+    "unknown initializer member": (
+        FRONT,
+        ".not_essential = true",
+        ".not_esential = true",
+        ["no member", "not_esential"],
+    ),
+    "undeclared identifier": (BACK, "be->dev = dev;", "be->dev = devv;", ["devv", "undeclared"]),
+    "switch missing a state": (
+        FRONT,
+        "\tcase XenbusStateReconfigured:\n",
+        "",
+        ["switch", "XenbusStateReconfigured"],
+    ),
+    "missing fallthrough": (FRONT, "\t\tfallthrough;\n", "", ["falls through"]),
+    "leftover jinja": (BACK, "Hello World!", "Hello {{ name }}!", ["template markup"]),
+    "wrong remove return type": (
+        FRONT,
+        "static void mydevicefront_remove(",
+        "static long mydevicefront_remove(",
+        ["remove", "returns"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", PLANTS)
+def test_planted_mistake_is_reported_at_its_line(files: dict[str, str], name: str) -> None:
+    path, old, new, words = PLANTS[name]
+    changed, line = plant(files, path, old, new)
+    problems = check_files(changed)
+    assert problems, f"{name} was not detected"
+    assert any(p.file == path for p in problems)
+    hits = [p for p in problems if all(w in p.message for w in words)]
+    assert hits, [str(p) for p in problems]
+    if name == "switch missing a state":
+        line = line_of(changed[path], "switch (backend_state)")
+    elif name == "missing fallthrough":
+        line = line_of(changed[path], "case XenbusStateClosing:")
+    elif name == "wrong remove return type":
+        line = line_of(changed[path], ".remove = mydevicefront_remove")
+    assert hits[0].line == line, str(hits[0])
+
+
+def test_clean_output_passes(files: dict[str, str]) -> None:
+    assert check_files(files) == []
+
+
+def test_each_version_branch_is_checked(files: dict[str, str]) -> None:
+    # Breaking only the pre-6.1.162 branch must still be caught.
+    text = files[FRONT].replace("\treturn 0;\n}\n#endif", "\treturn zero;\n}\n#endif")
+    assert text != files[FRONT]
+    problems = check_c(text, FRONT)
+    assert any("'zero' undeclared" in p.message for p in problems)
+
+
+def test_parse_error_without_line_names_file_and_token(files: dict[str, str]) -> None:
+    text = files[FRONT].rstrip().removesuffix(";")
+    problems = check_c(text, FRONT)
+    assert len(problems) == 1
+    assert problems[0].file == FRONT
+    assert "parse error" in problems[0].message
+    assert "')'" in problems[0].message
+
+
+def test_missing_header_is_a_located_error(files: dict[str, str]) -> None:
+    text = files[FRONT].replace("<linux/slab.h>", "<linux/nonexistent.h>")
+    problems = check_c(text, FRONT)
+    assert problems[0].line == line_of(text, "nonexistent")
+    assert "nonexistent.h" in problems[0].message
+
+
+def test_shell_length_syntax_is_not_jinja() -> None:
+    assert check_markup('echo "${#var}"\n', "x.sh") == []
+    assert check_markup("a {# b\n", "x.sh")[0].col == 3
+
+
+def test_check_paths_walks_a_tree(tmp_path: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert check_paths([tmp_path]) == []
+    (tmp_path / BACK).write_text(files[BACK].replace("kfree(be);", "kfre(be);"))
+    problems = check_paths([tmp_path])
+    assert [p.file for p in problems] == [str(tmp_path / BACK)]

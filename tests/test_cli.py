@@ -1,0 +1,205 @@
+"""Every command and exit code, through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import spec_text, tree_files
+from typer.testing import CliRunner
+
+from xbgen import __version__
+from xbgen.cli import app
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_new_writes_spec_and_tree_and_says_what_next(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", "mydevice"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "mydevice.toml").is_file()
+    tree = tmp_path / "out" / "mydevice"
+    assert sorted(tree_files(tree)) == sorted(
+        [
+            "Makefile", "README.md", "activate.sh", "deactivate.sh",
+            "backend/Kbuild", "backend/Makefile", "backend/mydeviceback.c",
+            "frontend/Kbuild", "frontend/Makefile", "frontend/mydevicefront.c",
+        ]
+    )  # fmt: skip
+    assert os.access(tree / "activate.sh", os.X_OK)
+    for word in ("insmod", "activate.sh", "mydeviceback.c"):
+        assert word in result.stdout
+
+
+def test_new_refuses_to_overwrite_without_force(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["new", "mydevice"]).exit_code == 0
+    spec = tmp_path / "mydevice.toml"
+    spec.write_text(spec.read_text() + "# my edits\n")
+    result = runner.invoke(app, ["new", "mydevice"])
+    assert result.exit_code == 1
+    assert "--force" in result.stderr
+    assert "# my edits" in spec.read_text()
+
+
+def test_new_refuses_if_only_the_tree_exists(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "out" / "mydevice").mkdir(parents=True)
+    result = runner.invoke(app, ["new", "mydevice"])
+    assert result.exit_code == 1
+    assert not (tmp_path / "mydevice.toml").exists()
+
+
+def test_new_force_replaces(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["new", "mydevice"]).exit_code == 0
+    stray = tmp_path / "out" / "mydevice" / "stray.o"
+    stray.write_text("x")
+    assert runner.invoke(app, ["new", "mydevice", "--force"]).exit_code == 0
+    assert not stray.exists()
+    assert (tmp_path / "out" / "mydevice" / "activate.sh").exists()
+
+
+def test_force_never_replaces_a_folder_xbgen_did_not_make(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    precious = tmp_path / "out" / "mydevice"
+    precious.mkdir(parents=True)
+    (precious / "thesis.tex").write_text("years of work")
+    result = runner.invoke(app, ["new", "mydevice", "--force"])
+    assert result.exit_code == 1
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_new_with_out_dir(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", "pvfoo", "--out", "build/drivers"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "build/drivers/pvfoo/frontend/pvfoofront.c").is_file()
+
+
+@pytest.mark.parametrize("name", ["int", "My-Dev", "", "a" * 40])
+def test_new_bad_name_exits_2_and_writes_nothing(
+    runner: CliRunner, tmp_path: Path, name: str
+) -> None:
+    result = runner.invoke(app, ["new", name])
+    assert result.exit_code == 2
+    assert "NAME" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_linux_type_warns(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["new", "vif"])
+    assert result.exit_code == 0
+    assert "warning" in result.stderr and "vif" in result.stderr
+
+
+def test_render_from_edited_spec(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "d.toml").write_text(spec_text(name="blk2", log_messages=False))
+    result = runner.invoke(app, ["render", "d.toml"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "out/blk2/frontend/blk2front.c").read_text()
+    assert "Hello World!" not in text
+    again = runner.invoke(app, ["render", "d.toml"])
+    assert again.exit_code == 1
+    assert runner.invoke(app, ["render", "d.toml", "--force"]).exit_code == 0
+
+
+def test_render_missing_spec_exits_2(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["render", "nope.toml"])
+    assert result.exit_code == 2
+    assert "nope.toml" in result.stderr
+
+
+def test_render_directory_as_spec_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["render", str(tmp_path)])
+    assert result.exit_code == 2
+
+
+def test_check_passes_on_a_generated_tree(runner: CliRunner, tmp_path: Path) -> None:
+    runner.invoke(app, ["new", "mydevice"])
+    result = runner.invoke(app, ["check", "out/mydevice"])
+    assert result.exit_code == 0, result.output
+    c_files = [
+        "out/mydevice/frontend/mydevicefront.c",
+        "out/mydevice/backend/mydeviceback.c",
+    ]
+    assert runner.invoke(app, ["check", *c_files]).exit_code == 0
+
+
+def test_check_failure_exits_3_with_location(runner: CliRunner, tmp_path: Path) -> None:
+    runner.invoke(app, ["new", "mydevice"])
+    c_file = tmp_path / "out/mydevice/backend/mydeviceback.c"
+    c_file.write_text(c_file.read_text().replace("kfree(be);", "kfre(be);"))
+    result = runner.invoke(app, ["check", str(c_file)])
+    assert result.exit_code == 3
+    assert f"{c_file}:" in result.stderr
+    assert "kfre" in result.stderr
+
+
+def test_check_missing_path_is_usage_error(runner: CliRunner) -> None:
+    assert runner.invoke(app, ["check", "nothere.c"]).exit_code == 2
+
+
+def test_check_needs_a_path(runner: CliRunner) -> None:
+    assert runner.invoke(app, ["check"]).exit_code == 2
+
+
+def test_render_fails_with_3_and_writes_nothing_when_check_fails(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real broken template: copy the templates and plant a C error in one.
+    import shutil
+
+    from xbgen import render as render_mod
+
+    templates = tmp_path / "templates"
+    shutil.copytree(render_mod.templates_dir(), templates)
+    front = templates / "frontend" / "front.c.j2"
+    front.write_text(front.read_text().replace("kfree(info);", "kfree(info)"))
+    monkeypatch.setattr(render_mod, "templates_dir", lambda: templates)
+    render_mod.environment.cache_clear()
+    try:
+        result = runner.invoke(app, ["new", "mydevice"])
+    finally:
+        render_mod.environment.cache_clear()
+    assert result.exit_code == 3
+    assert "mydevicefront.c:" in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "mydevice.toml").exists()
+
+
+def test_schema_is_json_schema_of_every_key(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    assert schema["additionalProperties"] is False
+    assert set(schema["properties"]) >= {"name", "license", "backend_domid", "on_invalid_state"}
+    assert schema["required"] == ["name"]
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.stdout
+
+
+@pytest.mark.parametrize("command", ["new", "render", "check", "schema"])
+def test_every_command_has_help(runner: CliRunner, command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.stdout
+
+
+def test_unknown_command_and_option_exit_2(runner: CliRunner) -> None:
+    assert runner.invoke(app, ["frobnicate"]).exit_code == 2
+    assert runner.invoke(app, ["new", "x", "--bogus"]).exit_code == 2
+
+
+def test_rerender_is_byte_identical(runner: CliRunner, tmp_path: Path) -> None:
+    runner.invoke(app, ["new", "mydevice"])
+    first = tree_files(tmp_path / "out/mydevice")
+    runner.invoke(app, ["render", "mydevice.toml", "--force"])
+    assert tree_files(tmp_path / "out/mydevice") == first

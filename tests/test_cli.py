@@ -56,11 +56,13 @@ def test_new_refuses_if_only_the_tree_exists(runner: CliRunner, tmp_path: Path) 
 
 def test_new_force_replaces(runner: CliRunner, tmp_path: Path) -> None:
     assert runner.invoke(app, ["new", "mydevice"]).exit_code == 0
-    stray = tmp_path / "out" / "mydevice" / "stray.o"
-    stray.write_text("x")
+    tree = tmp_path / "out" / "mydevice"
+    (tree / "stray.o").write_text("x")
+    (tree / "activate.sh").write_text("edited")
+    assert runner.invoke(app, ["new", "mydevice"]).exit_code == 1
     assert runner.invoke(app, ["new", "mydevice", "--force"]).exit_code == 0
-    assert not stray.exists()
-    assert (tmp_path / "out" / "mydevice" / "activate.sh").exists()
+    assert not (tree / "stray.o").exists()
+    assert "xenstore-chmod" in (tree / "activate.sh").read_text()
 
 
 def test_force_never_replaces_a_folder_xbgen_did_not_make(
@@ -102,8 +104,11 @@ def test_render_from_edited_spec(runner: CliRunner, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     text = (tmp_path / "out/blk2/frontend/blk2front.c").read_text()
     assert "Hello World!" not in text
+    assert runner.invoke(app, ["render", "d.toml"]).exit_code == 0  # up to date
+    (tmp_path / "d.toml").write_text(spec_text(name="blk2", log_messages=True))
     again = runner.invoke(app, ["render", "d.toml"])
     assert again.exit_code == 1
+    assert "--force" in again.stderr
     assert runner.invoke(app, ["render", "d.toml", "--force"]).exit_code == 0
 
 
@@ -203,3 +208,37 @@ def test_rerender_is_byte_identical(runner: CliRunner, tmp_path: Path) -> None:
     first = tree_files(tmp_path / "out/mydevice")
     runner.invoke(app, ["render", "mydevice.toml", "--force"])
     assert tree_files(tmp_path / "out/mydevice") == first
+
+
+def test_new_is_idempotent_and_keeps_build_products(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["new", "mydevice"]).exit_code == 0
+    product = tmp_path / "out" / "mydevice" / "frontend" / "mydevicefront.ko"
+    product.write_text("built")
+    again = runner.invoke(app, ["new", "mydevice"])
+    assert again.exit_code == 0, again.output
+    assert "up to date" in again.stdout
+    assert product.read_text() == "built"
+
+
+def test_new_refuses_when_the_tree_was_edited(runner: CliRunner, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["new", "mydevice"]).exit_code == 0
+    c_file = tmp_path / "out/mydevice/backend/mydeviceback.c"
+    c_file.write_text(c_file.read_text() + "/* my change */\n")
+    result = runner.invoke(app, ["new", "mydevice"])
+    assert result.exit_code == 1
+    assert "my change" in c_file.read_text()
+
+
+def test_new_in_the_repository_root_is_up_to_date(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The README's first command runs `xbgen new mydevice` in a fresh clone,
+    # where out/mydevice is the committed reference.
+    import shutil
+
+    from conftest import REPO
+
+    shutil.copytree(REPO / "out", tmp_path / "out")
+    result = runner.invoke(app, ["new", "mydevice"])
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.stdout

@@ -81,7 +81,10 @@ def _report(result, verb: str) -> None:  # type: ignore[no-untyped-def]
         err_console.print(f"[yellow]warning:[/] {escape(warning)}")
     if result.spec_file is not None:
         out_console.print(f"wrote spec  {result.spec_file}")
-    out_console.print(f"{verb} {result.tree}/")
+    if result.unchanged:
+        out_console.print(f"{result.tree}/ is up to date (nothing rewritten)")
+    else:
+        out_console.print(f"{verb} {result.tree}/")
     for path in result.files:
         out_console.print(f"  {path.relative_to(result.tree)}")
     spec, tree = result.spec, result.tree

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .check import Diagnostic, check_files
 from .errors import CheckError, OutputExistsError
-from .output import check_writable, write_file, write_tree
+from .output import check_writable, file_is_current, tree_is_current, write_file, write_tree
 from .render import render, render_spec_file
 from .spec import Spec, default_spec, load_spec
 
@@ -21,6 +21,8 @@ class Generated:
     files: list[Path]
     spec_file: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    #: True when the tree on disk already matched and nothing was rewritten.
+    unchanged: bool = False
 
 
 def build_tree(spec: Spec) -> dict[str, str]:
@@ -36,9 +38,16 @@ def build_tree(spec: Spec) -> dict[str, str]:
 
 
 def generate(spec: Spec, out: Path = DEFAULT_OUT, force: bool = False) -> Generated:
-    """Render `spec` into ``out/<name>/``."""
+    """Render `spec` into ``out/<name>/``.
+
+    A tree that already holds exactly these files is left alone (so build
+    products in it survive); any other existing tree needs `force`.
+    """
     dest = out / spec.name
     files = build_tree(spec)
+    if tree_is_current(files, dest):
+        listed = [dest / rel for rel in sorted(files)]
+        return Generated(spec, dest, listed, warnings=spec.warnings(), unchanged=True)
     written = write_tree(files, dest, force=force)
     return Generated(spec, dest, written, warnings=spec.warnings())
 
@@ -46,17 +55,27 @@ def generate(spec: Spec, out: Path = DEFAULT_OUT, force: bool = False) -> Genera
 def new(
     name: str, out: Path = DEFAULT_OUT, force: bool = False, spec_dir: Path | None = None
 ) -> Generated:
-    """`xbgen new`: write a commented starter spec and render it."""
+    """`xbgen new`: write a commented starter spec and render it.
+
+    Refuses (before writing anything) to replace a spec file or tree that
+    differs from what it would write, unless `force`.
+    """
     spec = default_spec(name)
     spec_file = (spec_dir or Path()) / f"{name}.toml"
+    spec_text = render_spec_file(spec)
     files = build_tree(spec)
     dest = out / spec.name
-    if spec_file.exists() and not force:
+    spec_current = file_is_current(spec_file, spec_text)
+    if spec_file.exists() and not spec_current and not force:
         raise OutputExistsError(f"{spec_file} already exists; pass --force to replace it")
-    check_writable(dest, force)
-    write_file(spec_file, render_spec_file(spec), force=force)
-    written = write_tree(files, dest, force=force)
-    return Generated(spec, dest, written, spec_file=spec_file, warnings=spec.warnings())
+    tree_current = tree_is_current(files, dest)
+    if not tree_current:
+        check_writable(dest, force)
+    if not spec_current:
+        write_file(spec_file, spec_text, force=True)
+    result = generate(spec, out, force=force)
+    result.spec_file = spec_file
+    return result
 
 
 def render_file(spec_path: Path, out: Path = DEFAULT_OUT, force: bool = False) -> Generated:

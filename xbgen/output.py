@@ -28,6 +28,29 @@ def is_generated_tree(path: Path) -> bool:
     return MARKER in head
 
 
+def tree_is_current(files: dict[str, str], dest: Path) -> bool:
+    """Does `dest` already hold exactly these emitted files (build products aside)?"""
+    if not dest.is_dir():
+        return False
+    for rel, text in files.items():
+        path = dest / rel
+        try:
+            if path.read_bytes() != text.encode("utf-8"):
+                return False
+        except OSError:
+            return False
+        if rel in EXECUTABLES and not os.access(path, os.X_OK):
+            return False
+    return True
+
+
+def file_is_current(path: Path, text: str) -> bool:
+    try:
+        return path.read_bytes() == text.encode("utf-8")
+    except OSError:
+        return False
+
+
 def check_writable(dest: Path, force: bool) -> None:
     """Refuse before anything is written: no half-done work on refusal."""
     if dest.exists() or dest.is_symlink():

@@ -242,3 +242,36 @@ def test_new_in_the_repository_root_is_up_to_date(
     result = runner.invoke(app, ["new", "mydevice"])
     assert result.exit_code == 0, result.output
     assert "up to date" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["build"], ["kernels", "fetch"], ["kernels", "list"]])
+def test_kernel_commands_have_help(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.stdout
+
+
+def test_build_rejects_a_folder_that_is_not_a_tree(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["build", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "not a generated driver tree" in result.stderr
+
+
+def test_build_rejects_kdir_and_kernel_together(runner: CliRunner) -> None:
+    runner.invoke(app, ["new", "mydevice"])
+    result = runner.invoke(app, ["build", "out/mydevice", "--kdir", "/x", "--kernel", "6.1"])
+    assert result.exit_code == 2
+
+
+def test_build_with_missing_kdir_names_it_and_suggests_fetch(runner: CliRunner) -> None:
+    runner.invoke(app, ["new", "mydevice"])
+    result = runner.invoke(app, ["build", "out/mydevice", "--kdir", "/nonexistent/kdir"])
+    assert result.exit_code == 1
+    assert "/nonexistent/kdir" in result.stderr
+    assert "xbgen kernels fetch" in result.stderr
+
+
+def test_kernels_fetch_rejects_an_unknown_line(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["kernels", "fetch", "4.19"])
+    assert result.exit_code != 0
+    assert "4.19" in result.stderr

@@ -135,13 +135,24 @@ def _check_sources(sources: dict[str, str]) -> list[Diagnostic]:
 # --------------------------------------------------------------------------- cpp + parse
 
 
+def feature_defines(version: int) -> list[str]:
+    """What the generated Kbuild's feature tests define for a kernel of ``version``."""
+    defines = []
+    if version >= (5 << 16) + (16 << 8):
+        defines.append("-DXBGEN_XENBUS_NOT_ESSENTIAL")
+    if version >= (6 << 16) + (1 << 8) + 162:
+        defines.append("-DXBGEN_XENBUS_REMOVE_VOID")
+    return defines
+
+
 def _start_cpp(text: str, path: str, version: int) -> subprocess.Popen[str]:
     cpp = shutil.which("cpp")
     if cpp is None:
         raise ToolMissingError("cpp not found: install gcc (Debian: apt-get install cpp)")
     module = Path(path).stem
     cmd = [cpp, "-nostdinc", "-undef", "-D__KERNEL__", f'-DKBUILD_MODNAME="{module}"']
-    cmd += [f"-DLINUX_VERSION_CODE={version}", "-I", str(FAKE_INCLUDE), "-"]
+    cmd += [f"-DLINUX_VERSION_CODE={version}", *feature_defines(version)]
+    cmd += ["-I", str(FAKE_INCLUDE), "-"]
     return subprocess.Popen(
         cmd,
         stdin=subprocess.PIPE,

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .errors import EXIT_CHECK, CheckError, XbgenError
+from .errors import EXIT_CHECK, CheckError, UsageError, XbgenError
 
 app = typer.Typer(
     name="xbgen",
@@ -153,6 +153,61 @@ def schema() -> None:
     from .spec import json_schema
 
     out_console.print_json(json.dumps(json_schema()))
+
+
+@app.command()
+def build(
+    tree: Annotated[Path, typer.Argument(help="Driver tree written by `xbgen new`.")],
+    kdir: Annotated[
+        Path | None,
+        typer.Option("--kdir", help="Kernel build tree (default /lib/modules/$(uname -r)/build)."),
+    ] = None,
+    kernel: Annotated[
+        str | None,
+        typer.Option(
+            "--kernel", help="Debian kernel line 5.10, 6.1, 6.12 or 7.2 (fetched if needed)."
+        ),
+    ] = None,
+    werror: Annotated[bool, typer.Option("--werror", help="Fail on warnings too.")] = False,
+) -> None:
+    """Build both modules with real make; report warnings/errors as file:line: message."""
+    from . import build as kbuild
+
+    with user_errors():
+        if kdir is not None and kernel is not None:
+            raise UsageError("give --kdir or --kernel, not both")
+        if not (tree / "Makefile").is_file():
+            raise UsageError(f"{tree}: not a generated driver tree (no Makefile); see `xbgen new`")
+        kbuild.cli_build(tree, kdir=kdir, kernel=kernel, werror=werror)
+
+
+kernels_app = typer.Typer(
+    help="Kernel build trees from Debian's packages, for `xbgen build --kernel`.",
+    no_args_is_help=True,
+)
+app.add_typer(kernels_app, name="kernels")
+
+
+@kernels_app.command("fetch")
+def kernels_fetch(
+    lines: Annotated[
+        list[str] | None, typer.Argument(help="Kernel lines: 5.10 6.1 6.12 7.2, or all.")
+    ] = None,
+) -> None:
+    """Download and unpack kernel headers (cached in ~/.cache/xbgen/kernels)."""
+    from . import kernels
+
+    with user_errors():
+        kernels.cli_fetch(lines or [])
+
+
+@kernels_app.command("list")
+def kernels_list() -> None:
+    """Show every supported kernel line and its cached build tree."""
+    from . import kernels
+
+    with user_errors():
+        kernels.cli_list()
 
 
 def main() -> None:

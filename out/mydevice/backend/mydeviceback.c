@@ -15,7 +15,6 @@
 #include <linux/errno.h>
 #include <linux/module.h>
 #include <linux/slab.h>
-#include <linux/version.h>
 #include <xen/xen.h>
 #include <xen/xenbus.h>
 
@@ -194,10 +193,10 @@ static void mydeviceback_teardown(struct xenbus_device *dev)
 }
 
 /*
- * xenbus_driver.remove returns void since Linux 6.2; the change was
- * backported to the 6.1 stable series in 6.1.162.
+ * xenbus_driver.remove returns void since Linux 6.2 (and 6.1.162); Kbuild
+ * defines XBGEN_XENBUS_REMOVE_VOID when the kernel's xen/xenbus.h says so.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 1, 162)
+#ifdef XBGEN_XENBUS_REMOVE_VOID
 static void mydeviceback_remove(struct xenbus_device *dev)
 {
 	mydeviceback_teardown(dev);

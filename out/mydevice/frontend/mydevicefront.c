@@ -14,7 +14,6 @@
 #include <linux/errno.h>
 #include <linux/module.h>
 #include <linux/slab.h>
-#include <linux/version.h>
 #include <xen/xen.h>
 #include <xen/xenbus.h>
 
@@ -59,10 +58,10 @@ static void mydevicefront_teardown(struct xenbus_device *dev)
 }
 
 /*
- * xenbus_driver.remove returns void since Linux 6.2; the change was
- * backported to the 6.1 stable series in 6.1.162.
+ * xenbus_driver.remove returns void since Linux 6.2 (and 6.1.162); Kbuild
+ * defines XBGEN_XENBUS_REMOVE_VOID when the kernel's xen/xenbus.h says so.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 1, 162)
+#ifdef XBGEN_XENBUS_REMOVE_VOID
 static void mydevicefront_remove(struct xenbus_device *dev)
 {
 	mydevicefront_teardown(dev);
@@ -120,8 +119,10 @@ static struct xenbus_driver mydevicefront_driver = {
 	.probe = mydevicefront_probe,
 	.remove = mydevicefront_remove,
 	.otherend_changed = mydevicefront_backend_changed,
+#ifdef XBGEN_XENBUS_NOT_ESSENTIAL
 	/* Do not hold up boot waiting for a device that may never appear. */
 	.not_essential = true,
+#endif
 };
 
 static int __init mydevicefront_init(void)

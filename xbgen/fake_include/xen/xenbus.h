@@ -4,7 +4,6 @@
 
 #include <linux/device.h>
 #include <linux/module.h>
-#include <linux/version.h>
 
 /* include/xen/interface/io/xenbus.h */
 enum xenbus_state {
@@ -38,10 +37,13 @@ struct xenbus_driver {
 	const char *name;
 	const struct xenbus_device_id *ids;
 	bool allow_rebind;
+#ifdef XBGEN_XENBUS_NOT_ESSENTIAL
 	bool not_essential;
+#endif
 	int (*probe)(struct xenbus_device *dev, const struct xenbus_device_id *id);
 	void (*otherend_changed)(struct xenbus_device *dev, enum xenbus_state backend_state);
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 1, 162)
+/* The generated Kbuild defines these from the target kernel's own header. */
+#ifdef XBGEN_XENBUS_REMOVE_VOID
 	void (*remove)(struct xenbus_device *dev);
 #else
 	int (*remove)(struct xenbus_device *dev);

@@ -1,0 +1,267 @@
+"""Generated drivers build with real make against Debian's 5.10, 6.1, 6.12 and 7.2 headers.
+
+No mocks: kernel trees come from `xbgen.kernels.fetch` (Debian packages, cached
+in the XDG cache), builds run the generated Makefiles, `modinfo` reads the
+.ko files, sparse and checkpatch.pl are the real tools.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import typing
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from xbgen import build, checkpatch, kernels
+from xbgen.build import BuildFailedError, BuildResult, Diagnostic
+from xbgen.generate import generate
+from xbgen.spec import LICENSES, Spec
+
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+
+LINES = list(kernels.LINES)
+NAME = "xbtest"
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def trees() -> dict[str, kernels.KernelTree]:
+    """All four kernel lines, provisioned in parallel (cached across runs)."""
+    return kernels.fetch_many(LINES)
+
+
+@pytest.fixture(scope="session")
+def default_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tree `xbgen new` writes for the default spec."""
+    return generate(Spec(name=NAME), out=tmp_path_factory.mktemp("default")).tree
+
+
+def _choices(name: str) -> list[object]:
+    """Every value of a spec field with finitely many (bool, Literal) values."""
+    if name == "license":
+        # The C differs only in MODULE_LICENSE and the SPDX line: one per MODULE_LICENSE.
+        by_module_license = {module: spdx for spdx, module in LICENSES.items()}
+        return list(by_module_license.values())
+    annotation = Spec.model_fields[name].annotation
+    if annotation is bool:
+        return [True, False]
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    return []
+
+
+def spec_variants() -> list[tuple[str, Spec]]:
+    """The product of every finite spec option (ids like ``log_messages=False,...``)."""
+    fields = [name for name in Spec.model_fields if name != "name" and _choices(name)]
+    variants = []
+    for values in itertools.product(*(_choices(name) for name in fields)):
+        options = dict(zip(fields, values, strict=True))
+        label = ",".join(f"{k}={v}" for k, v in options.items())
+        variants.append((label, Spec(name=NAME, **options)))
+    return variants
+
+
+@pytest.fixture(scope="session")
+def variant_trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("variants")
+    return {
+        label: generate(spec, out=base / f"v{index}").tree
+        for index, (label, spec) in enumerate(spec_variants())
+    }
+
+
+def _copy(tree: Path, dest: Path) -> Path:
+    shutil.copytree(tree, dest)
+    return dest
+
+
+def _build(tree: Path, kernel: kernels.KernelTree, *args: str) -> BuildResult:
+    return build.build_modules(tree, kernel, extra_make_args=["W=1", *args], clean=False)
+
+
+def _show(result: BuildResult) -> str:
+    return "\n".join([result.summary(), *map(str, result.errors + result.warnings)])
+
+
+# --------------------------------------------------------------------------- W=1 builds
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_default_spec_builds_without_warnings(
+    line: str, trees: dict[str, kernels.KernelTree], default_tree: Path, tmp_path: Path
+) -> None:
+    result = _build(_copy(default_tree, tmp_path / NAME), trees[line])
+    assert result.ok, _show(result)
+    assert result.warnings == [], _show(result)
+    assert [m.name for m in result.modules] == [f"{NAME}back.ko", f"{NAME}front.ko"]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_modinfo_of_built_modules(
+    line: str, trees: dict[str, kernels.KernelTree], default_tree: Path, tmp_path: Path
+) -> None:
+    tree = _copy(default_tree, tmp_path / NAME)
+    _build(tree, trees[line])
+    expected = {"front": f"xen:{NAME}", "back": f"xen-backend:{NAME}"}
+    for side, alias in expected.items():
+        info = build.modinfo(tree / f"{side}end" / f"{NAME}{side}.ko")
+        assert alias in info.get("alias", []), info
+        assert info.get("license") == ["GPL"], info
+        assert info.get("description", [""])[0].strip(), info
+        assert "depends" in info, info
+        assert info["vermagic"][0].startswith(trees[line].abi + " "), info
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_every_spec_option_combination_builds_without_warnings(
+    line: str, trees: dict[str, kernels.KernelTree], variant_trees: dict[str, Path], tmp_path: Path
+) -> None:
+    def one(item: tuple[int, tuple[str, Path]]) -> str | None:
+        index, (label, tree) = item
+        try:
+            result = _build(_copy(tree, tmp_path / f"v{index}"), trees[line])
+        except BuildFailedError as exc:
+            return f"[{label}]\n{exc}"
+        return f"[{label}]\n{_show(result)}" if result.warnings else None
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        failures = [f for f in pool.map(one, enumerate(variant_trees.items())) if f]
+    assert not failures, "\n".join(failures)
+
+
+def test_spec_variants_cover_the_options() -> None:
+    labels = [label for label, _spec in spec_variants()]
+    assert len(labels) == len(set(labels)) >= 4
+    assert any("log_messages=False" in label for label in labels)
+
+
+# --------------------------------------------------------------------------- sparse
+
+
+def test_sparse_finds_nothing_on_61(
+    trees: dict[str, kernels.KernelTree], default_tree: Path, tmp_path: Path
+) -> None:
+    result = _build(_copy(default_tree, tmp_path / NAME), trees["6.1"], "C=2")
+    checked = re.findall(r"^\s+CHECK\s+(\S+\.c)$", result.log, re.M)
+    assert len(checked) == 2, result.log  # sparse really ran on both sources
+    assert result.warnings == [], _show(result)
+
+
+def test_sparse_reports_a_planted_address_space_bug(
+    trees: dict[str, kernels.KernelTree], default_tree: Path, tmp_path: Path
+) -> None:
+    tree = _copy(default_tree, tmp_path / NAME)
+    source = tree / "frontend" / f"{NAME}front.c"
+    line = _append(source, "int xbtest_peek(void __user *p);\n"
+                   "int xbtest_peek(void __user *p)\n{\n\treturn *(int *)p;\n}\n")  # fmt: skip
+    result = _build(tree, trees["6.1"], "C=2")
+    located = [d for d in result.warnings if d.file == f"frontend/{NAME}front.c"]
+    assert any(d.line == line + 3 and "address space" in d.message for d in located), _show(result)
+
+
+# --------------------------------------------------------------------------- planted mistakes
+
+
+def _append(source: Path, text: str) -> int:
+    """Append ``text`` to ``source``; returns the 1-based line number of its first line."""
+    before = source.read_text()
+    source.write_text(before + text)
+    return before.count("\n") + 1
+
+
+def _wrong_remove(line: str) -> str:
+    """A .remove with the signature this kernel line does NOT have."""
+    wrong = "void" if line == "5.10" else "int"
+    body = "" if wrong == "void" else "\treturn 0;\n"
+    return (
+        f"static {wrong} xbtest_bad_remove(struct xenbus_device *dev)\n{{\n{body}}}\n\n"
+        "static struct xenbus_driver xbtest_bad_driver __maybe_unused = {\n"
+        "\t.remove = xbtest_bad_remove,\n};\n"
+    )
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_wrong_remove_signature_fails_with_located_diagnostic(
+    line: str, trees: dict[str, kernels.KernelTree], default_tree: Path, tmp_path: Path
+) -> None:
+    tree = _copy(default_tree, tmp_path / NAME)
+    source = tree / "backend" / f"{NAME}back.c"
+    first = _append(source, "\n" + _wrong_remove(line))
+    with pytest.raises(BuildFailedError) as caught:
+        build.build_modules(tree, trees[line], extra_make_args=["W=1"], werror=True)
+    diags = caught.value.result.errors + caught.value.result.warnings
+    remove_line = (
+        first + 1 + _wrong_remove(line).splitlines().index("\t.remove = xbtest_bad_remove,")
+    )
+    hits = [d for d in diags if d.file == f"backend/{NAME}back.c" and d.line == remove_line]
+    assert hits, "\n".join(map(str, diags))
+    assert f"backend/{NAME}back.c:{remove_line}:" in str(caught.value)
+
+
+def test_missing_default_kdir_names_the_path_and_the_fix(default_tree: Path) -> None:
+    missing = build.default_kdir()
+    if missing.exists():
+        pytest.skip(f"{missing} exists on this machine")
+    with pytest.raises(build.BuildError) as caught:
+        build.build_modules(default_tree)
+    assert str(missing) in str(caught.value)
+    assert "xbgen kernels fetch 6.1" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- checkpatch
+
+
+def _kernel_identifiers(kernel: kernels.KernelTree) -> str:
+    """Text of the xen headers: a CamelCase name defined there is the kernel's, not ours."""
+    include = kernel.kdir.parent / kernel.kdir.name.replace("-amd64", "-common") / "include"
+    return "".join(p.read_text(errors="replace") for p in (include / "xen").rglob("*.h"))
+
+
+def _expected_check(diag: Diagnostic, kernel_text: str, wants_bug: bool) -> bool:
+    """A --strict CHECK that is not the generator's fault.
+
+    CAMELCASE on names the kernel's own headers define (XenbusStateConnected),
+    and AVOID_BUG where the spec asked for BUG() (on_invalid_state = "bug").
+    ERRORs and WARNINGs are never expected.
+    """
+    if diag.severity != "check":
+        return False
+    word = re.search(r"CAMELCASE: Avoid CamelCase: <(\w+)>", diag.message)
+    if word:
+        return re.search(rf"\b{word.group(1)}\b", kernel_text) is not None
+    return wants_bug and diag.message.startswith("AVOID_BUG:")
+
+
+def _checkpatch_problems(
+    diags: list[Diagnostic], kernel_text: str, wants_bug: bool
+) -> list[Diagnostic]:
+    return [d for d in diags if not _expected_check(d, kernel_text, wants_bug)]
+
+
+def test_checkpatch_strict_is_clean_for_every_variant(
+    trees: dict[str, kernels.KernelTree], variant_trees: dict[str, Path]
+) -> None:
+    kernel_text = _kernel_identifiers(trees["6.1"])
+    failures = []
+    for label, tree in variant_trees.items():
+        sources = sorted(tree.glob("*/*.c"))
+        assert len(sources) == 2, sources
+        wants_bug = "on_invalid_state=bug" in label
+        problems = _checkpatch_problems(checkpatch.run(sources, tree), kernel_text, wants_bug)
+        failures += [f"[{label}] {p}" for p in problems]
+    assert not failures, "\n".join(failures)
+
+
+def test_checkpatch_reports_a_planted_style_error(default_tree: Path, tmp_path: Path) -> None:
+    tree = _copy(default_tree, tmp_path / NAME)
+    source = tree / "frontend" / f"{NAME}front.c"
+    line = _append(source, "int xbtest_style(int a){\n    return a;\n}\n")
+    diags = checkpatch.run([source], tree)
+    located = [d for d in diags if d.file == f"frontend/{NAME}front.c" and d.line >= line]
+    assert any(d.severity == "error" for d in located), "\n".join(map(str, diags))

@@ -1,0 +1,353 @@
+"""Download and unpack Debian packages without installing them.
+
+Every release gets its own private apt state under the xbgen cache
+(``<cache>/apt/<release>/``): a sources list, package lists and an archive
+cache. apt-get and apt-cache are pointed at it with ``-o`` options, so the
+machine's own apt configuration is never read for sources nor written.
+
+The mirror is the one this machine already uses (read from
+``/etc/apt/sources.list`` and ``/etc/apt/sources.list.d/``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from xbgen.errors import FetchError, ToolMissingError
+
+Progress = Callable[[str], None]
+
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+LIST_MAX_AGE_S = 24 * 3600
+# Releases whose Release file may be past its Valid-Until on the mirror.
+NO_VALID_UNTIL = frozenset({"sid"})
+# Releases whose packages are pinned low (NotAutomatic) and must be preferred.
+DEFAULT_RELEASE = {"bookworm-backports": "bookworm-backports"}
+
+
+@dataclass(frozen=True)
+class Deb:
+    """One downloaded ``.deb`` file."""
+
+    name: str
+    version: str
+    path: Path
+
+
+def stderr_progress(message: str) -> None:
+    """Default progress sink: one plain line on stderr."""
+    print(f"xbgen: {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created): serializes xbgen processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/xbgen`` (else ``~/.cache/xbgen``), created if missing."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    path = Path(base) / "xbgen"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --------------------------------------------------------------------------- mirrors
+
+
+def _source_files() -> list[Path]:
+    files = [Path("/etc/apt/sources.list")]
+    parts = Path("/etc/apt/sources.list.d")
+    if parts.is_dir():
+        files += sorted(p for p in parts.iterdir() if p.suffix in (".list", ".sources"))
+    return [f for f in files if f.is_file()]
+
+
+def _uris_in(text: str) -> list[str]:
+    uris: list[str] = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("URIs:"):
+            uris += line.split()[1:]
+        elif line.startswith("deb "):
+            words = [w for w in line.split() if not w.startswith("[") and not w.endswith("]")]
+            uris += [w for w in words[1:2] if "://" in w]
+    return uris
+
+
+@cache
+def mirror() -> str:
+    """The Debian archive URI this machine uses (e.g. ``http://HOST/debian``)."""
+    for path in _source_files():
+        for uri in _uris_in(path.read_text(errors="replace")):
+            if re.search(r"/debian/?$", uri):
+                return uri.rstrip("/")
+    return DEFAULT_MIRROR
+
+
+def security_mirror() -> str:
+    """The Debian security archive on the same host as :func:`mirror`."""
+    return mirror() + "-security"
+
+
+def _line(uri: str, suite: str) -> str:
+    return f"deb [signed-by={KEYRING}] {uri} {suite} main"
+
+
+def _release_sources() -> dict[str, str]:
+    m, sec = mirror(), security_mirror()
+    bookworm = [_line(m, "bookworm"), _line(m, "bookworm-updates"), _line(sec, "bookworm-security")]
+    return {
+        "bullseye": "\n".join(
+            [_line(m, "bullseye"), _line(m, "bullseye-updates"), _line(sec, "bullseye-security")]
+        ),
+        "bookworm": "\n".join(bookworm),
+        "bookworm-backports": "\n".join([*bookworm, _line(m, "bookworm-backports")]),
+        "trixie": "\n".join(
+            [_line(m, "trixie"), _line(m, "trixie-updates"), _line(sec, "trixie-security")]
+        ),
+        "sid": _line(m, "sid"),
+    }
+
+
+RELEASES: dict[str, str] = _release_sources()
+
+
+def suite_of(release: str) -> str:
+    """The debootstrap suite for a release name (``bookworm-backports`` -> ``bookworm``)."""
+    return release.split("-", 1)[0]
+
+
+# --------------------------------------------------------------------------- apt state
+
+
+def _require(tool: str, package: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise ToolMissingError(
+            f"`{tool}` is not installed; install it with: apt-get install {package}"
+        )
+    return path
+
+
+def _state_dir(release: str) -> Path:
+    if release not in RELEASES:
+        known = ", ".join(sorted(RELEASES))
+        raise FetchError(f"unknown Debian release {release!r}; known: {known}")
+    return cache_dir() / "apt" / release
+
+
+def apt_options(release: str) -> list[str]:
+    """``-o`` options that point apt at the private state for ``release``."""
+    state = _state_dir(release)
+    opts = {
+        "Dir::Etc::SourceList": str(state / "sources.list"),
+        "Dir::Etc::SourceParts": "/dev/null",
+        "Dir::Etc::Preferences": "/dev/null",
+        "Dir::Etc::PreferencesParts": "/dev/null",
+        "Dir::State::Lists": str(state / "lists"),
+        "Dir::Cache": str(state / "cache"),
+        "Dir::State::status": "/dev/null",
+        "APT::Get::List-Cleanup": "true",
+        "Debug::NoLocking": "true",
+    }
+    if os.geteuid() == 0:
+        opts["APT::Sandbox::User"] = "root"
+    if release in NO_VALID_UNTIL:
+        opts["Acquire::Check-Valid-Until"] = "false"
+    if release in DEFAULT_RELEASE:
+        opts["APT::Default-Release"] = DEFAULT_RELEASE[release]
+    return [arg for key, value in opts.items() for arg in ("-o", f"{key}={value}")]
+
+
+def _run(cmd: Sequence[str], what: str, cwd: Path | None = None) -> str:
+    proc = subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+        raise FetchError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+    return proc.stdout
+
+
+def _lists_fresh(lists: Path) -> bool:
+    stamp = lists / ".xbgen-updated"
+    return stamp.is_file() and time.time() - stamp.stat().st_mtime < LIST_MAX_AGE_S
+
+
+def apt_lists(release: str, progress: Progress | None = None) -> Path:
+    """Private package lists for ``release``, updated once a day; returns the lists dir."""
+    state = _state_dir(release)
+    lists = state / "lists"
+    if _lists_fresh(lists):
+        return lists
+    with locked(state / ".lock"):
+        if not _lists_fresh(lists):
+            _update_lists(release, state, progress)
+    return lists
+
+
+def _update_lists(release: str, state: Path, progress: Progress | None) -> None:
+    lists = state / "lists"
+    apt_get = _require("apt-get", "apt")
+    (lists / "partial").mkdir(parents=True, exist_ok=True)
+    (state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    (state / "sources.list").write_text(RELEASES[release] + "\n")
+    (progress or stderr_progress)(f"updating package lists for {release} from {mirror()}")
+    _run([apt_get, *apt_options(release), "-q", "update"], f"apt-get update for {release}")
+    (lists / ".xbgen-updated").touch()
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def _apt_cache(release: str, *args: str) -> str:
+    apt_lists(release)
+    tool = _require("apt-cache", "apt")
+    return _run([tool, *apt_options(release), *args], f"apt-cache {' '.join(args)} ({release})")
+
+
+def candidate(package: str, release: str = "bookworm") -> str:
+    """The version apt would pick for ``package`` in ``release``."""
+    out = _apt_cache(release, "policy", package)
+    match = re.search(r"^\s*Candidate:\s*(\S+)", out, re.M)
+    if not match or match.group(1) == "(none)":
+        raise FetchError(f"package {package!r} is not available in Debian {release}")
+    return match.group(1)
+
+
+def show(package: str, release: str = "bookworm") -> dict[str, str]:
+    """The control fields of the candidate version of ``package``."""
+    version = candidate(package, release)
+    out = _apt_cache(release, "show", f"{package}={version}")
+    fields: dict[str, str] = {}
+    key = ""
+    for line in out.splitlines():
+        if not line.strip():
+            break
+        if line[0].isspace() and key:
+            fields[key] += "\n" + line.strip()
+        elif ":" in line:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return fields
+
+
+def depends(package: str, release: str = "bookworm") -> list[str]:
+    """Names in the candidate's Depends (first of each alternative, no versions)."""
+    field = show(package, release).get("Depends", "")
+    names = [dep.split("|")[0].strip().split(" ")[0] for dep in field.split(",")]
+    return [n.split(":")[0] for n in names if n]
+
+
+def resolve(package: str, release: str = "bookworm") -> str:
+    """The concrete package behind a metapackage, else ``package`` itself.
+
+    ``resolve("linux-image-amd64")`` -> ``"linux-image-6.1.0-N-amd64"``: the first
+    dependency that shares the metapackage's stem (``linux-image-``).
+    """
+    stem = package.rsplit("-", 1)[0] + "-"
+    for dep in depends(package, release):
+        if dep.startswith(stem) and dep != package:
+            return dep
+    candidate(package, release)  # raises if it does not exist at all
+    return package
+
+
+# --------------------------------------------------------------------------- files
+
+
+def debs_dir(release: str) -> Path:
+    path = cache_dir() / "debs" / release
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _deb_glob(name: str, version: str) -> str:
+    return f"{name}_{version.replace(':', '%3a')}_*.deb"
+
+
+def _cached(name: str, version: str, folder: Path) -> Path | None:
+    found = sorted(folder.glob(_deb_glob(name, version)))
+    return found[0] if found else None
+
+
+def _apt_download(specs: list[str], release: str, folder: Path) -> None:
+    apt_get = _require("apt-get", "apt")
+    cmd = [apt_get, *apt_options(release), "-q", "download", *specs]
+    _run(cmd, f"apt-get download {' '.join(specs)} ({release})", cwd=folder)
+
+
+def download(
+    packages: list[str], release: str = "bookworm", progress: Progress | None = None
+) -> list[Deb]:
+    """Download the candidate versions of ``packages`` (no dependencies) into the cache.
+
+    Files already in ``<cache>/debs/<release>/`` are reused. Returns one
+    :class:`Deb` per package, in order.
+    """
+    say = progress or stderr_progress
+    apt_lists(release, say)
+    folder = debs_dir(release)
+    wanted = [(name, candidate(name, release)) for name in packages]
+    with locked(folder / ".lock"):
+        _download_missing(wanted, release, folder, say)
+    return [_deb_for(name, version, folder) for name, version in wanted]
+
+
+def _download_missing(
+    wanted: list[tuple[str, str]], release: str, folder: Path, say: Progress
+) -> None:
+    missing = [(n, v) for n, v in wanted if _cached(n, v, folder) is None]
+    if missing:
+        for name, version in missing:
+            size = show(name, release).get("Size", "?")
+            say(f"downloading {name} {version} ({_human(size)}) from Debian {release}")
+        started = time.monotonic()
+        _apt_download([f"{n}={v}" for n, v in missing], release, folder)
+        say(f"downloaded {len(missing)} package(s) in {time.monotonic() - started:.1f}s")
+
+
+def _deb_for(name: str, version: str, folder: Path) -> Deb:
+    path = _cached(name, version, folder)
+    if path is None:
+        raise FetchError(f"apt-get download left no file for {name} {version} in {folder}")
+    return Deb(name, version, path)
+
+
+def _human(size: str) -> str:
+    if not size.isdigit():
+        return f"{size} bytes"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return size
+
+
+def unpack(deb: Deb | Path, root: Path) -> None:
+    """Extract a ``.deb``'s files under ``root`` (``dpkg-deb -x``); no maintainer scripts run."""
+    path = deb.path if isinstance(deb, Deb) else Path(deb)
+    if not path.is_file():
+        raise FetchError(f"no such package file: {path}")
+    tool = _require("dpkg-deb", "dpkg")
+    root.mkdir(parents=True, exist_ok=True)
+    _run([tool, "-x", str(path), str(root)], f"dpkg-deb -x {path.name}")

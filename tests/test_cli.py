@@ -275,3 +275,21 @@ def test_kernels_fetch_rejects_an_unknown_line(runner: CliRunner) -> None:
     result = runner.invoke(app, ["kernels", "fetch", "4.19"])
     assert result.exit_code != 0
     assert "4.19" in result.stderr
+
+
+def test_e2e_has_help(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["e2e", "--help"])
+    assert result.exit_code == 0
+    assert "--no-guest" in result.stdout
+
+
+def test_e2e_rejects_a_folder_that_is_not_a_tree(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["e2e", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "not a generated driver tree" in result.stderr
+
+
+def test_e2e_rejects_a_bad_accel(runner: CliRunner) -> None:
+    runner.invoke(app, ["new", "mydevice"])
+    result = runner.invoke(app, ["e2e", "out/mydevice", "--accel", "warp"])
+    assert result.exit_code == 2

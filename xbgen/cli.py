@@ -210,6 +210,39 @@ def kernels_list() -> None:
         kernels.cli_list()
 
 
+@app.command()
+def e2e(
+    tree: Annotated[Path, typer.Argument(help="Driver tree written by `xbgen new` (OUT/NAME).")],
+    cycles: Annotated[
+        int, typer.Option("--cycles", help="dom0-only rounds; each runs all three load orders.")
+    ] = 1,
+    guest: Annotated[
+        bool,
+        typer.Option(
+            "--guest/--no-guest", help="Stage 2: a PV guest (xl create) runs the frontend."
+        ),
+    ] = True,
+    accel: Annotated[
+        str, typer.Option("--accel", help="auto (KVM only if the CPU shows vmx/svm), tcg or kvm.")
+    ] = "auto",
+    keep_logs: Annotated[
+        Path | None,
+        typer.Option(
+            "--keep-logs", help="Folder for the serial logs (default ~/.cache/xbgen/e2e/logs)."
+        ),
+    ] = None,
+) -> None:
+    """Boot Xen + Linux in QEMU, load the modules, watch them connect and close."""
+    from . import e2e as e2e_run
+
+    with user_errors():
+        if not (tree / "activate.sh").is_file():
+            raise UsageError(
+                f"{tree}: not a generated driver tree (no activate.sh); see `xbgen new`"
+            )
+        e2e_run.cli_e2e(tree, cycles=cycles, guest=guest, accel=accel, keep_logs=keep_logs)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,107 @@
+"""Assemble the dom0 and guest initramfs images for one e2e run."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .assets import XEN_MODULES, Assets
+from .driver import Driver
+from .initramfs import Initramfs, add_elf_with_libs, busybox_applets, find_busybox
+
+XENSTORE_TOOLS = ("chmod", "exists", "list", "ls", "read", "rm", "watch", "write")
+#: dlopen()ed by glibc (pthread_cancel/unwinding) for xl; readelf does not list it.
+DLOPENED = ("libgcc_s.so.1",)
+#: What the generated modules print (pr_fmt prefixes the module name).
+BACK_LINES = ("Hello World!", "Probe called. We are good to go.", "Connecting the backend now.")
+FRONT_LINES = (
+    "Hello World!",
+    "Probe called. We are good to go.",
+    "Connecting the frontend now.",
+    "Other side says it is connected as well.",
+)
+ORDERS = ("backend-first", "frontend-first", "activate-first")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Knobs passed to the init scripts through /xbgen/config."""
+
+    cycles: int = 1
+    guest: bool = True
+    handshake_timeout: int = 30
+    orders: tuple[str, ...] = ORDERS
+
+
+def init_script(name: str) -> bytes:
+    return resources.files("xbgen.e2e").joinpath("init", name).read_bytes()
+
+
+def config_text(driver: Driver, scenario: Scenario) -> str:
+    values = {
+        "DEV": driver.devtype,
+        "DEVID": driver.devid,
+        "FRONT_MOD": driver.front_mod,
+        "BACK_MOD": driver.back_mod,
+        "CYCLES": str(scenario.cycles),
+        "GUEST": "1" if scenario.guest else "0",
+        "HANDSHAKE_TIMEOUT": str(scenario.handshake_timeout),
+        "ORDERS": " ".join(scenario.orders),
+        "FORGED": "xbgen-forged",
+        "EXPECT_BACK": "|".join(f"{driver.back_mod}: {line}" for line in BACK_LINES),
+        "EXPECT_FRONT": "|".join(f"{driver.front_mod}: {line}" for line in FRONT_LINES),
+    }
+    return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
+
+
+def _base(config: str) -> Initramfs:
+    ramfs = Initramfs()
+    busybox = find_busybox()
+    ramfs.add_busybox(busybox, busybox_applets(busybox))
+    for folder in ("proc", "sys", "dev", "tmp", "run", "var", "usr/bin"):
+        ramfs.mkdir(folder)
+    ramfs.symlink("/sbin", "bin")
+    ramfs.symlink("/var/run", "../run")
+    ramfs.symlink("/var/lock", "../run/lock")
+    ramfs.add_bytes("/xbgen/config", config.encode())
+    ramfs.add_bytes("/xbgen/lib.sh", init_script("lib.sh"))
+    return ramfs
+
+
+def _xenstore_tools(ramfs: Initramfs, assets: Assets) -> None:
+    add_elf_with_libs(ramfs, "/usr/bin/xenstore", assets.root / "usr/bin/xenstore-read",
+                      assets.lib_dirs, assets.loader)  # fmt: skip
+    for tool in XENSTORE_TOOLS:
+        ramfs.symlink(f"/usr/bin/xenstore-{tool}", "xenstore")
+
+
+def guest_image(assets: Assets, driver: Driver, scenario: Scenario, dest: Path) -> Path:
+    ramfs = _base(config_text(driver, scenario))
+    _xenstore_tools(ramfs, assets)
+    ramfs.add_file(f"/xbgen/driver/{driver.front_mod}.ko", driver.front_ko, 0o644)
+    ramfs.add_bytes("/init", init_script("guest-init.sh"), 0o755)
+    return ramfs.write(dest)
+
+
+def dom0_image(
+    assets: Assets, driver: Driver, scenario: Scenario, dest: Path, guest_initrd: Path | None
+) -> Path:
+    ramfs = _base(config_text(driver, scenario))
+    _xenstore_tools(ramfs, assets)
+    tools = ["xenstored", "xen-init-dom0"] + (["xl", "xenconsoled"] if scenario.guest else [])
+    for tool in tools:
+        add_elf_with_libs(ramfs, f"/usr/lib/xen-4.17/bin/{tool}", assets.xen_bin / tool,
+                          assets.lib_dirs, assets.loader, extra=DLOPENED)  # fmt: skip
+    for rel in XEN_MODULES:
+        ramfs.add_file(f"/lib/modules/{Path(rel).name}", assets.kernel_module(rel), 0o644)
+    ramfs.add_file(f"/xbgen/driver/{driver.front_mod}.ko", driver.front_ko, 0o644)
+    ramfs.add_file(f"/xbgen/driver/{driver.back_mod}.ko", driver.back_ko, 0o644)
+    ramfs.add_file("/xbgen/driver/activate.sh", driver.activate, 0o755)
+    ramfs.add_file("/xbgen/driver/deactivate.sh", driver.deactivate, 0o755)
+    if guest_initrd is not None:
+        ramfs.add_file("/xbgen/guest/vmlinuz", assets.vmlinuz, 0o644)
+        ramfs.add_file("/xbgen/guest/initrd.gz", guest_initrd, 0o644)
+    ramfs.add_bytes("/init", init_script("dom0-init.sh"), 0o755)
+    return ramfs.write(dest)

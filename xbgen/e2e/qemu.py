@@ -1,0 +1,143 @@
+"""Boot Xen + Linux under QEMU with a hard timeout and a saved serial log."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from xbgen.errors import E2EError, ToolMissingError, UsageError
+
+QEMU = "qemu-system-x86_64"
+DEBUG_EXIT_PORT = 0xF4
+#: isa-debug-exit makes QEMU exit with ``(value << 1) | 1``.
+EXIT_PASS = (0x10 << 1) | 1
+EXIT_FAIL = (0x20 << 1) | 1
+#: smap=0: under TCG dom0 faults at once in create_bounce_frame with SMAP on.
+#: dom0_max_vcpus=1 dom0_vcpus_pin (and the guest pinned to CPU 1): whenever Xen
+#: switches one physical CPU between vCPUs of different domains under TCG, user
+#: processes in both domains crash now and then (segfaults reading TLS, malloc
+#: corruption). One vCPU per physical CPU never switches and never crashed.
+XEN_CMDLINE = (
+    "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 dom0_vcpus_pin "
+    "loglvl=all guest_loglvl=all smap=0 pcid=0 noreboot"
+)
+LINUX_CMDLINE = "console=hvc0 earlyprintk=xen ignore_loglevel"
+
+
+@dataclass(frozen=True)
+class BootResult:
+    """What one QEMU run produced."""
+
+    returncode: int
+    timed_out: bool
+    seconds: float
+    serial_log: Path
+
+    @property
+    def exit_pass(self) -> bool:
+        return not self.timed_out and self.returncode == EXIT_PASS
+
+
+def choose_accel(accel: str) -> str:
+    """``auto`` means KVM only when the CPU exposes vmx/svm (Xen needs nested VT)."""
+    if accel not in ("auto", "tcg", "kvm"):
+        raise UsageError(f"unknown accelerator {accel!r}: use auto, tcg or kvm")
+    usable = _has_nested_virt() and os.access("/dev/kvm", os.R_OK | os.W_OK)
+    if accel == "kvm" and not usable:
+        raise E2EError(
+            "--accel kvm needs /dev/kvm and vmx or svm in /proc/cpuinfo (Xen runs its guests "
+            "with hardware virtualization); this machine has none: use --accel tcg"
+        )
+    if accel != "auto":
+        return accel
+    return "kvm" if usable else "tcg"
+
+
+def _has_nested_virt() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(re.search(rf"^flags\s*:.*\b{flag}\b", flags, re.M) for flag in ("vmx", "svm"))
+
+
+def qemu_command(
+    xen: Path, kernel: Path, initrd: Path, accel: str, memory_mb: int = 2048
+) -> list[str]:
+    if shutil.which(QEMU) is None:
+        raise ToolMissingError(f"{QEMU} is needed: apt-get install qemu-system-x86")
+    for path in (xen, kernel, initrd):
+        if "," in str(path) or " " in str(path):
+            raise E2EError(f"path {path} contains ',' or ' ', which QEMU's multiboot cannot take")
+    cpu = "max,-smap,-fsgsbase" if accel == "tcg" else "host"
+    return [
+        QEMU, "-accel", accel, "-cpu", cpu, "-m", str(memory_mb), "-smp", "2",
+        "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none",
+        "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
+        "-kernel", str(xen), "-append", XEN_CMDLINE,
+        "-initrd", f"{kernel} {LINUX_CMDLINE},{initrd}",
+    ]  # fmt: skip
+
+
+def boot(cmd: list[str], serial_log: Path, timeout: float, on_line=None) -> BootResult:
+    """Run QEMU, tee its serial console into ``serial_log``, kill it after ``timeout``."""
+    serial_log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with serial_log.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        timed_out = _pump(proc, log, start + timeout, on_line)
+    return BootResult(proc.returncode, timed_out, time.monotonic() - start, serial_log)
+
+
+def _pump(proc: subprocess.Popen[bytes], log, deadline: float, on_line) -> bool:
+    import selectors
+
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    pending = b""
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _kill(proc)
+                return True
+            if not sel.select(timeout=min(left, 1.0)):
+                if proc.poll() is not None:
+                    break
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            log.write(chunk)
+            log.flush()
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if on_line:
+                for line in lines:
+                    on_line(line.decode(errors="replace").rstrip("\r"))
+        proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+        return False
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        return True
+    finally:
+        sel.close()
+        if proc.poll() is None:
+            _kill(proc)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -1,0 +1,209 @@
+"""Read the serial console of an e2e boot: steps, state timeline, timings, verdict."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GUEST_PREFIX = "[guest] "
+#: Kernel complaints that fail a run wherever they appear (Xen's own lines excluded),
+#: and user-space crashes, which mean the emulation itself went wrong.
+KERNEL_BAD = re.compile(
+    r"WARNING:|BUG:|Oops|Call Trace:|general protection fault|Kernel panic"
+    r"|segfault at|traps: |malloc\(\): "
+)
+STATE_NAMES = {
+    "0": "Unknown", "1": "Initialising", "2": "InitWait", "3": "Initialised",
+    "4": "Connected", "5": "Closing", "6": "Closed", "7": "Reconfiguring",
+    "8": "Reconfigured", "gone": "(removed)",
+}  # fmt: skip
+LAST_LINES = 30
+
+
+@dataclass
+class Step:
+    name: str
+    status: str = "RUNNING"  # RUNNING (never closed), PASS or FAIL
+    start: float | None = None
+    end: float | None = None
+    detail: str = ""
+
+    @property
+    def seconds(self) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class StateChange:
+    time: float  # dom0 uptime, seconds
+    side: str  # "frontend" or "backend"
+    path: str
+    value: str
+
+    @property
+    def name(self) -> str:
+        return STATE_NAMES.get(self.value, self.value)
+
+
+@dataclass
+class Console:
+    """Everything parsed out of one serial log."""
+
+    steps: dict[str, Step] = field(default_factory=dict)
+    timeline: list[StateChange] = field(default_factory=list)
+    handshakes: dict[str, float] = field(default_factory=dict)
+    kernel_problems: list[str] = field(default_factory=list)
+    guest_lines: list[str] = field(default_factory=list)
+    result: str | None = None
+    boot_uptime: float | None = None
+    guest_domid: str | None = None
+
+    @property
+    def failed_step(self) -> Step | None:
+        for step in self.steps.values():
+            if step.status != "PASS":
+                return step
+        return None
+
+
+def parse(text: str) -> Console:
+    console = Console()
+    for raw in text.split("\n"):
+        line = raw.rstrip("\r")
+        if line.startswith(GUEST_PREFIX):
+            _guest_line(console, line.removeprefix(GUEST_PREFIX))
+        else:
+            _dom0_line(console, line)
+    return console
+
+
+def _guest_line(console: Console, line: str) -> None:
+    console.guest_lines.append(line)
+    if not line.startswith("XBGEN-") and KERNEL_BAD.search(line):
+        console.kernel_problems.append(f"guest: {line.strip()}")
+
+
+def _dom0_line(console: Console, line: str) -> None:
+    marker = line.find("XBGEN-")
+    if marker < 0:
+        if not line.startswith("(XEN)") and KERNEL_BAD.search(line) and "  | " not in line:
+            console.kernel_problems.append(f"dom0: {line.strip()}")
+        return
+    text = line[marker:]
+    for pattern, handler in _HANDLERS:
+        match = pattern.match(text)
+        if match:
+            handler(console, match)
+            return
+
+
+# Kernel messages can land in the middle of a marker line on the shared console:
+# each pattern takes only the fields it knows and ignores whatever follows.
+_NUM = r"(\d+(?:\.\d+)?)"
+STEP_RE = re.compile(rf"XBGEN-STEP (\S+) (START|PASS|FAIL)(?: {_NUM})?(?: (.*))?")
+STATE_RE = re.compile(rf"XBGEN-STATE {_NUM} (frontend|backend) (\S+) (\d|gone)")
+TIME_RE = re.compile(rf"XBGEN-TIME handshake (\S+) {_NUM}")
+RESULT_RE = re.compile(r"XBGEN-RESULT (PASS|FAIL)")
+BOOT_RE = re.compile(rf"XBGEN-BOOT {_NUM}")
+DOMID_RE = re.compile(r"XBGEN-GUEST-DOMID (\d+)")
+
+
+def _on_step(console: Console, m: re.Match[str]) -> None:
+    name, status, when = m.group(1), m.group(2), m.group(3)
+    step = console.steps.setdefault(name, Step(name))
+    if status == "START":
+        step.start = float(when) if when else None
+    else:
+        step.status, step.detail = status, (m.group(4) or "").strip()
+        step.end = float(when) if when else None
+
+
+def _on_state(console: Console, m: re.Match[str]) -> None:
+    change = StateChange(float(m.group(1)), m.group(2), m.group(3), m.group(4))
+    last = next((c for c in reversed(console.timeline) if c.path == change.path), None)
+    if last is None or last.value != change.value:
+        console.timeline.append(change)
+
+
+def _on_time(console: Console, m: re.Match[str]) -> None:
+    console.handshakes[m.group(1)] = float(m.group(2))
+
+
+def _on_result(console: Console, m: re.Match[str]) -> None:
+    console.result = m.group(1)
+
+
+def _on_boot(console: Console, m: re.Match[str]) -> None:
+    console.boot_uptime = float(m.group(1))
+
+
+def _on_domid(console: Console, m: re.Match[str]) -> None:
+    console.guest_domid = m.group(1)
+
+
+_HANDLERS: list[tuple[re.Pattern[str], Callable[[Console, re.Match[str]], None]]] = [
+    (STEP_RE, _on_step),
+    (STATE_RE, _on_state),
+    (TIME_RE, _on_time),
+    (RESULT_RE, _on_result),
+    (BOOT_RE, _on_boot),
+    (DOMID_RE, _on_domid),
+]
+
+
+def verdict(console: Console, *, timed_out: bool, exit_pass: bool) -> str | None:
+    """``None`` when the run passed, else why it failed (naming the step)."""
+    failed = console.failed_step
+    if failed is not None and failed.status == "FAIL":
+        return f"step {failed.name} FAILED: {failed.detail}"
+    if console.kernel_problems:
+        where = f" (during {failed.name})" if failed else ""
+        return f"kernel problem{where}: {console.kernel_problems[0]}"
+    finished = console.result == "PASS" and exit_pass and not timed_out
+    if not finished:
+        why = "QEMU timed out" if timed_out else "the console stopped"
+        if failed is not None:
+            return f"step {failed.name} never finished: {why}"
+        if console.result == "PASS":
+            return "the scenario printed PASS but QEMU's exit status says otherwise"
+        return f"no PASS result on the console ({why})"
+    if not console.steps:
+        return "no step ran"
+    # A step still RUNNING here had its closing marker garbled on the console;
+    # the scenario itself stops at the first failure, so it passed.
+    return None
+
+
+def last_lines(log: Path, count: int = LAST_LINES) -> list[str]:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    return [line for line in lines if line.strip()][-count:]
+
+
+def step_at(console: Console, when: float) -> str:
+    """The step that was running at dom0 uptime ``when`` (the last one started)."""
+    name = ""
+    for step in console.steps.values():
+        if step.start is not None and step.start <= when:
+            name = step.name
+    return name
+
+
+def format_timeline(console: Console) -> list[str]:
+    return [
+        f"  {c.time:8.2f}s  {c.side:<8}  {c.name:<12} {c.path:<22} {step_at(console, c.time)}"
+        for c in console.timeline
+    ]
+
+
+def format_steps(console: Console) -> list[str]:
+    lines = []
+    for step in console.steps.values():
+        secs = f"{step.seconds:6.2f}s" if step.seconds is not None else "   -   "
+        detail = f"  {step.detail}" if step.status == "FAIL" else ""
+        lines.append(f"  {step.status:<7} {secs}  {step.name}{detail}")
+    return lines

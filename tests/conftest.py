@@ -12,6 +12,17 @@ from xbgen.spec import Spec
 
 REPO = Path(__file__).resolve().parent.parent
 
+#: Phase timings tests record (e.g. the e2e run's download/build/boot), printed
+#: at the end of the session so CI logs show where the time went.
+PHASE_TIMINGS: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if PHASE_TIMINGS:
+        terminalreporter.section("phase timings")
+        for line in PHASE_TIMINGS:
+            terminalreporter.write_line(line)
+
 
 @pytest.fixture
 def runner() -> CliRunner:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
+import time
 import typing
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import PHASE_TIMINGS
 
 from xbgen import build, checkpatch, kernels
 from xbgen.build import BuildFailedError, BuildResult, Diagnostic
@@ -32,6 +34,14 @@ NAME = "xbtest"
 
 @pytest.fixture(scope="session")
 def trees() -> dict[str, kernels.KernelTree]:
+    started = time.monotonic()
+    try:
+        return _fetch_trees()
+    finally:
+        PHASE_TIMINGS.append(f"kernel trees fetched/verified in {time.monotonic() - started:.1f}s")
+
+
+def _fetch_trees() -> dict[str, kernels.KernelTree]:
     """All four kernel lines, provisioned in parallel (cached across runs)."""
     return kernels.fetch_many(LINES)
 
@@ -97,6 +107,7 @@ def test_default_spec_builds_without_warnings(
     line: str, trees: dict[str, kernels.KernelTree], default_tree: Path, tmp_path: Path
 ) -> None:
     result = _build(_copy(default_tree, tmp_path / NAME), trees[line])
+    PHASE_TIMINGS.append(f"make W=1 default spec on {line}: {result.seconds:.1f}s")
     assert result.ok, _show(result)
     assert result.warnings == [], _show(result)
     assert [m.name for m in result.modules] == [f"{NAME}back.ko", f"{NAME}front.ko"]

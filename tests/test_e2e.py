@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import PHASE_TIMINGS
 
 from xbgen.e2e import E2EFailed, E2EResult, report, run
 from xbgen.e2e.driver import script_setting
@@ -69,6 +70,9 @@ def failing_run(tree: Path, logs: Path, **kwargs: object) -> E2EResult:
 def test_default_spec_connects_dom0_and_guest(generated: Path, logs: Path) -> None:
     result = run(generated, keep_logs=logs)
     assert result.ok, result.summary()
+    PHASE_TIMINGS.append(
+        "e2e default spec: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    )
     steps = result.console.steps
     assert all(step.status == "PASS" for step in steps.values())
     for order in ("backend-first", "frontend-first", "activate-first"):

@@ -226,11 +226,39 @@ def _apt_cache(release: str, *args: str) -> str:
 
 def candidate(package: str, release: str = "bookworm") -> str:
     """The version apt would pick for ``package`` in ``release``."""
-    out = _apt_cache(release, "policy", package)
-    match = re.search(r"^\s*Candidate:\s*(\S+)", out, re.M)
-    if not match or match.group(1) == "(none)":
-        raise FetchError(f"package {package!r} is not available in Debian {release}")
-    return match.group(1)
+    return candidates([package], release)[package]
+
+
+def candidates(packages: list[str], release: str = "bookworm") -> dict[str, str]:
+    """Candidate versions of several packages with one ``apt-cache policy`` call."""
+    out = _apt_cache(release, "policy", *packages)
+    found: dict[str, str] = {}
+    name = ""
+    for line in out.splitlines():
+        header = re.match(r"^(\S+):$", line)
+        if header:
+            name = header.group(1).split(":")[0]
+            continue
+        match = re.match(r"^\s*Candidate:\s*(\S+)", line)
+        if match and name and match.group(1) != "(none)":
+            found[name] = match.group(1)
+    for package in packages:
+        if package not in found:
+            raise FetchError(f"package {package!r} is not available in Debian {release}")
+    return found
+
+
+def _sizes(wanted: list[tuple[str, str]], release: str) -> dict[str, str]:
+    """Download sizes of exact versions with one ``apt-cache show`` call."""
+    out = _apt_cache(release, "show", *(f"{n}={v}" for n, v in wanted))
+    sizes: dict[str, str] = {}
+    name = ""
+    for line in out.splitlines():
+        if line.startswith("Package:"):
+            name = line.partition(":")[2].strip()
+        elif line.startswith("Size:") and name and name not in sizes:
+            sizes[name] = line.partition(":")[2].strip()
+    return sizes
 
 
 def show(package: str, release: str = "bookworm") -> dict[str, str]:
@@ -306,7 +334,8 @@ def download(
     say = progress or stderr_progress
     apt_lists(release, say)
     folder = debs_dir(release)
-    wanted = [(name, candidate(name, release)) for name in packages]
+    versions = candidates(packages, release)
+    wanted = [(name, versions[name]) for name in packages]
     with locked(folder / ".lock"):
         _download_missing(wanted, release, folder, say)
     return [_deb_for(name, version, folder) for name, version in wanted]
@@ -317,8 +346,9 @@ def _download_missing(
 ) -> None:
     missing = [(n, v) for n, v in wanted if _cached(n, v, folder) is None]
     if missing:
+        sizes = _sizes(missing, release)
         for name, version in missing:
-            size = show(name, release).get("Size", "?")
+            size = sizes.get(name, "?")
             say(f"downloading {name} {version} ({_human(size)}) from Debian {release}")
         started = time.monotonic()
         _apt_download([f"{n}={v}" for n, v in missing], release, folder)

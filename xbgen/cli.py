@@ -8,11 +8,10 @@ failed); no traceback is shown for a user error.
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -20,6 +19,9 @@ from rich.markup import escape
 
 from . import __version__
 from .errors import EXIT_CHECK, CheckError, UsageError, XbgenError
+
+if TYPE_CHECKING:
+    from .generate import Generated
 
 app = typer.Typer(
     name="xbgen",
@@ -76,7 +78,7 @@ def main_callback(
     """Generate Linux kernel split drivers for Xen and prove they work."""
 
 
-def _report(result, verb: str) -> None:  # type: ignore[no-untyped-def]
+def _report(result: Generated, verb: str) -> None:
     for warning in result.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}")
     if result.spec_file is not None:
@@ -247,15 +249,5 @@ def main() -> None:
     app()
 
 
-def run(argv: list[str]) -> int:  # pragma: no cover - convenience for embedding
-    try:
-        app(argv, standalone_mode=False)
-    except typer.Exit as exit_:
-        return exit_.exit_code
-    return 0
-
-
-Command = Callable[..., None]
-
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from xbgen.cache import cache_dir
 from xbgen.errors import FetchError, ToolMissingError
 
 Progress = Callable[[str], None]
@@ -61,14 +62,6 @@ def locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/xbgen`` (else ``~/.cache/xbgen``), created if missing."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    path = Path(base) / "xbgen"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 # --------------------------------------------------------------------------- mirrors

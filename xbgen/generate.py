@@ -43,8 +43,10 @@ def generate(spec: Spec, out: Path = DEFAULT_OUT, force: bool = False) -> Genera
     A tree that already holds exactly these files is left alone (so build
     products in it survive); any other existing tree needs `force`.
     """
-    dest = out / spec.name
-    files = build_tree(spec)
+    return _write(spec, build_tree(spec), out / spec.name, force)
+
+
+def _write(spec: Spec, files: dict[str, str], dest: Path, force: bool) -> Generated:
     if tree_is_current(files, dest):
         listed = [dest / rel for rel in sorted(files)]
         return Generated(spec, dest, listed, warnings=spec.warnings(), unchanged=True)
@@ -68,12 +70,11 @@ def new(
     spec_current = file_is_current(spec_file, spec_text)
     if spec_file.exists() and not spec_current and not force:
         raise OutputExistsError(f"{spec_file} already exists; pass --force to replace it")
-    tree_current = tree_is_current(files, dest)
-    if not tree_current:
+    if not tree_is_current(files, dest):
         check_writable(dest, force)
     if not spec_current:
         write_file(spec_file, spec_text, force=True)
-    result = generate(spec, out, force=force)
+    result = _write(spec, files, dest, force)
     result.spec_file = spec_file
     return result
 

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from . import __version__
+from .cache import cache_dir
 from .errors import XbgenError
 from .spec import Spec
 
@@ -73,10 +74,9 @@ def c_proto(head: str, params: list[str], indent: int = 0) -> str:
 
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates cached under the XDG cache dir (keyed by source checksum)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = Path(base) / "xbgen" / f"jinja-{__version__}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = cache_dir() / f"jinja-{__version__}"
+        folder.mkdir(exist_ok=True)
     except OSError:
         return None
     if not os.access(folder, os.W_OK):

@@ -15,10 +15,18 @@ extern struct module __this_module;
 #define __XBGEN_CAT(a, b) __XBGEN_CAT2(a, b)
 #define __XBGEN_UNIQUE(prefix) __XBGEN_CAT(prefix, __COUNTER__)
 
+#ifdef XBGEN_SIM
+/* `xbgen verify` links both modules into one program: name the hooks by role. */
+#define module_init(fn) \
+	int (*__XBGEN_CAT(xbgen_sim_init_, XBGEN_SIM_ROLE))(void) = fn
+#define module_exit(fn) \
+	void (*__XBGEN_CAT(xbgen_sim_exit_, XBGEN_SIM_ROLE))(void) = fn
+#else
 #define module_init(fn) \
 	static int (*__XBGEN_UNIQUE(__xbgen_initcall_))(void) = fn
 #define module_exit(fn) \
 	static void (*__XBGEN_UNIQUE(__xbgen_exitcall_))(void) = fn
+#endif
 
 #define __XBGEN_MODINFO(tag, info) \
 	static const char __XBGEN_UNIQUE(__xbgen_modinfo_)[] = tag "=" info

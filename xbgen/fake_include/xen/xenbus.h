@@ -66,6 +66,16 @@ int __xenbus_register_backend(struct xenbus_driver *drv, struct module *owner,
 	__xenbus_register_backend(drv, THIS_MODULE, KBUILD_MODNAME)
 void xenbus_unregister_driver(struct xenbus_driver *drv);
 
+struct xenbus_transaction {
+	u32 id;
+};
+#define XBT_NIL ((struct xenbus_transaction) { 0 })
+
+unsigned int xenbus_read_unsigned(const char *dir, const char *node,
+				  unsigned int default_val);
+int xenbus_printf(struct xenbus_transaction t, const char *dir, const char *node,
+		  const char *fmt, ...);
+
 int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state new_state);
 int xenbus_frontend_closed(struct xenbus_device *dev);
 int xenbus_dev_is_online(struct xenbus_device *dev);

@@ -1,0 +1,422 @@
+"""``xbgen verify``: model-check the emitted drivers over every interleaving.
+
+The tree's ``frontend/*front.c`` and ``backend/*back.c`` are compiled
+unchanged, as user-space code with AddressSanitizer and UBSan, against a
+simulation of the xenbus API (``sim/sim.c``, declared by the same fake
+headers ``xbgen check`` uses).  ``sim/explore.c`` walks every configuration
+reachable within the bounds, breadth first with state hashing; the toolstack
+replays the tree's own ``activate.sh``/``deactivate.sh`` writes.  Then
+:mod:`xbgen.verify.model` checks the properties on the whole graph, and each
+violation is replayed to print its shortest schedule move by move.
+
+Pipeline: check the tree -> compile (cached by content) -> explore -> analyse
+-> replay the counterexamples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from xbgen.cache import cache_dir
+from xbgen.check import FAKE_INCLUDE, check_paths
+from xbgen.errors import CheckError, ToolMissingError, UsageError, XbgenError
+
+from . import model, toolstack
+from .model import PROPERTIES, Finding, Graph
+
+Progress = Callable[[str], None]
+
+#: The guest's domain id in the model.
+DOMU = 1
+#: What the compiled drivers see: a kernel with both xenbus features.
+FEATURES = ("-DXBGEN_XENBUS_REMOVE_VOID", "-DXBGEN_XENBUS_NOT_ESSENTIAL")
+CFLAGS = (
+    "-std=gnu11",
+    "-O1",
+    "-g",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+    "-DXBGEN_SIM",
+)
+SANITIZER_ENV = {
+    "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=3",
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+}
+
+
+class VerifyError(XbgenError):
+    """The model could not be built or run."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How far the explorer looks."""
+
+    env: int = 3  # unbind/bind/rmmod/insmod/deactivate/destroy/re-activate
+    hostile: int = 1  # state writes by a hostile guest
+    faults: int = 1  # failed xenstore writes / allocations
+    steps: int = 64  # xenstore accesses inside one callback
+    max_states: int = 2_000_000
+
+
+@dataclass
+class Step:
+    number: int
+    move: str
+    after: str
+    log: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Counterexample:
+    prop: int
+    message: str
+    steps: list[Step]
+    cycle_from: int | None = None  # steps from this number on repeat for ever
+    sanitizer: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VerifyResult:
+    tree: Path
+    bounds: Bounds
+    states: int
+    transitions: int
+    seconds: float
+    limited: bool
+    findings: dict[int, Counterexample]
+    graph: Graph
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings and not self.limited
+
+
+@dataclass
+class Model:
+    """A compiled model of one tree."""
+
+    binary: Path
+    config: Path
+    name: str
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _sources(tree: Path) -> tuple[Path, Path, str]:
+    if not tree.is_dir():
+        raise UsageError(f"{tree}: not a directory")
+    fronts = sorted((tree / "frontend").glob("*front.c"))
+    backs = sorted((tree / "backend").glob("*back.c"))
+    if len(fronts) != 1 or len(backs) != 1:
+        raise UsageError(
+            f"{tree}: not a generated tree (want one frontend/*front.c and one backend/*back.c)"
+        )
+    name = fronts[0].name[: -len("front.c")]
+    for script in ("activate.sh", "deactivate.sh"):
+        if not (tree / script).is_file():
+            raise UsageError(f"{tree}: {script} is missing")
+    return fronts[0], backs[0], name
+
+
+def _sim_dir() -> Path:
+    return Path(str(resources.files("xbgen.verify").joinpath("sim")))
+
+
+def _config(tree: Path, name: str) -> list[str]:
+    activate = (tree / "activate.sh").read_text()
+    deactivate = (tree / "deactivate.sh").read_text()
+    a_ops = toolstack.extract(activate, "activate.sh", [str(DOMU)])
+    d_ops = toolstack.extract(deactivate, "deactivate.sh", [str(DOMU)])
+    fe = next((op.args[0] for op in a_ops if op.kind == "write"), None)
+    be_writes = [op.args[0] for op in a_ops if op.kind == "write" and "/backend/" in op.args[0]]
+    if fe is None or not be_writes:
+        raise UsageError(f"{tree / 'activate.sh'}: no xenstore-write of the device directories")
+    be = be_writes[0]
+    bedom = re.match(r"/local/domain/(\d+)/", be)
+    if not bedom:
+        raise UsageError(f"{tree / 'activate.sh'}: backend path {be} is not under /local/domain")
+    lines = [f"type {name}", f"domu {DOMU}", f"bedom {bedom.group(1)}", f"fe {fe}", f"be {be}"]
+    return lines + toolstack.config_lines(a_ops, d_ops)
+
+
+def build(tree: Path, progress: Progress | None = None) -> Model:
+    """Compile the tree's drivers with the simulation (cached by content)."""
+    front, back, name = _sources(tree)
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise ToolMissingError("gcc not found: install gcc (Debian: apt-get install gcc)")
+    sim = _sim_dir()
+    config = "\n".join(_config(tree, name)) + "\n"
+    digest = hashlib.sha256()
+    for part in (front.read_bytes(), back.read_bytes(), config.encode(), " ".join(CFLAGS).encode()):
+        digest.update(part)
+        digest.update(b"\0")
+    for path in sorted([*sim.glob("*.[ch]"), *FAKE_INCLUDE.rglob("*.h")]):
+        digest.update(path.read_bytes())
+    folder = cache_dir() / "verify" / digest.hexdigest()[:20]
+    binary = folder / "explore"
+    if binary.is_file():
+        return Model(binary, folder / "config", name)
+    if progress:
+        progress(f"compiling {front.name} and {back.name} with the xenbus simulation")
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=_mkdir(cache_dir() / "verify")))
+    try:
+        (work / "config").write_text(config)
+        units = [
+            (front, ["-nostdinc", "-D__KERNEL__", f'-DKBUILD_MODNAME="{name}front"',
+                     "-DXBGEN_SIM_ROLE=front", *FEATURES, "-I", str(FAKE_INCLUDE)]),
+            (back, ["-nostdinc", "-D__KERNEL__", f'-DKBUILD_MODNAME="{name}back"',
+                    "-DXBGEN_SIM_ROLE=back", *FEATURES, "-I", str(FAKE_INCLUDE)]),
+            (sim / "sim.c", [*FEATURES, "-I", str(FAKE_INCLUDE), "-I", str(sim)]),
+            (sim / "explore.c", ["-I", str(sim)]),
+        ]
+        procs = []
+        for src, extra in units:
+            obj = work / (src.stem + ".o")
+            cmd = [gcc, *CFLAGS, *extra, "-c", str(src), "-o", str(obj)]
+            procs.append((src, subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)))
+        for src, proc in procs:
+            _, err = proc.communicate()
+            if proc.returncode:
+                raise VerifyError(f"compiling {src} for the model failed:\n{err.strip()}")
+        objs = [str(work / (src.stem + ".o")) for src, _ in units]
+        link = subprocess.run(
+            [gcc, *CFLAGS, *objs, "-o", str(work / "explore")],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if link.returncode:
+            raise VerifyError(f"linking the model failed:\n{link.stderr.strip()}")
+        for obj in objs:
+            Path(obj).unlink()
+        try:
+            work.rename(folder)
+        except OSError:  # built meanwhile by another run
+            shutil.rmtree(work, ignore_errors=True)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return Model(binary, folder / "config", name)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _limits(bounds: Bounds) -> list[str]:
+    return [
+        "--env", str(bounds.env),
+        "--hostile", str(bounds.hostile),
+        "--faults", str(bounds.faults),
+        "--steps", str(bounds.steps),
+        "--max-states", str(bounds.max_states),
+    ]  # fmt: skip
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, **SANITIZER_ENV}
+
+
+# --------------------------------------------------------------------------- explore
+
+
+def verify(
+    tree: Path, bounds: Bounds = Bounds(), progress: Progress | None = None
+) -> VerifyResult:
+    """Check the tree, build the model, explore it and check every property."""
+    tree = Path(tree)
+    _sources(tree)
+    problems = check_paths([tree])
+    if problems:
+        raise CheckError(
+            f"{tree} fails the check ({len(problems)} problem(s)); fix it before verifying",
+            [str(p) for p in problems],
+        )
+    built = build(tree, progress)
+    if progress:
+        progress(
+            f"exploring (bounds: {bounds.env} environment moves, {bounds.hostile} hostile "
+            f"write(s), {bounds.faults} fault(s), {bounds.steps} steps per callback)"
+        )
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(built.binary), str(built.config), "explore", *_limits(bounds)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
+    lines = proc.stdout.splitlines()
+    graph = model.parse(lines)
+    if not graph.seconds:
+        graph.seconds = time.monotonic() - started
+    findings: dict[int, Finding] = {}
+    crash = _crash(lines, proc.stderr)
+    if crash is not None:
+        findings[crash.prop] = crash
+    elif proc.returncode:
+        raise VerifyError(
+            f"the model stopped with exit code {proc.returncode}: {_tail(proc.stderr)}"
+        )
+    for prop, finding in model.analyse(graph).items():
+        findings.setdefault(prop, finding)
+    examples = {
+        prop: counterexample(built, bounds, finding, proc.stderr if finding is crash else "")
+        for prop, finding in sorted(findings.items())
+    }
+    return VerifyResult(
+        tree=tree,
+        bounds=bounds,
+        states=len(graph.states),
+        transitions=graph.transitions,
+        seconds=graph.seconds,
+        limited=graph.limited,
+        findings=examples,
+        graph=graph,
+    )
+
+
+def _tail(text: str, n: int = 5) -> str:
+    kept = [line for line in text.splitlines() if "swapcontext" not in line]
+    return " / ".join(kept[-n:])
+
+
+def _crash(lines: list[str], stderr: str) -> Finding | None:
+    """A sanitizer report or a hung callback, with the schedule that ran into it."""
+    for line in reversed(lines):
+        if line.startswith(("XBGEN-CRASH", "XBGEN-HANG")):
+            kind, *moves = line.split()
+            schedule = [int(m) for m in moves]
+            if kind == "XBGEN-HANG":
+                return Finding(5, "a callback never returned (watchdog)", schedule)
+            summary = next(
+                (ln.split("ERROR: ", 1)[1] for ln in stderr.splitlines() if "ERROR: " in ln),
+                None,
+            ) or next(
+                (ln for ln in stderr.splitlines() if "runtime error" in ln), "sanitizer report"
+            )
+            return Finding(4, summary.strip(), schedule)
+    return None
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def replay_moves(
+    built: Model, bounds: Bounds, moves: list[int]
+) -> tuple[list[Step], str | None, int | None, str]:
+    """Run ``moves`` with tracing: the steps, the violation message and property."""
+    proc = subprocess.run(
+        [str(built.binary), str(built.config), "replay", *_limits(bounds), *map(str, moves)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
+    steps: list[Step] = []
+    log: list[str] = []
+    violation: str | None = None
+    prop: int | None = None
+    for line in proc.stdout.splitlines():
+        if line.startswith("MOVE "):
+            _, number, name = line.split(" ", 2)
+            steps.append(Step(int(number), name, ""))
+            log = steps[-1].log
+        elif line.startswith("AFTER ") and steps:
+            steps[-1].after = line.split(" ", 2)[2]
+        elif line.startswith("VIOLATION "):
+            _, number, violation = line.split(" ", 2)
+            prop = int(number)
+        elif line.startswith("NOT-ENABLED "):
+            _, number, name = line.split(" ", 2)
+            raise VerifyError(f"replay: move {number} ({name}) is not possible there")
+        elif line.startswith("    | "):
+            log.append(line[6:])
+    return steps, violation, prop, proc.stderr
+
+
+def counterexample(built: Model, bounds: Bounds, finding: Finding, stderr: str) -> Counterexample:
+    moves = finding.schedule + finding.cycle
+    steps, _, _, replay_err = replay_moves(built, bounds, moves)
+    sanitizer = []
+    text = stderr or replay_err
+    if finding.prop == 4 and ("Sanitizer" in text or "runtime error" in text):
+        sanitizer = [
+            ln
+            for ln in text.splitlines()
+            if ln.strip() and "swapcontext" not in ln and not ln.startswith("XBGEN-")
+        ][:40]
+    return Counterexample(
+        prop=finding.prop,
+        message=finding.message,
+        steps=steps,
+        cycle_from=len(finding.schedule) + 1 if finding.cycle else None,
+        sanitizer=sanitizer,
+    )
+
+
+def parse_schedule(text: str, names: dict[int, str]) -> list[int]:
+    """Move numbers from a schedule as `xbgen verify` prints it (``N. move ...``)."""
+    by_name = {name: number for number, name in names.items()}
+    moves = []
+    for raw in text.splitlines():
+        match = re.match(r"\s*(\d+)\.\s+(.+?)(?:\s{2,}.*)?$", raw)
+        if not match:
+            continue
+        name = match.group(2).strip()
+        if name not in by_name:
+            raise UsageError(f"schedule line {raw.strip()!r}: unknown move {name!r}")
+        moves.append(by_name[name])
+    if not moves:
+        raise UsageError("the schedule has no numbered moves")
+    return moves
+
+
+def move_names(built: Model) -> dict[int, str]:
+    proc = subprocess.run(
+        [str(built.binary), str(built.config), "explore", "--max-states", "1"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
+    return model.parse(proc.stdout.splitlines()).moves
+
+
+def replay(
+    tree: Path, schedule: str, bounds: Bounds = Bounds()
+) -> tuple[list[Step], str | None, int | None]:
+    """Replay a printed schedule on ``tree``; returns the steps and any violation."""
+    built = build(Path(tree))
+    moves = parse_schedule(schedule, move_names(built))
+    steps, violation, prop, stderr = replay_moves(built, bounds, moves)
+    if violation is None and ("Sanitizer" in stderr or "runtime error" in stderr):
+        prop = 4
+        violation = next(
+            (ln.split("ERROR: ", 1)[1] for ln in stderr.splitlines() if "ERROR: " in ln),
+            "sanitizer report",
+        )
+    return steps, violation, prop
+
+
+__all__ = [
+    "PROPERTIES",
+    "Bounds",
+    "Counterexample",
+    "VerifyError",
+    "VerifyResult",
+    "build",
+    "replay",
+    "verify",
+]

@@ -1,0 +1,271 @@
+"""The explored state graph and the properties checked on it.
+
+``explore`` (the C program) prints every configuration it reaches with its
+parent, every transition, and every safety violation it saw on a transition.
+This module reads that, then checks what needs the whole graph: the
+liveness properties on the configurations where the system has nothing
+left to do (*settled*), and cycles the drivers could spin in forever.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+#: Property number -> (short name, what holds when it passes).
+PROPERTIES: dict[int, tuple[str, str]] = {
+    1: ("connect", "from activation, every fair schedule brings both ends to Connected"),
+    2: ("close", "after deactivate.sh both ends reach Closed and the backend device is gone"),
+    3: ("rebind", "after unbind+bind or rmmod+insmod of either side, both reconnect"),
+    4: ("safe", "no BUG/WARN, no leak, no sanitizer report, no fatal on a legal schedule"),
+    5: ("returns", "every callback returns (bounded xenstore accesses and kernel calls)"),
+    6: ("no-deadlock", "no configuration where nothing can move and the goal is not reached"),
+    7: ("honest-log", "'connected as well' is printed only when both ends are Connected"),
+}
+
+# sim.h's sim_summary.flags
+ACTIVATED = 0x0001
+DEACT = 0x0002
+DEACT_DONE = 0x0004
+FORCED = 0x0008
+DESTROYED = 0x0010
+TAINTED = 0x0020
+REBIND = 0x0040
+LOADED_F = 0x0080
+LOADED_B = 0x0100
+FE_CLOSED = 0x0200
+DEACT_CLEAN = 0x0400
+FE_DIR = 0x0800
+BE_DIR = 0x1000
+
+CONNECTED = 4
+STATE_NAMES = [
+    "Unknown",
+    "Initialising",
+    "InitWait",
+    "Initialised",
+    "Connected",
+    "Closing",
+    "Closed",
+    "Reconfiguring",
+    "Reconfigured",
+]
+
+
+def state_name(value: int) -> str:
+    if value == -1:
+        return "gone"
+    if value == -2:
+        return "no state"
+    return STATE_NAMES[value] if 0 <= value < len(STATE_NAMES) else f"state {value}"
+
+
+@dataclass
+class State:
+    id: int
+    parent: int
+    move: int
+    depth: int
+    fe: int
+    be: int
+    fe_dev: int
+    be_dev: int
+    fe_bound: bool
+    be_bound: bool
+    system_moves: int
+    flags: int
+
+    @property
+    def settled(self) -> bool:
+        return self.system_moves == 0
+
+    def describe(self) -> str:
+        return f"frontend {state_name(self.fe)} | backend {state_name(self.be)}"
+
+
+@dataclass
+class Finding:
+    """A property that does not hold, with the shortest schedule that breaks it."""
+
+    prop: int
+    message: str
+    schedule: list[int]  # move numbers from the initial configuration
+    cycle: list[int] = field(default_factory=list)  # moves that repeat forever
+
+
+@dataclass
+class Graph:
+    moves: dict[int, str] = field(default_factory=dict)
+    states: list[State] = field(default_factory=list)
+    edges: list[tuple[int, int, int]] = field(default_factory=list)
+    violations: list[tuple[int, int, int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    transitions: int = 0
+    limited: bool = False
+
+    def schedule_to(self, sid: int) -> list[int]:
+        moves: list[int] = []
+        while sid > 0:
+            state = self.states[sid]
+            moves.append(state.move)
+            sid = state.parent
+        moves.reverse()
+        return moves
+
+
+def parse(lines: list[str]) -> Graph:
+    graph = Graph()
+    for line in lines:
+        kind, _, rest = line.partition(" ")
+        if kind == "S":
+            v = [int(x) for x in rest.split()]
+            graph.states.append(
+                State(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], bool(v[8]), bool(v[9]), v[10], v[11])
+            )
+        elif kind == "E":
+            a, b, m = (int(x) for x in rest.split())
+            graph.edges.append((a, b, m))
+        elif kind == "V":
+            prop, sid, move, message = rest.split(" ", 3)
+            graph.violations.append((int(prop), int(sid), int(move), message))
+        elif kind == "M":
+            number, name = rest.split(" ", 1)
+            graph.moves[int(number)] = name
+        elif kind == "D":
+            words = rest.split()
+            graph.transitions = int(words[1])
+            graph.seconds = float(words[2])
+            graph.limited = len(words) > 3
+    return graph
+
+
+def system_move(name: str) -> bool:
+    return name in {"toolstack step", "toolstack times out"} or name.startswith(
+        ("dom0 watch", "domU watch", "dom0 runs", "domU runs")
+    )
+
+
+def goal_problem(s: State) -> tuple[int, str] | None:
+    """What is wrong with a settled configuration, if anything."""
+    f = s.flags
+    if f & TAINTED:
+        return None
+    if f & DEACT_DONE:
+        if f & (FE_DIR | BE_DIR):
+            return 2, "deactivate.sh finished but a device directory is still there"
+        if s.be_dev != -1:
+            return 2, "deactivate.sh finished but the backend device is still registered"
+        if f & DEACT_CLEAN and f & FORCED:
+            return 2, f"deactivate.sh timed out waiting for Closed ({s.describe()})"
+        if f & DEACT_CLEAN and not f & FE_CLOSED:
+            return 2, "deactivate.sh finished but the frontend never reached Closed"
+        return None
+    if f & DESTROYED:
+        if s.be_bound:
+            return 6, (
+                "the guest was destroyed but the backend device stays registered "
+                f"(backend {state_name(s.be)})"
+            )
+        return None
+    intent_connected = (
+        f & ACTIVATED
+        and not f & DEACT
+        and f & LOADED_F
+        and f & LOADED_B
+        and s.fe_bound
+        and s.be_bound
+    )
+    if intent_connected and not (
+        s.fe == CONNECTED == s.be and s.fe_dev == CONNECTED == s.be_dev
+    ):
+        prop = 3 if f & REBIND else 1
+        return prop, f"nothing can move and the pair is not Connected ({s.describe()})"
+    return None
+
+
+def analyse(graph: Graph) -> dict[int, Finding]:
+    """The first (shortest) finding for each property that does not hold."""
+    findings: dict[int, Finding] = {}
+
+    # safety: the explorer reports them in breadth-first order
+    for prop, sid, move, message in graph.violations:
+        if prop not in findings:
+            findings[prop] = Finding(prop, message, [*graph.schedule_to(sid), move])
+
+    # liveness on settled configurations, shortest first
+    for state in sorted(graph.states, key=lambda s: s.depth):
+        if not state.settled:
+            continue
+        problem = goal_problem(state)
+        if problem and problem[0] not in findings:
+            prop, message = problem
+            findings[prop] = Finding(prop, message, graph.schedule_to(state.id))
+
+    # cycles of system moves: the drivers would spin for ever
+    cycle = _system_cycle(graph)
+    if cycle is not None:
+        entry, moves = cycle
+        state = graph.states[entry]
+        prop = 4 if state.flags & TAINTED else 3 if state.flags & REBIND else 1
+        if prop not in findings:
+            findings[prop] = Finding(
+                prop,
+                f"the drivers change state for ever without settling ({state.describe()})",
+                graph.schedule_to(entry),
+                moves,
+            )
+    return findings
+
+
+def _system_cycle(graph: Graph) -> tuple[int, list[int]] | None:
+    """A reachable cycle made of system moves only: (entry state, its moves)."""
+    names = graph.moves
+    succ: dict[int, list[tuple[int, int]]] = {}
+    for a, b, m in graph.edges:
+        if system_move(names.get(m, "")):
+            succ.setdefault(a, []).append((b, m))
+    # iterative DFS colouring
+    colour: dict[int, int] = {}
+    for root in sorted(succ, key=lambda s: graph.states[s].depth):
+        if colour.get(root):
+            continue
+        stack = [(root, iter(succ.get(root, ())))]
+        colour[root] = 1
+        path = [root]
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                colour[node] = 2
+                stack.pop()
+                path.pop()
+                continue
+            child, _ = nxt
+            if colour.get(child) == 1:
+                return child, _cycle_moves(child, succ)
+            if not colour.get(child):
+                colour[child] = 1
+                stack.append((child, iter(succ.get(child, ()))))
+                path.append(child)
+    return None
+
+
+def _cycle_moves(start: int, succ: dict[int, list[tuple[int, int]]]) -> list[int]:
+    """The moves of a shortest system-move cycle through ``start``."""
+    prev: dict[int, tuple[int, int]] = {}
+    queue = deque([start])
+    seen = {start}
+    while queue:
+        node = queue.popleft()
+        for child, move in succ.get(node, ()):
+            if child == start:
+                moves = [move]
+                while node != start:
+                    node, m = prev[node]
+                    moves.append(m)
+                return moves[::-1]
+            if child not in seen:
+                seen.add(child)
+                prev[child] = (node, move)
+                queue.append(child)
+    return []

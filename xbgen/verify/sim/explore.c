@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xbgen verify: breadth-first exploration of every configuration of the
+ * simulated world up to the bounds, with state hashing.
+ *
+ * A configuration is stored as the move that reached it from its parent;
+ * to expand it the world is reset and the schedule replayed (the drivers'
+ * code is deterministic given the world, so a replay rebuilds it exactly,
+ * suspended callbacks included).  Breadth-first order makes the first path
+ * found to any configuration a shortest one.
+ *
+ * Output, one record per line, for `xbgen verify` to analyse:
+ *   M <move> <name>                     the move table
+ *   S <id> <parent> <move> <depth> <fe> <be> <fe-dev> <be-dev>
+ *     <fe-bound> <be-bound> <system-moves> <flags>
+ *   E <from> <to> <move>                every transition
+ *   V <property> <from> <move> <message> a safety violation on a transition
+ *   D <states> <transitions> <seconds> [limit]
+ *
+ * `replay M1 M2 ...` instead prints what each move does, for counterexamples.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim.h"
+
+struct node {
+	int parent;
+	unsigned char move;
+	unsigned short depth;
+};
+
+static struct node *nodes;
+static int nnodes, cap;
+static uint64_t *table;
+static int *table_id;
+static size_t table_size;
+
+static int lookup(uint64_t h, int add_id)
+{
+	size_t i = (size_t)(h ^ (h >> 29)) & (table_size - 1);
+
+	while (table_id[i] >= 0) {
+		if (table[i] == h)
+			return table_id[i];
+		i = (i + 1) & (table_size - 1);
+	}
+	if (add_id >= 0) {
+		table[i] = h;
+		table_id[i] = add_id;
+	}
+	return -1;
+}
+
+static int schedule_of(int id, int *out)
+{
+	int n = nodes[id].depth, i = n;
+
+	while (id > 0) {
+		out[--i] = nodes[id].move;
+		id = nodes[id].parent;
+	}
+	return n;
+}
+
+static void print_summary(const struct sim_summary *s)
+{
+	printf(" %d %d %d %d %d %d %d %u\n", s->fe_state, s->be_state, s->fe_dev, s->be_dev,
+	       s->fe_bound, s->be_bound, s->system_moves, s->flags);
+}
+
+struct pending {
+	int id;
+	void *snap;
+};
+
+static int push(struct pending **v, int *n, int *capacity, int id, void *snap)
+{
+	if (*n == *capacity) {
+		*capacity = *capacity ? *capacity * 2 : 1024;
+		*v = realloc(*v, (size_t)*capacity * sizeof(**v));
+		if (!*v)
+			return -1;
+	}
+	(*v)[*n].id = id;
+	(*v)[*n].snap = snap;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * Breadth first, one depth at a time.  The configurations of the current
+ * depth are kept as snapshots; each move restores its parent's snapshot,
+ * so no schedule is ever replayed from the start.
+ */
+static int explore(const struct sim_limits *lim, int max_states)
+{
+	static int sched[65536];
+	struct sim_summary sum;
+	struct timespec t0, t1;
+	struct pending *layer = NULL, *next = NULL;
+	int nlayer = 0, nnext = 0, caplayer = 0, capnext = 0;
+	long edges = 0;
+	int m, limited = 0;
+	size_t len;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cap = max_states + 1;
+	nodes = calloc((size_t)cap, sizeof(*nodes));
+	for (table_size = 1024; table_size < (size_t)cap * 2; table_size <<= 1)
+		;
+	table = calloc(table_size, sizeof(*table));
+	table_id = malloc(table_size * sizeof(*table_id));
+	if (!nodes || !table || !table_id)
+		return 70;
+	memset(table_id, 0xff, table_size * sizeof(*table_id));
+
+	for (m = 0; m < SIM_NMOVES; m++)
+		printf("M %d %s\n", m, sim_move_name(m));
+
+	sim_reset(lim);
+	sim_summarise(&sum);
+	nodes[0].parent = -1;
+	nnodes = 1;
+	lookup(sum.hash, 0);
+	printf("S 0 -1 -1 0");
+	print_summary(&sum);
+	push(&layer, &nlayer, &caplayer, 0, sim_snapshot(&len));
+
+	while (nlayer) {
+		int i;
+
+		for (i = 0; i < nlayer; i++) {
+			int id = layer[i].id;
+			int n = schedule_of(id, sched);
+			int enabled[SIM_NMOVES], ne = 0, k;
+
+			sim_watchdog(20);
+			sim_restore(layer[i].snap);
+			for (m = 0; m < SIM_NMOVES; m++)
+				if (sim_enabled(m))
+					enabled[ne++] = m;
+			for (k = 0; k < ne; k++) {
+				int prop, to;
+
+				m = enabled[k];
+				if (k > 0)
+					sim_restore(layer[i].snap);
+				sched[n] = m;
+				sim_set_schedule(sched, n + 1);
+				prop = sim_apply(m);
+				edges++;
+				if (prop) {
+					printf("V %d %d %d %s\n", prop, id, m, sim_violation());
+					continue;
+				}
+				sim_summarise(&sum);
+				to = lookup(sum.hash, -1);
+				if (to < 0) {
+					if (nnodes >= max_states) {
+						limited = 1;
+						continue;
+					}
+					to = nnodes++;
+					lookup(sum.hash, to);
+					nodes[to].parent = id;
+					nodes[to].move = (unsigned char)m;
+					nodes[to].depth = (unsigned short)(n + 1);
+					printf("S %d %d %d %d", to, id, m, n + 1);
+					print_summary(&sum);
+					if (push(&next, &nnext, &capnext, to, sim_snapshot(&len)))
+						return 70;
+				}
+				printf("E %d %d %d\n", id, to, m);
+			}
+			free(layer[i].snap);
+		}
+		{
+			struct pending *t = layer;
+			int c = caplayer;
+
+			layer = next;
+			nlayer = nnext;
+			caplayer = capnext;
+			next = t;
+			capnext = c;
+			nnext = 0;
+		}
+	}
+	sim_watchdog(0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("D %d %ld %.3f%s\n", nnodes, edges,
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+	       limited ? " limit" : "");
+	return 0;
+}
+
+static int replay_verbose(const struct sim_limits *lim, char **argv, int argc)
+{
+	static int sched[65536];
+	char desc[256];
+	int i, prop = 0;
+
+	sim_reset(lim);
+	sim_trace(1);
+	for (i = 0; i < argc; i++)
+		sched[i] = atoi(argv[i]);
+	sim_set_schedule(sched, argc);
+	for (i = 0; i < argc; i++) {
+		if (!sim_enabled(sched[i])) {
+			printf("NOT-ENABLED %d %s\n", i + 1, sim_move_name(sched[i]));
+			return 1;
+		}
+		printf("MOVE %d %s\n", i + 1, sim_move_name(sched[i]));
+		prop = sim_apply(sched[i]);
+		sim_describe(desc, sizeof(desc));
+		printf("AFTER %d %s\n", i + 1, desc);
+		if (prop) {
+			printf("VIOLATION %d %s\n", prop, sim_violation());
+			return 0;
+		}
+	}
+	printf("END\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct sim_limits lim = { .env = 4, .hostile = 1, .faults = 1, .steps = 64 };
+	int max_states = 2000000, i;
+
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	sim_init();
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s CONFIG explore|replay [options|moves]\n", argv[0]);
+		return 2;
+	}
+	if (sim_load_config(argv[1])) {
+		fprintf(stderr, "xbgen-sim: cannot load %s\n", argv[1]);
+		return 2;
+	}
+	for (i = 3; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+		int v = atoi(argv[i + 1]);
+
+		if (!strcmp(argv[i], "--env"))
+			lim.env = v;
+		else if (!strcmp(argv[i], "--hostile"))
+			lim.hostile = v;
+		else if (!strcmp(argv[i], "--faults"))
+			lim.faults = v;
+		else if (!strcmp(argv[i], "--steps"))
+			lim.steps = v;
+		else if (!strcmp(argv[i], "--max-states"))
+			max_states = v;
+		else
+			break;
+	}
+	if (!strcmp(argv[2], "explore"))
+		return explore(&lim, max_states);
+	if (!strcmp(argv[2], "replay")) {
+		int rc;
+
+		rc = replay_verbose(&lim, argv + i, argc - i);
+		fflush(stdout);
+		return rc;
+	}
+	fprintf(stderr, "xbgen-sim: unknown mode %s\n", argv[2]);
+	return 2;
+}

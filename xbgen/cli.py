@@ -213,6 +213,74 @@ def kernels_list() -> None:
 
 
 @app.command()
+def verify(
+    tree: Annotated[Path, typer.Argument(help="Driver tree written by `xbgen new` (OUT/NAME).")],
+    env: Annotated[
+        int,
+        typer.Option(
+            "--env",
+            help="Environment moves per schedule: unbind, bind, rmmod, insmod, deactivate, "
+            "destroy, re-activate (loading each module once and the first activate are free).",
+        ),
+    ] = 2,
+    hostile: Annotated[
+        int, typer.Option("--hostile", help="Writes of any value into the guest's state node.")
+    ] = 1,
+    faults: Annotated[
+        int, typer.Option("--faults", help="Failed xenstore writes or allocations.")
+    ] = 1,
+    steps: Annotated[
+        int, typer.Option("--steps", help="xenstore accesses one callback may make.")
+    ] = 64,
+    max_states: Annotated[
+        int, typer.Option("--max-states", help="Stop (incomplete, exit 1) after this many.")
+    ] = 2_000_000,
+    dot: Annotated[
+        Path | None,
+        typer.Option("--dot", help="Write the state graph (Graphviz; FILE.svg too with dot)."),
+    ] = None,
+    replay_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--replay", help="Replay a schedule as printed by a failed run (- for stdin)."
+        ),
+    ] = None,
+) -> None:
+    """Model-check the tree's drivers over every interleaving (exit 1 on a violation)."""
+    import sys
+
+    from . import verify as model_check
+    from .verify import report
+
+    with user_errors():
+        for value, flag in ((env, "--env"), (hostile, "--hostile"), (faults, "--faults")):
+            if value < 0:
+                raise UsageError(f"{flag} must be 0 or more")
+        if steps < 1 or max_states < 1:
+            raise UsageError("--steps and --max-states must be at least 1")
+        bounds = model_check.Bounds(
+            env=env, hostile=hostile, faults=faults, steps=steps, max_states=max_states
+        )
+        if replay_file is not None:
+            if str(replay_file) == "-":
+                text = sys.stdin.read()
+            elif replay_file.is_file():
+                text = replay_file.read_text()
+            else:
+                raise UsageError(f"{replay_file}: no such schedule file")
+            replayed = model_check.replay(tree, text, bounds)
+            out_console.print(escape(report.format_replay(replayed)))
+            raise typer.Exit(1 if replayed.prop is not None else 0)
+        result = model_check.verify(tree, bounds, progress=lambda m: err_console.print(escape(m)))
+        out_console.print(escape(report.format_result(result)))
+        if dot is not None:
+            for path in report.write_dot(result, dot):
+                out_console.print(f"wrote {path}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
 def e2e(
     tree: Annotated[Path, typer.Argument(help="Driver tree written by `xbgen new` (OUT/NAME).")],
     cycles: Annotated[

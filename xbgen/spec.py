@@ -153,8 +153,10 @@ class Spec(BaseModel):
     on_invalid_state: InvalidStatePolicy = Field(
         default="warn",
         description=(
-            "Backend asked for a state move its table lacks: 'warn' reports it with "
-            "xenbus_dev_fatal() and stays put; 'bug' calls BUG() as the original example."
+            "The frontend shows a state the protocol does not allow (the guest owns that "
+            "node): 'warn' reports it with xenbus_dev_fatal() and closes the device; 'bug' "
+            "calls BUG() as the original example did, so any guest can crash the backend "
+            "domain (xbgen verify reports it)."
         ),
     )
 

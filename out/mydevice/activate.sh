@@ -33,12 +33,37 @@ type=mydevice
 fe=/local/domain/$domu/device/$type/$devid
 be=/local/domain/$backend_domid/backend/$type/$domu/$devid
 
-for tool in xenstore-write xenstore-chmod; do
+for tool in xenstore-exists xenstore-write xenstore-chmod; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "$0: $tool not found: install the xenstore tools (Debian: xenstore-utils)" >&2
 		exit 1
 	fi
 done
+
+# Never reuse nodes left behind by an earlier device (or a destroyed guest):
+# their stale state would drive the drivers.  deactivate.sh removes them.
+# xbgen-verify: absent "$fe" "$be"
+for dir in "$fe" "$be"; do
+	if xenstore-exists "$dir"; then
+		echo "$0: $dir already exists: run deactivate.sh $domu $devid first" >&2
+		exit 1
+	fi
+done
+
+# A backend device left from an earlier plug that this domain has not torn
+# down yet (its xenwatch thread lags behind deactivate.sh) would take the new
+# directory for its own, with a stale state: give it a moment to go.
+# xbgen-verify: no-stale-backend
+stale=/sys/bus/xen-backend/devices/$type-$domu-$devid
+tries=50
+while [ -e "$stale" ] && [ "$tries" -gt 0 ]; do
+	sleep 0.1
+	tries=$((tries - 1))
+done
+if [ -e "$stale" ]; then
+	echo "$0: $stale still exists: the previous device is not torn down" >&2
+	exit 1
+fi
 
 # Permissions go on each directory before its children are written: the
 # children inherit them (xenstore-chmod without -r leaves existing ones).

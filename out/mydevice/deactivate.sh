@@ -4,7 +4,9 @@
 # Unplug a "mydevice" device the way the Xen toolstack does: take the
 # backend offline, ask it to close, wait for Closed, then remove both
 # directories.  ./deactivate.sh DOMU_ID [DEVID]
-# TIMEOUT (seconds, default 10) bounds the wait for Closed.
+# TIMEOUT (seconds, default 10) bounds the wait for Closed.  A frontend that is
+# already Closed, or gone with its guest, answers nothing: then both
+# directories are removed at once.
 set -eu
 
 usage() {
@@ -44,26 +46,53 @@ done
 timeout=${TIMEOUT:-10}
 is_number "$timeout" || usage
 
+# state_of DIR: the state key in DIR (XenbusStateClosed is 6), "gone" if none.
+state_of() {
+	xenstore-read "$1/state" 2>/dev/null || echo gone
+}
+
+remove_both() {
+	xenstore-rm "$be" 2>/dev/null || true
+	xenstore-rm "$fe" 2>/dev/null || true
+}
+
+front=$(state_of "$fe")
+back=$(state_of "$be")
+# xbgen-verify: skip-if-done
+case $front/$back in
+6/* | gone/* | */gone)
+	# Nothing would answer a close request (a guest that was destroyed
+	# leaves its backend directory behind): clean up without writing.
+	remove_both
+	echo "$type device $devid: nothing to close (frontend state $front, backend state $back); removed"
+	exit 0
+	;;
+esac
+
 xenstore-write "$be/online" 0
 xenstore-write "$be/state" 5
 
-# XenbusStateClosed is 6; poll in tenths of a second.
+# Poll in tenths of a second until both ends are Closed (or gone); once one
+# of them is, the other gets one more second to follow.
 ticks=$((timeout * 10))
-state=
+# xbgen-verify: wait-closed
 while [ "$ticks" -gt 0 ]; do
-	state=$(xenstore-read "$be/state" 2>/dev/null || echo gone)
-	case $state in 6 | gone) break ;; esac
+	front=$(state_of "$fe")
+	back=$(state_of "$be")
+	case $front/$back in
+	6/6 | 6/gone | gone/6 | gone/gone) break ;;
+	6/* | gone/* | */6 | */gone) [ "$ticks" -le 10 ] || ticks=10 ;;
+	esac
 	sleep 0.1
 	ticks=$((ticks - 1))
 done
 
-xenstore-rm "$be" 2>/dev/null || true
-xenstore-rm "$fe" 2>/dev/null || true
+remove_both
 
-case $state in
-6 | gone) ;;
+case $front/$back in
+6/* | gone/* | */6 | */gone) ;;
 *)
-	echo "$0: backend still in state ${state:-?} after ${timeout}s; removed anyway" >&2
+	echo "$0: backend still in state $back, frontend in state $front after ${timeout}s; removed anyway" >&2
 	exit 1
 	;;
 esac

@@ -64,7 +64,8 @@ def _say(message: str) -> None:
 def boot_timeout(scenario: images.Scenario) -> float:
     """Generous wall-clock bound for one QEMU run under TCG (steps time out first)."""
     per_order = 2 * scenario.handshake_timeout + 20
-    guest = 4 * scenario.handshake_timeout + 120 if scenario.guest else 0
+    # stage 2 (boot, connect) and stage 3 (rebinds, second device, reload, destroy)
+    guest = 10 * scenario.handshake_timeout + 200 if scenario.guest else 0
     return 120 + scenario.cycles * len(scenario.orders) * per_order + guest
 
 

@@ -15,11 +15,13 @@ XENSTORE_TOOLS = ("chmod", "exists", "list", "ls", "read", "rm", "watch", "write
 #: dlopen()ed by glibc (pthread_cancel/unwinding) for xl; readelf does not list it.
 DLOPENED = ("libgcc_s.so.1",)
 #: What the generated modules print (pr_fmt prefixes the module name).
-BACK_LINES = ("Hello World!", "Probe called. We are good to go.", "Connecting the backend now.")
+BACK_CONNECT = "Connecting the backend now."
+FRONT_CONNECT = "Connecting the frontend now."
+BACK_LINES = ("Hello World!", "Probe called. We are good to go.", BACK_CONNECT)
 FRONT_LINES = (
     "Hello World!",
     "Probe called. We are good to go.",
-    "Connecting the frontend now.",
+    FRONT_CONNECT,
     "Other side says it is connected as well.",
 )
 ORDERS = ("backend-first", "frontend-first", "activate-first")
@@ -52,6 +54,9 @@ def config_text(driver: Driver, scenario: Scenario) -> str:
         "FORGED": "xbgen-forged",
         "EXPECT_BACK": "|".join(f"{driver.back_mod}: {line}" for line in BACK_LINES),
         "EXPECT_FRONT": "|".join(f"{driver.front_mod}: {line}" for line in FRONT_LINES),
+        # A rebind that only looks Connected in xenstore must also have connected.
+        "CONNECT_BACK": f"{driver.back_mod}: {BACK_CONNECT}",
+        "CONNECT_FRONT": f"{driver.front_mod}: {FRONT_CONNECT}",
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 

@@ -76,6 +76,19 @@ class Step:
     move: str
     after: str
     log: list[str] = field(default_factory=list)
+    hash: str = ""
+    state: model.State | None = None
+
+
+@dataclass
+class Replay:
+    """What replaying a schedule showed."""
+
+    steps: list[Step]
+    prop: int | None  # the property it breaks, if any
+    message: str | None
+    sanitizer: list[str] = field(default_factory=list)
+    cycle_from: int | None = None  # the last move returns to the state after this move
 
 
 @dataclass
@@ -176,10 +189,30 @@ def build(tree: Path, progress: Progress | None = None) -> Model:
     try:
         (work / "config").write_text(config)
         units = [
-            (front, ["-nostdinc", "-D__KERNEL__", f'-DKBUILD_MODNAME="{name}front"',
-                     "-DXBGEN_SIM_ROLE=front", *FEATURES, "-I", str(FAKE_INCLUDE)]),
-            (back, ["-nostdinc", "-D__KERNEL__", f'-DKBUILD_MODNAME="{name}back"',
-                    "-DXBGEN_SIM_ROLE=back", *FEATURES, "-I", str(FAKE_INCLUDE)]),
+            (
+                front,
+                [
+                    "-nostdinc",
+                    "-D__KERNEL__",
+                    f'-DKBUILD_MODNAME="{name}front"',
+                    "-DXBGEN_SIM_ROLE=front",
+                    *FEATURES,
+                    "-I",
+                    str(FAKE_INCLUDE),
+                ],
+            ),
+            (
+                back,
+                [
+                    "-nostdinc",
+                    "-D__KERNEL__",
+                    f'-DKBUILD_MODNAME="{name}back"',
+                    "-DXBGEN_SIM_ROLE=back",
+                    *FEATURES,
+                    "-I",
+                    str(FAKE_INCLUDE),
+                ],
+            ),
             (sim / "sim.c", [*FEATURES, "-I", str(FAKE_INCLUDE), "-I", str(sim)]),
             (sim / "explore.c", ["-I", str(sim)]),
         ]
@@ -234,9 +267,7 @@ def _env() -> dict[str, str]:
 # --------------------------------------------------------------------------- explore
 
 
-def verify(
-    tree: Path, bounds: Bounds = Bounds(), progress: Progress | None = None
-) -> VerifyResult:
+def verify(tree: Path, bounds: Bounds = Bounds(), progress: Progress | None = None) -> VerifyResult:
     """Check the tree, build the model, explore it and check every property."""
     tree = Path(tree)
     _sources(tree)
@@ -274,8 +305,7 @@ def verify(
     for prop, finding in model.analyse(graph).items():
         findings.setdefault(prop, finding)
     examples = {
-        prop: counterexample(built, bounds, finding, proc.stderr if finding is crash else "")
-        for prop, finding in sorted(findings.items())
+        prop: counterexample(built, bounds, finding) for prop, finding in sorted(findings.items())
     }
     return VerifyResult(
         tree=tree,
@@ -302,23 +332,15 @@ def _crash(lines: list[str], stderr: str) -> Finding | None:
             schedule = [int(m) for m in moves]
             if kind == "XBGEN-HANG":
                 return Finding(5, "a callback never returned (watchdog)", schedule)
-            summary = next(
-                (ln.split("ERROR: ", 1)[1] for ln in stderr.splitlines() if "ERROR: " in ln),
-                None,
-            ) or next(
-                (ln for ln in stderr.splitlines() if "runtime error" in ln), "sanitizer report"
-            )
-            return Finding(4, summary.strip(), schedule)
+            return Finding(4, _sanitizer_summary(stderr), schedule)
     return None
 
 
 # --------------------------------------------------------------------------- replay
 
 
-def replay_moves(
-    built: Model, bounds: Bounds, moves: list[int]
-) -> tuple[list[Step], str | None, int | None, str]:
-    """Run ``moves`` with tracing: the steps, the violation message and property."""
+def replay_moves(built: Model, bounds: Bounds, moves: list[int]) -> Replay:
+    """Run ``moves`` with tracing, and say which property the end of it breaks."""
     proc = subprocess.run(
         [str(built.binary), str(built.config), "replay", *_limits(bounds), *map(str, moves)],
         capture_output=True,
@@ -326,44 +348,74 @@ def replay_moves(
         env=_env(),
     )
     steps: list[Step] = []
-    log: list[str] = []
-    violation: str | None = None
     prop: int | None = None
+    message: str | None = None
     for line in proc.stdout.splitlines():
         if line.startswith("MOVE "):
             _, number, name = line.split(" ", 2)
             steps.append(Step(int(number), name, ""))
-            log = steps[-1].log
         elif line.startswith("AFTER ") and steps:
             steps[-1].after = line.split(" ", 2)[2]
+        elif line.startswith("STATE ") and steps:
+            words = line.split()
+            v = [int(x) for x in words[3:]]
+            steps[-1].hash = words[2]
+            steps[-1].state = model.State(
+                int(words[1]), -1, -1, int(words[1]), *v[:4], bool(v[4]), bool(v[5]), v[6], v[7]
+            )
         elif line.startswith("VIOLATION "):
-            _, number, violation = line.split(" ", 2)
+            _, number, message = line.split(" ", 2)
             prop = int(number)
         elif line.startswith("NOT-ENABLED "):
             _, number, name = line.split(" ", 2)
-            raise VerifyError(f"replay: move {number} ({name}) is not possible there")
-        elif line.startswith("    | "):
-            log.append(line[6:])
-    return steps, violation, prop, proc.stderr
-
-
-def counterexample(built: Model, bounds: Bounds, finding: Finding, stderr: str) -> Counterexample:
-    moves = finding.schedule + finding.cycle
-    steps, _, _, replay_err = replay_moves(built, bounds, moves)
-    sanitizer = []
-    text = stderr or replay_err
-    if finding.prop == 4 and ("Sanitizer" in text or "runtime error" in text):
+            raise UsageError(f"replay: move {number} ({name}) is not possible at that point")
+        elif line.startswith("    | ") and steps:
+            steps[-1].log.append(line[6:])
+    sanitizer: list[str] = []
+    if "Sanitizer" in proc.stderr or "runtime error" in proc.stderr:
         sanitizer = [
             ln
-            for ln in text.splitlines()
+            for ln in proc.stderr.splitlines()
             if ln.strip() and "swapcontext" not in ln and not ln.startswith("XBGEN-")
         ][:40]
+        prop = 4
+        message = _sanitizer_summary(proc.stderr)
+    elif proc.returncode == 4:
+        prop, message = 5, "a callback never returned (watchdog)"
+    elif proc.returncode:
+        raise VerifyError(f"replay stopped with exit code {proc.returncode}: {_tail(proc.stderr)}")
+    result = Replay(steps, prop, message, sanitizer)
+    if prop is None and steps and steps[-1].state is not None:
+        seen = {step.hash: step.number for step in steps[:-1]}
+        if steps[-1].hash in seen:
+            result.cycle_from = seen[steps[-1].hash]
+            entry = steps[result.cycle_from - 1].state
+            result.prop = 4 if entry and entry.flags & model.TAINTED else 1
+            result.message = "the drivers change state for ever without settling"
+        elif steps[-1].state.settled:
+            problem = model.goal_problem(steps[-1].state)
+            if problem:
+                result.prop, result.message = problem
+    return result
+
+
+def _sanitizer_summary(stderr: str) -> str:
+    for line in stderr.splitlines():
+        if "ERROR: " in line:
+            return line.split("ERROR: ", 1)[1].strip()
+        if "runtime error" in line:
+            return line.strip()
+    return "sanitizer report"
+
+
+def counterexample(built: Model, bounds: Bounds, finding: Finding) -> Counterexample:
+    result = replay_moves(built, bounds, finding.schedule + finding.cycle)
     return Counterexample(
         prop=finding.prop,
         message=finding.message,
-        steps=steps,
+        steps=result.steps,
         cycle_from=len(finding.schedule) + 1 if finding.cycle else None,
-        sanitizer=sanitizer,
+        sanitizer=result.sanitizer,
     )
 
 
@@ -394,26 +446,17 @@ def move_names(built: Model) -> dict[int, str]:
     return model.parse(proc.stdout.splitlines()).moves
 
 
-def replay(
-    tree: Path, schedule: str, bounds: Bounds = Bounds()
-) -> tuple[list[Step], str | None, int | None]:
-    """Replay a printed schedule on ``tree``; returns the steps and any violation."""
+def replay(tree: Path, schedule: str, bounds: Bounds = Bounds()) -> Replay:
+    """Replay a schedule as `xbgen verify` prints it on ``tree``."""
     built = build(Path(tree))
-    moves = parse_schedule(schedule, move_names(built))
-    steps, violation, prop, stderr = replay_moves(built, bounds, moves)
-    if violation is None and ("Sanitizer" in stderr or "runtime error" in stderr):
-        prop = 4
-        violation = next(
-            (ln.split("ERROR: ", 1)[1] for ln in stderr.splitlines() if "ERROR: " in ln),
-            "sanitizer report",
-        )
-    return steps, violation, prop
+    return replay_moves(built, bounds, parse_schedule(schedule, move_names(built)))
 
 
 __all__ = [
     "PROPERTIES",
     "Bounds",
     "Counterexample",
+    "Replay",
     "VerifyError",
     "VerifyResult",
     "build",

@@ -120,7 +120,20 @@ def parse(lines: list[str]) -> Graph:
         if kind == "S":
             v = [int(x) for x in rest.split()]
             graph.states.append(
-                State(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], bool(v[8]), bool(v[9]), v[10], v[11])
+                State(
+                    v[0],
+                    v[1],
+                    v[2],
+                    v[3],
+                    v[4],
+                    v[5],
+                    v[6],
+                    v[7],
+                    bool(v[8]),
+                    bool(v[9]),
+                    v[10],
+                    v[11],
+                )
             )
         elif kind == "E":
             a, b, m = (int(x) for x in rest.split())
@@ -175,9 +188,7 @@ def goal_problem(s: State) -> tuple[int, str] | None:
         and s.fe_bound
         and s.be_bound
     )
-    if intent_connected and not (
-        s.fe == CONNECTED == s.be and s.fe_dev == CONNECTED == s.be_dev
-    ):
+    if intent_connected and not (s.fe == CONNECTED == s.be and s.fe_dev == CONNECTED == s.be_dev):
         prop = 3 if f & REBIND else 1
         return prop, f"nothing can move and the pair is not Connected ({s.describe()})"
     return None

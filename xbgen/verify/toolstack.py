@@ -7,12 +7,15 @@ control flow is not interpreted; the scripts mark it with comments:
 
 ``# xbgen-verify: absent "$fe" "$be"``
     the script refuses to run when one of these paths exists
+``# xbgen-verify: no-stale-backend``
+    the script waits for, then refuses while, a backend device object from
+    an earlier plug still exists in the backend domain
 ``# xbgen-verify: skip-if-done``
     the following ``case ... esac`` removes both directories at once when
     the frontend is Closed or gone, or the backend directory is gone
-``# xbgen-verify: wait-either-done``
-    the following loop waits (with a timeout) until the backend or the
-    frontend is Closed or gone
+``# xbgen-verify: wait-closed``
+    the following loop waits (with a timeout) until both ends are Closed or
+    gone, giving the second a short grace period once the first is
 
 A script without the markers is modelled as straight-line code.  Calls of
 the script's own shell functions are expanded.
@@ -35,7 +38,7 @@ SHELL_OPS = {"||", "&&", ";", "|", ">", "2>/dev/null", ">/dev/null", "2>&1"}
 @dataclass(frozen=True)
 class Op:
     step: int
-    kind: str  # write | rm | absent | skip-if-done | wait-either-done
+    kind: str  # write | rm | absent | no-stale-backend | skip-if-done | wait-closed
     args: tuple[str, ...] = ()
 
 
@@ -115,12 +118,14 @@ def extract(text: str, name: str, positional: list[str]) -> list[Op]:
                 kind, args = words[0], tuple(words[1:])
                 if kind == "absent":
                     ops.append(Op(len(ops) + 1, "absent", args))
+                elif kind == "no-stale-backend":
+                    ops.append(Op(len(ops) + 1, "no-stale-backend"))
                 elif kind == "skip-if-done":
                     pending_skip.append(len(ops))
                     ops.append(Op(len(ops) + 1, "skip-if-done", ("?",)))
                     i = _block_end(body, i + 1, "case", "esac")
-                elif kind == "wait-either-done":
-                    ops.append(Op(len(ops) + 1, "wait-either-done"))
+                elif kind == "wait-closed":
+                    ops.append(Op(len(ops) + 1, "wait-closed"))
                     i = _block_end(body, i + 1, "while", "done")
                 else:
                     raise UsageError(f"{name}: unknown xbgen-verify marker '{kind}'")

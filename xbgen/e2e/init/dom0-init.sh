@@ -37,6 +37,7 @@ diagnostics() {
 	xenstore-ls -fp /local/domain/0/backend 2>&1 | head -40
 	xenstore-ls -fp /local/domain/0/device 2>&1 | head -20
 	[ -n "$DOMID" ] && xenstore-ls -fp "/local/domain/$DOMID/device" 2>&1 | head -20
+	ls /sys/bus/xen-backend/devices
 	lsmod
 	dmesg | tail -25
 	echo "XBGEN-DIAG end"
@@ -92,10 +93,15 @@ state_events() {
 	}'
 }
 
-fe_path() { echo "/local/domain/$1/device/$DEV/$DEVID"; }
-be_path() { echo "/local/domain/0/backend/$DEV/$1/$DEVID"; }
+# fe_path/be_path DOMID [DEVID]: the device's frontend/backend directory.
+fe_path() { echo "/local/domain/$1/device/$DEV/${2:-$DEVID}"; }
+be_path() { echo "/local/domain/0/backend/$DEV/$1/${2:-$DEVID}"; }
 state_is() { [ "$(xenstore-read "$1/state" 2>/dev/null)" = "$2" ]; }
-both_connected() { state_is "$(fe_path "$1")" 4 && state_is "$(be_path "$1")" 4; }
+both_connected() { state_is "$(fe_path "$@")" 4 && state_is "$(be_path "$@")" 4; }
+# states DOMID [DEVID]: both state keys, for failure messages.
+states() {
+	echo "frontend=$(xenstore-read "$(fe_path "$@")/state" 2>&1) backend=$(xenstore-read "$(be_path "$@")/state" 2>&1)"
+}
 # write_reply "PATH VALUE": xenstored's reply to the first WRITE of VALUE to PATH.
 write_reply() {
 	awk -v pat="WRITE ($1)" '
@@ -142,7 +148,7 @@ connect() {
 	step "$PREFIX/connect"
 	t0=$(now)
 	wait_for "$HANDSHAKE_TIMEOUT" both_connected "$domid" || \
-		fail "not Connected after ${HANDSHAKE_TIMEOUT}s: frontend=$(xenstore-read "$(fe_path "$domid")/state" 2>&1) backend=$(xenstore-read "$(be_path "$domid")/state" 2>&1)"
+		fail "not Connected after ${HANDSHAKE_TIMEOUT}s: $(states "$domid")"
 	echo "XBGEN-TIME handshake $PREFIX $(echo "$t0 $(now)" | awk '{printf "%.2f", $2 - $1}')"
 	end_step
 }
@@ -158,7 +164,7 @@ disconnect() {
 	end_step
 }
 
-no_nodes() { ! xenstore-exists "$(fe_path "$1")" && ! xenstore-exists "$(be_path "$1")"; }
+no_nodes() { ! xenstore-exists "$(fe_path "$@")" && ! xenstore-exists "$(be_path "$@")"; }
 
 unload() {
 	step "$PREFIX/rmmod"
@@ -244,18 +250,105 @@ stage2() {
 	esac
 	state_is "$(be_path "$DOMID")" 4 || fail "backend state changed by the guest"
 	end_step
-	disconnect "$DOMID"
-	step stage2/guest-unload
-	guest_result unloaded 20
-	end_step
-	step stage2/destroy
-	run xl destroy "$DOMID"
-	wait_for 10 guest_gone || fail "domain $DOMID still listed after xl destroy"
-	end_step
-	unload "$BACK_MOD"
 }
 
 guest_gone() { ! xl list "$DOMID" >/dev/null 2>&1; }
+
+# Stage 3 goes on with stage 2's guest and its Connected device: what users do
+# to a running device.  The guest takes its orders from data/xbgen-cmd (one
+# command name, written by dom0) and answers under data/xbgen-<command>.
+guest_do() {
+	run xenstore-write "/local/domain/$DOMID/data/xbgen-cmd" "$1"
+	# The guest may wait twice (insmod's wait for its devices, then its own).
+	wait_for $((2 * HANDSHAKE_TIMEOUT + 30)) guest_has "$1" || fail "guest wrote no '$1' result"
+	res=$(guest_key "$1")
+	case "$res" in PASS*) ;; *) fail "guest: $res; $(states "$DOMID")" ;; esac
+}
+
+# sysfs_write FILE VALUE: write VALUE to a sysfs FILE, fail the step if refused.
+sysfs_write() {
+	{ echo "$2" > "$1"; } 2>/tmp/sysfs.err || fail "writing $2 to $1: $(cat /tmp/sysfs.err)"
+}
+
+# reconnected WHAT: fail the step unless both ends of device DEVID are Connected again.
+reconnected() {
+	wait_for "$HANDSHAKE_TIMEOUT" both_connected "$DOMID" || \
+		fail "not Connected ${HANDSHAKE_TIMEOUT}s after $1: $(states "$DOMID")"
+}
+
+BE_DEVICES=/sys/bus/xen-backend/devices
+DEVID2=$((DEVID + 1))
+# be_device DEVID: the backend's device in sysfs; be_unregistered DEVID: it is gone.
+be_device() { echo "$BE_DEVICES/$DEV-$DOMID-$1"; }
+be_unregistered() { [ ! -e "$(be_device "$1")" ]; }
+fe_gone() { ! xenstore-exists "$(fe_path "$DOMID")"; }
+backend_connected_again() { [ "$(log_count "$CONNECT_BACK")" -ge 1 ]; }
+
+stage3() {
+	PREFIX=stage3
+	step stage3/frontend-rebind
+	guest_do rebind
+	reconnected "the guest unbound and bound its frontend"
+	end_step "${res#PASS }"
+
+	step stage3/backend-rebind
+	dev=$(be_device "$DEVID")
+	[ -e "$dev/driver" ] || fail "$dev is bound to no driver"
+	drv=$(basename "$(readlink "$dev/driver")")
+	sysfs_write "/sys/bus/xen-backend/drivers/$drv/unbind" "${dev##*/}"
+	[ ! -e "$dev/driver" ] || fail "${dev##*/} still bound to $drv after unbind"
+	sysfs_write "/sys/bus/xen-backend/drivers/$drv/bind" "${dev##*/}"
+	[ -e "$dev/driver" ] || fail "${dev##*/} not bound to $drv after bind"
+	reconnected "dom0 unbound and bound ${dev##*/} to $drv"
+	wait_for 5 backend_connected_again || fail "backend Connected in xenstore but never printed '$CONNECT_BACK' after bind"
+	end_step "driver $drv device ${dev##*/}"
+
+	step stage3/second-device
+	run sh $DRV/activate.sh "$DOMID" "$DEVID2"
+	wait_for "$HANDSHAKE_TIMEOUT" both_connected "$DOMID" "$DEVID2" || \
+		fail "device $DEVID2 not Connected after ${HANDSHAKE_TIMEOUT}s: $(states "$DOMID" "$DEVID2")"
+	both_connected "$DOMID" || fail "device $DEVID left Connected: $(states "$DOMID")"
+	end_step
+
+	step stage3/deactivate-second
+	mark_trace
+	run sh $DRV/deactivate.sh "$DOMID" "$DEVID2"
+	wait_for 10 written "device/$DEV/$DEVID2/state" 6 || fail "device $DEVID2's frontend never wrote Closed (6)"
+	wait_for 10 written "backend/$DEV/$DOMID/$DEVID2/state" 6 || fail "device $DEVID2's backend never wrote Closed (6)"
+	wait_for 10 no_nodes "$DOMID" "$DEVID2" || fail "device $DEVID2's nodes still present after deactivate"
+	wait_for 10 be_unregistered "$DEVID2" || fail "backend device $(be_device "$DEVID2") still registered"
+	if written "device/$DEV/$DEVID/state" '[0-9]' || written "backend/$DEV/$DOMID/$DEVID/state" '[0-9]' || \
+		! both_connected "$DOMID"; then
+		fail "device $DEVID left Connected: $(states "$DOMID")"
+	fi
+	end_step
+
+	# The guest can only rmmod a frontend no device holds: unbind, rmmod, insmod.
+	step stage3/frontend-reload
+	guest_do reload
+	reconnected "the guest reloaded its frontend"
+	end_step "${res#PASS }"
+
+	step stage3/destroy
+	run xl destroy "$DOMID"
+	wait_for 10 guest_gone || fail "domain $DOMID still listed after xl destroy"
+	wait_for 10 fe_gone || fail "frontend directory still present after xl destroy"
+	wait_for "$HANDSHAKE_TIMEOUT" be_unregistered "$DEVID" || \
+		fail "backend device $(be_device "$DEVID") still registered ${HANDSHAKE_TIMEOUT}s after xl destroy"
+	if xenstore-exists "$(be_path "$DOMID")"; then left="backend directory left behind"; else left=""; fi
+	end_step "$left"
+
+	step stage3/cleanup
+	t0=$(centis)
+	run sh $DRV/deactivate.sh "$DOMID"
+	took=$(( $(centis) - t0 ))
+	[ "$took" -le 500 ] || fail "deactivate.sh took ${took}0 ms after xl destroy, want at most 5 s"
+	no_nodes "$DOMID" || fail "device nodes still present after deactivate.sh"
+	be_unregistered "$DEVID" || fail "backend device $(be_device "$DEVID") registered again"
+	end_step "deactivate.sh took ${took}0 ms"
+
+	unload "$BACK_MOD"
+}
 
 main() {
 	mount -t proc proc /proc
@@ -265,7 +358,7 @@ main() {
 	boot_toolstack
 	start_watcher
 	stage1
-	[ "$GUEST" = 1 ] && stage2
+	if [ "$GUEST" = 1 ]; then stage2; stage3; fi
 	finish PASS
 }
 

@@ -22,7 +22,44 @@ diagnostics() { dmesg | tail -15; }
 
 fe_state() { cat "$SYSDEV/state" 2>/dev/null; }
 connected() { [ "$(fe_state)" = Connected ]; }
-unplugged() { [ ! -e "$SYSDEV" ]; }
+unloaded() { ! grep -q "^$FRONT_MOD " /proc/modules; }
+
+connects() { dmesg | grep -cF "$CONNECT_FRONT"; }
+
+# unbind KEY: detach device DEVID from its driver (whose name goes to $drv).
+unbind() {
+	[ -e "$SYSDEV/driver" ] || { report "$1" "FAIL $SYSDEV is bound to no driver"; finish; }
+	connects_before=$(connects)
+	drv=$(basename "$(readlink "$SYSDEV/driver")")
+	echo "XBGEN-GUEST $1: unbind $DEV-$DEVID from /sys/bus/xen/drivers/$drv $(now)"
+	echo "$DEV-$DEVID" > "/sys/bus/xen/drivers/$drv/unbind" || { report "$1" "FAIL unbind from $drv refused"; finish; }
+	[ ! -e "$SYSDEV/driver" ] || { report "$1" "FAIL still bound to $drv after unbind"; finish; }
+}
+
+# reconnected KEY: the frontend is Connected again, and connected to get there
+# (dom0 checks the backend).
+reconnected() {
+	wait_for "$HANDSHAKE_TIMEOUT" connected || { report "$1" "FAIL frontend state '$(fe_state)' ${HANDSHAKE_TIMEOUT}s later"; finish; }
+	[ "$(connects)" -gt "$connects_before" ] || { report "$1" "FAIL Connected but never printed '$CONNECT_FRONT' again"; finish; }
+}
+
+# rebind: unbind the Connected frontend and bind it again.
+rebind() {
+	unbind rebind
+	echo "$DEV-$DEVID" > "/sys/bus/xen/drivers/$drv/bind" || { report rebind "FAIL bind to $drv refused"; finish; }
+	reconnected rebind
+	check rebind "driver $drv"
+}
+
+# reload: unbind (a bound device holds the module), rmmod, insmod again.
+reload() {
+	unbind reload
+	wait_for 10 rmmod "$FRONT_MOD" 2>/dev/null || { report reload "FAIL rmmod: $(rmmod "$FRONT_MOD" 2>&1)"; finish; }
+	unloaded || { report reload "FAIL $FRONT_MOD still loaded after rmmod"; finish; }
+	insmod "/xbgen/driver/$FRONT_MOD.ko" || { report reload "FAIL insmod exited $?"; finish; }
+	reconnected reload
+	check reload "rmmod and insmod $FRONT_MOD"
+}
 
 lines_ok() {
 	old_ifs=$IFS; IFS='|'
@@ -63,7 +100,20 @@ if xenstore-write "$BE/state" "$FORGED" 2>/dev/null; then
 fi
 check backend-write "write to $BE/state refused"
 
-wait_for 30 unplugged || { report unloaded "FAIL device still present, state '$(fe_state)'"; finish; }
-wait_for 10 rmmod "$FRONT_MOD" 2>/dev/null || { report unloaded "FAIL rmmod: $(rmmod "$FRONT_MOD" 2>&1)"; finish; }
-check unloaded
-finish
+# dom0 drives the rest (stage 3): it writes a command name to data/xbgen-cmd
+# and waits for the result under data/xbgen-<command>.
+done_cmd=
+while :; do
+	cmd=$(xenstore-read data/xbgen-cmd 2>/dev/null)
+	if [ -z "$cmd" ] || [ "$cmd" = "$done_cmd" ]; then
+		usleep 200000
+		continue
+	fi
+	done_cmd=$cmd
+	echo "XBGEN-GUEST command $cmd $(now)"
+	case $cmd in
+	rebind) rebind ;;
+	reload) reload ;;
+	*) report "$cmd" "FAIL unknown command '$cmd'" ;;
+	esac
+done

@@ -210,11 +210,14 @@ static int replay_verbose(const struct sim_limits *lim, char **argv, int argc)
 		sched[i] = atoi(argv[i]);
 	sim_set_schedule(sched, argc);
 	for (i = 0; i < argc; i++) {
+		struct sim_summary sum;
+
 		if (!sim_enabled(sched[i])) {
 			printf("NOT-ENABLED %d %s\n", i + 1, sim_move_name(sched[i]));
 			return 1;
 		}
 		printf("MOVE %d %s\n", i + 1, sim_move_name(sched[i]));
+		fflush(stdout);
 		prop = sim_apply(sched[i]);
 		sim_describe(desc, sizeof(desc));
 		printf("AFTER %d %s\n", i + 1, desc);
@@ -222,6 +225,9 @@ static int replay_verbose(const struct sim_limits *lim, char **argv, int argc)
 			printf("VIOLATION %d %s\n", prop, sim_violation());
 			return 0;
 		}
+		sim_summarise(&sum);
+		printf("STATE %d %016llx", i + 1, (unsigned long long)sum.hash);
+		print_summary(&sum);
 	}
 	printf("END\n");
 	return 0;
@@ -263,6 +269,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[2], "replay")) {
 		int rc;
 
+		setvbuf(stdout, NULL, _IOLBF, 0);
 		rc = replay_verbose(&lim, argv + i, argc - i);
 		fflush(stdout);
 		return rc;

@@ -131,7 +131,7 @@ struct alloc {
 	int module;			/* made by module init/exit */
 };
 
-enum { OP_WRITE, OP_RM, OP_ABSENT, OP_SKIP_DONE, OP_WAIT_EITHER_DONE };
+enum { OP_WRITE, OP_RM, OP_ABSENT, OP_NO_STALE, OP_SKIP_DONE, OP_WAIT_CLOSED };
 
 struct op {
 	int kind;
@@ -1287,11 +1287,20 @@ static struct op *cur_op(void)
 	return w.pc < s->nops ? &s->ops[w.pc] : NULL;
 }
 
+static int drivers_quiet(void);
+
+/*
+ * deactivate.sh waits until both ends are Closed (or gone); once one of
+ * them is, the other gets a short grace period: modelled as "until the
+ * drivers have nothing left to do".
+ */
 static int wait_ready(const struct op *op)
 {
-	if (op->kind == OP_WAIT_EITHER_DONE)
-		return fe_done() || be_done();
-	return 1;
+	if (op->kind != OP_WAIT_CLOSED)
+		return 1;
+	if (fe_done() && be_done())
+		return 1;
+	return (fe_done() || be_done()) && drivers_quiet();
 }
 
 static void script_end(void)
@@ -1343,8 +1352,9 @@ static void toolstack_step(int forced)
 			}
 			break;
 		case OP_ABSENT:
+		case OP_NO_STALE:
 			break;
-		case OP_WAIT_EITHER_DONE:
+		case OP_WAIT_CLOSED:
 			if (forced) {
 				trace("toolstack: wait timed out, removing anyway");
 				w.flags |= SF_FORCED;
@@ -1438,6 +1448,16 @@ static int enabled_nontimeout(int move);
  * as unbind-then-bind race the drivers, while a move in the middle of a
  * handshake is modelled by the bursts that precede it.
  */
+static int drivers_quiet(void)
+{
+	int m;
+
+	for (m = MV_WATCH_DOM0; m <= MV_RUN_DOMU; m++)
+		if (enabled_nontimeout(m))
+			return 0;
+	return 1;
+}
+
 static int quiet(void)
 {
 	int m;
@@ -1481,9 +1501,12 @@ static int activate_refused(void)
 	struct script *s = &scripts[1];
 	int i;
 
-	for (i = 0; i < s->nops; i++)
+	for (i = 0; i < s->nops; i++) {
 		if (s->ops[i].kind == OP_ABSENT && xs_exists(s->ops[i].path))
 			return 1;
+		if (s->ops[i].kind == OP_NO_STALE && be()->dev)
+			return 1;
+	}
 	return 0;
 }
 
@@ -1628,7 +1651,7 @@ int sim_apply(int move)
 		w.script = 1;
 		w.pc = 0;
 		/* the existence checks are part of the decision to start */
-		while (cur_op() && cur_op()->kind == OP_ABSENT)
+		while (cur_op() && (cur_op()->kind == OP_ABSENT || cur_op()->kind == OP_NO_STALE))
 			w.pc++;
 		toolstack_step(0);
 		break;
@@ -1693,11 +1716,11 @@ int sim_apply(int move)
 	if ((w.flags & (SF_DEACT | SF_FE_CLOSED)) == SF_DEACT &&
 	    state_of(fe_dir) == XenbusStateClosed)
 		w.flags |= SF_FE_CLOSED;
-	if ((w.flags & SF_DEACT) && (move == MV_UNBIND_BACK || move == MV_UNBIND_FRONT ||
-				     move == MV_RMMOD_BACK || move == MV_RMMOD_FRONT ||
-				     move == MV_DESTROY))
+	/* a destroyed guest cannot close its frontend */
+	if ((w.flags & SF_DEACT) && move == MV_DESTROY)
 		w.flags &= ~SF_DEACT_CLEAN;
-	w.last_env = !system_move(move);
+	/* the toolstack's steps are the environment's too: a user may act between them */
+	w.last_env = !system_move(move) || move == MV_TOOLSTACK;
 	w.last_hostile = move >= MV_HOSTILE0;
 	return w.prop;
 }
@@ -1928,11 +1951,13 @@ int sim_load_config(const char *path)
 				op->kind = OP_RM;
 			else if (!strcmp(b, "absent") && n == 4)
 				op->kind = OP_ABSENT;
+			else if (!strcmp(b, "no-stale-backend") && n == 3)
+				op->kind = OP_NO_STALE;
 			else if (!strcmp(b, "skip-if-done") && n == 4 &&
 				 sscanf(c, "%d", &arg) == 1)
 				op->kind = OP_SKIP_DONE, op->arg = arg;
-			else if (!strcmp(b, "wait-either-done") && n == 3)
-				op->kind = OP_WAIT_EITHER_DONE;
+			else if (!strcmp(b, "wait-closed") && n == 3)
+				op->kind = OP_WAIT_CLOSED;
 			else
 				goto bad;
 		} else {

@@ -59,8 +59,9 @@ PLANTS = {
     "undeclared identifier": (BACK, "be->dev = dev;", "be->dev = devv;", ["devv", "undeclared"]),
     "switch missing a state": (
         FRONT,
-        "\tcase XenbusStateReconfigured:\n",
-        "",
+        "\tdefault:\n",
+        "\tcase XenbusStateInitialising:\n\tcase XenbusStateInitialised:\n"
+        "\tcase XenbusStateReconfiguring:\n\tcase XenbusStateUnknown:\n",
         ["switch", "XenbusStateReconfigured"],
     ),
     "missing fallthrough": (FRONT, "\t\tfallthrough;\n", "", ["falls through"]),
@@ -130,6 +131,6 @@ def test_check_paths_walks_a_tree(tmp_path: Path, files: dict[str, str]) -> None
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
     assert check_paths([tmp_path]) == []
-    (tmp_path / BACK).write_text(files[BACK].replace("kfree(be);", "kfre(be);"))
+    (tmp_path / BACK).write_text(files[BACK].replace("kfree(be);", "kfre(be);", 1))
     problems = check_paths([tmp_path])
     assert [p.file for p in problems] == [str(tmp_path / BACK)]

@@ -27,6 +27,8 @@ def test_wheel_contains_templates_and_fake_headers(wheel: Path) -> None:
     assert "xbgen/templates/frontend/front.c.j2" in names
     assert "xbgen/templates/_c.j2" in names
     assert "xbgen/fake_include/xen/xenbus.h" in names
+    assert "xbgen/verify/sim/sim.c" in names
+    assert "xbgen/verify/sim/explore.c" in names
 
 
 def test_installed_wheel_runs_new_from_an_unrelated_folder(wheel: Path, tmp_path: Path) -> None:
@@ -50,3 +52,9 @@ def test_installed_wheel_runs_new_from_an_unrelated_folder(wheel: Path, tmp_path
     check = subprocess.run([str(venv / "bin" / "xbgen"), "check", "out/mydevice"],
                            cwd=work, capture_output=True, text=True, check=False)  # fmt: skip
     assert check.returncode == 0, check.stderr
+    verify = subprocess.run(
+        [str(venv / "bin" / "xbgen"), "verify", "out/mydevice", "--env", "1", "--hostile", "0"],
+        cwd=work, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "all properties hold" in verify.stdout

@@ -63,7 +63,7 @@ class VerifyError(XbgenError):
 class Bounds:
     """How far the explorer looks."""
 
-    env: int = 3  # unbind/bind/rmmod/insmod/deactivate/destroy/re-activate
+    env: int = 2  # unbind/bind/rmmod/insmod/deactivate/destroy/re-activate
     hostile: int = 1  # state writes by a hostile guest
     faults: int = 1  # failed xenstore writes / allocations
     steps: int = 64  # xenstore accesses inside one callback

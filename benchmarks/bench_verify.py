@@ -37,7 +37,7 @@ def main() -> None:
         tree = generate(default_spec("mydevice"), Path(tmp)).tree
         start = time.perf_counter()
         verify(tree, Bounds(env=0, hostile=0, faults=0))
-        print(f"first call (compiles the model, tiny bounds): {time.perf_counter() - start:.2f} s")
+        print(f"first call (compiles the model unless cached): {time.perf_counter() - start:.2f} s")
         for name, bounds in SETTINGS.items():
             walls, explores = [], []
             for _ in range(args.runs):
@@ -45,7 +45,8 @@ def main() -> None:
                 result = verify(tree, bounds)
                 walls.append(time.perf_counter() - start)
                 explores.append(result.seconds)
-                assert result.ok, name
+                if bounds == Bounds():
+                    assert result.ok, name
             wall = statistics.median(walls)
             explore = statistics.median(explores)
             print(
@@ -53,6 +54,8 @@ def main() -> None:
                 f"explore {explore:5.2f} s  whole {wall:5.2f} s  "
                 f"{result.states / explore:>9,.0f} states/s"
             )
+            if result.findings:
+                print(f"  findings: {sorted(result.findings)} (see README: a race in the core)")
             if bounds == Bounds():
                 verdict = "meets" if wall < TARGET_S else "MISSES"
                 print(f"  default: {verdict} the {TARGET_S:.0f} s target")

@@ -88,13 +88,16 @@ def _node(fe: int, be: int) -> str:
 def dot_text(graph: Graph, bad: set[tuple[int, int]]) -> str:
     """The joint xenbus states both ends reach, and the moves between them.
 
-    Every explored configuration is folded onto (frontend state, backend
-    state) as xenstore shows them; an edge carries the kinds of move that
-    change that pair.
+    Every configuration of a legal schedule (no hostile write, no fault) is
+    folded onto (frontend state, backend state) as xenstore shows them; an
+    edge carries the kinds of move that change that pair.  Green: the
+    drivers can come to rest there.
     """
     counts: Counter[tuple[int, int]] = Counter()
     settled: set[tuple[int, int]] = set()
     for state in graph.states:
+        if state.flags & model.TAINTED:
+            continue
         pair = (state.fe, state.be)
         counts[pair] += 1
         if state.settled:
@@ -103,6 +106,8 @@ def dot_text(graph: Graph, bad: set[tuple[int, int]]) -> str:
     edges: dict[tuple[tuple[int, int], tuple[int, int]], set[str]] = {}
     for a, b, move in graph.edges:
         src, dst = by_id[a], by_id[b]
+        if (src.flags | dst.flags) & model.TAINTED:
+            continue
         pa, pb = (src.fe, src.be), (dst.fe, dst.be)
         if pa == pb:
             continue
@@ -111,6 +116,7 @@ def dot_text(graph: Graph, bad: set[tuple[int, int]]) -> str:
     out = [
         "digraph xbgen_verify {",
         "  rankdir=LR;",
+        '  label="xbgen verify: joint states of legal schedules (green: the drivers rest there)";',
         '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="sans"];',
         '  edge [fontname="sans", fontsize=9];',
     ]

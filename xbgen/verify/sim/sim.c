@@ -273,6 +273,9 @@ void sim_trace(int on)
 
 /* --------------------------------------------------------------- xenstore */
 
+/* Bumped whenever xenstore may have changed: see state_of(). */
+static unsigned long xs_epoch = 1;
+
 static int under(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
@@ -325,6 +328,7 @@ static void xs_write(const char *path, const char *val)
 		snprintf(w.xs[i].path, SIM_PATH, "%s", path);
 	}
 	snprintf(w.xs[i].val, SIM_VAL, "%s", val);
+	xs_epoch++;
 	fire(path);
 }
 
@@ -340,6 +344,7 @@ static void xs_rm(const char *path)
 			w.xs[j++] = w.xs[i];
 	}
 	w.nxs = j;
+	xs_epoch++;
 	for (i = 0; i < n; i++)
 		fire(gone[i]);
 	if (!n)
@@ -365,7 +370,7 @@ static int xs_read_int(const char *dir, const char *node, int *out)
 	return 0;
 }
 
-static int state_of(const char *dir)
+static int state_of_uncached(const char *dir)
 {
 	int s;
 
@@ -374,6 +379,33 @@ static int state_of(const char *dir)
 	if (xs_read_int(dir, "state", &s))
 		return -2;
 	return s;
+}
+
+/*
+ * The explorer asks for both ends' states many times per configuration:
+ * remember them until xenstore changes (or another configuration is
+ * restored).
+ */
+static unsigned long fe_epoch, be_epoch;
+static int fe_cached, be_cached;
+
+static int state_of(const char *dir)
+{
+	if (dir == fe_dir) {
+		if (fe_epoch != xs_epoch) {
+			fe_cached = state_of_uncached(dir);
+			fe_epoch = xs_epoch;
+		}
+		return fe_cached;
+	}
+	if (dir == be_dir) {
+		if (be_epoch != xs_epoch) {
+			be_cached = state_of_uncached(dir);
+			be_epoch = xs_epoch;
+		}
+		return be_cached;
+	}
+	return state_of_uncached(dir);
 }
 
 /* ---------------------------------------------------------------- domains */
@@ -1877,6 +1909,7 @@ void sim_reset(const struct sim_limits *l)
 
 	lim = *l;
 	cur = NULL;
+	xs_epoch++;
 	memset(&w, 0, sizeof(w));
 	POISON(arena, arena_hwm);
 	for (i = 0; i < SIM_NDOM; i++) {
@@ -2050,7 +2083,7 @@ void *sim_snapshot(size_t *len)
 	}
 	memcpy(buf, &h, sizeof(h));
 	p = buf + sizeof(h);
-	raw_copy(p, &w, h.wlen);
+	memcpy(p, &w, h.wlen);
 	p += h.wlen;
 	raw_copy(p, arena, h.top);
 	p += h.top;
@@ -2069,7 +2102,8 @@ void sim_restore(const void *snap)
 
 	memcpy(&h, p, sizeof(h));
 	p += sizeof(h);
-	raw_copy(&w, p, h.wlen);
+	memcpy(&w, p, h.wlen);
+	xs_epoch++;
 	p += h.wlen;
 	if (h.top > arena_hwm)
 		arena_hwm = h.top;

@@ -53,9 +53,9 @@ done
 # A backend device left from an earlier plug that this domain has not torn
 # down yet (its xenwatch thread lags behind deactivate.sh) would take the new
 # directory for its own, with a stale state: give it a moment to go.
-# xbgen-verify: no-stale-backend
 stale=/sys/bus/xen-backend/devices/$type-$domu-$devid
 tries=50
+# xbgen-verify: no-stale-backend
 while [ -e "$stale" ] && [ "$tries" -gt 0 ]; do
 	sleep 0.1
 	tries=$((tries - 1))

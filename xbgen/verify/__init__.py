@@ -278,6 +278,13 @@ def verify(tree: Path, bounds: Bounds = Bounds(), progress: Progress | None = No
             [str(p) for p in problems],
         )
     built = build(tree, progress)
+    for script in ("activate.sh", "deactivate.sh"):
+        for line in toolstack.unmarked_loops((tree / script).read_text()):
+            if progress:
+                progress(
+                    f"warning: {tree / script}:{line}: a loop without an `# xbgen-verify:` "
+                    "marker; the model does not wait there"
+                )
     if progress:
         progress(
             f"exploring (bounds: {bounds.env} environment moves, {bounds.hostile} hostile "

@@ -203,14 +203,18 @@ def analyse(graph: Graph) -> dict[int, Finding]:
         if prop not in findings:
             findings[prop] = Finding(prop, message, [*graph.schedule_to(sid), move])
 
-    # liveness on settled configurations, shortest first
+    # liveness on settled configurations, shortest first; any of them is
+    # also a deadlock (6): nothing can move and the goal is not reached
     for state in sorted(graph.states, key=lambda s: s.depth):
         if not state.settled:
             continue
         problem = goal_problem(state)
-        if problem and problem[0] not in findings:
-            prop, message = problem
-            findings[prop] = Finding(prop, message, graph.schedule_to(state.id))
+        if problem is None:
+            continue
+        prop, message = problem
+        for number in (prop, 6):
+            if number not in findings:
+                findings[number] = Finding(number, message, graph.schedule_to(state.id))
 
     # cycles of system moves: the drivers would spin for ever
     cycle = _system_cycle(graph)

@@ -60,8 +60,20 @@ def format_result(result: VerifyResult) -> str:
             f"INCOMPLETE: stopped at {result.states} states (--max-states); "
             "lower the bounds or raise the limit"
         )
+    printed: dict[tuple[str, ...], int] = {}
     for number in sorted(result.findings):
-        lines += format_counterexample(result.tree, result.findings[number])
+        example = result.findings[number]
+        key = tuple(step.move for step in example.steps)
+        if key in printed:
+            name, _ = PROPERTIES[number]
+            lines += [
+                "",
+                f"property ({number}) {name} violated: {example.message}",
+                f"  the same schedule as for ({printed[key]}) above",
+            ]
+            continue
+        printed[key] = number
+        lines += format_counterexample(result.tree, example)
     if result.ok:
         lines.append("all properties hold within the bounds")
     return "\n".join(lines)

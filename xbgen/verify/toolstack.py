@@ -84,6 +84,17 @@ def _block_end(lines: list[str], start: int, opener: str, closer: str) -> int:
     raise UsageError(f"xbgen-verify marker on line {start}: no '{closer}' closes it")
 
 
+def unmarked_loops(text: str) -> list[int]:
+    """Line numbers of loops no marker explains: the model does not wait there."""
+    lines = text.splitlines()
+    return [
+        number
+        for number, line in enumerate(lines, 1)
+        if line.split()[:1] in (["while"], ["until"])
+        and not (number > 1 and lines[number - 2].strip().startswith(MARK))
+    ]
+
+
 def extract(text: str, name: str, positional: list[str]) -> list[Op]:
     """The xenstore steps of ``text`` run with the positional arguments ``positional``."""
     lines = text.splitlines()

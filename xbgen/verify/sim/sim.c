@@ -55,8 +55,8 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #define POISON(p, n) __asan_poison_memory_region(p, n)
 #define UNPOISON(p, n) __asan_unpoison_memory_region(p, n)
 #else
-#define POISON(p, n) ((void)0)
-#define UNPOISON(p, n) ((void)0)
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 

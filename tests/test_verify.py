@@ -68,8 +68,10 @@ def assert_found(result: VerifyResult, prop: int, words: str) -> None:
     example = result.findings[prop]
     assert re.search(words, example.message), example.message
     assert example.steps, "no schedule"
+    printed = printed_schedule(result, prop)
+    assert f"property ({prop}) {PROPERTIES[prop][0]} violated" in printed
     # the printed schedule, replayed from the text, reaches the same violation
-    replayed = replay(result.tree, printed_schedule(result, prop), result.bounds)
+    replayed = replay(result.tree, printed, result.bounds)
     # a deadlock (6) replays as the property whose goal it misses
     assert replayed.prop == prop or (prop == 6 and replayed.prop in (1, 2, 3)), (
         replayed.prop,

@@ -365,10 +365,11 @@ def replay_moves(built: Model, bounds: Bounds, moves: list[int]) -> Replay:
             steps[-1].after = line.split(" ", 2)[2]
         elif line.startswith("STATE ") and steps:
             words = line.split()
-            v = [int(x) for x in words[3:]]
+            number = int(words[1])
             steps[-1].hash = words[2]
-            steps[-1].state = model.State(
-                int(words[1]), -1, -1, int(words[1]), *v[:4], bool(v[4]), bool(v[5]), v[6], v[7]
+            # a replayed step has no parent in a graph: id and depth are its number
+            steps[-1].state = model.State.from_fields(
+                [number, -1, -1, number, *(int(x) for x in words[3:])]
             )
         elif line.startswith("VIOLATION "):
             _, number, message = line.split(" ", 2)

@@ -75,6 +75,12 @@ class State:
     system_moves: int
     flags: int
 
+    @classmethod
+    def from_fields(cls, v: list[int]) -> State:
+        """From explore's numbers: id parent move depth fe be fe-dev be-dev
+        fe-bound be-bound system-moves flags."""
+        return cls(*v[:8], bool(v[8]), bool(v[9]), v[10], v[11])
+
     @property
     def settled(self) -> bool:
         return self.system_moves == 0
@@ -118,23 +124,7 @@ def parse(lines: list[str]) -> Graph:
     for line in lines:
         kind, _, rest = line.partition(" ")
         if kind == "S":
-            v = [int(x) for x in rest.split()]
-            graph.states.append(
-                State(
-                    v[0],
-                    v[1],
-                    v[2],
-                    v[3],
-                    v[4],
-                    v[5],
-                    v[6],
-                    v[7],
-                    bool(v[8]),
-                    bool(v[9]),
-                    v[10],
-                    v[11],
-                )
-            )
+            graph.states.append(State.from_fields([int(x) for x in rest.split()]))
         elif kind == "E":
             a, b, m = (int(x) for x in rest.split())
             graph.edges.append((a, b, m))

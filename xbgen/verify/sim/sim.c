@@ -626,8 +626,10 @@ static void *sim_alloc(size_t size, int zero)
 		trace("%s: allocation of %zu bytes fails (planted)", d->name, size);
 		return NULL;
 	}
-	if (w.nallocs == MAX_ALLOCS)
+	if (w.nallocs == MAX_ALLOCS) {
 		violate(PROP_SAFE, "more than %d live allocations", MAX_ALLOCS);
+		return NULL;
+	}
 	p = arena_alloc(size ? size : 1);
 	if (zero)
 		memset(p, 0, size);
@@ -1490,14 +1492,10 @@ static int drivers_quiet(void)
 	return 1;
 }
 
+/* Neither the drivers nor the toolstack have anything left to do. */
 static int quiet(void)
 {
-	int m;
-
-	for (m = MV_TOOLSTACK; m <= MV_RUN_DOMU; m++)
-		if (system_move(m) && m != MV_TIMEOUT && enabled_nontimeout(m))
-			return 0;
-	return 1;
+	return drivers_quiet() && !enabled_nontimeout(MV_TOOLSTACK);
 }
 
 static int env_turn(void)
@@ -1513,19 +1511,12 @@ static int system_move(int move)
 
 int sim_enabled(int move)
 {
-	int m;
-
 	if (w.prop)
 		return 0;
 	if (move != MV_TIMEOUT)
 		return enabled_nontimeout(move);
 	/* a wait times out only when nothing else can happen */
-	if (!w.script || !cur_op() || wait_ready(cur_op()))
-		return 0;
-	for (m = MV_WATCH_DOM0; m <= MV_RUN_DOMU; m++)
-		if (enabled_nontimeout(m))
-			return 0;
-	return 1;
+	return w.script && cur_op() && !wait_ready(cur_op()) && drivers_quiet();
 }
 
 static int activate_refused(void)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
@@ -64,8 +65,15 @@ def check_files(files: dict[str, str]) -> list[Diagnostic]:
     for path, text in files.items():
         found += check_markup(text, path)
     sources = {path: text for path, text in files.items() if path.endswith(".c")}
-    found += _check_sources(sources)
+    headers = {_tree_relative(path): text for path, text in files.items() if path.endswith(".h")}
+    found += _check_sources(sources, headers)
     return sorted(set(found))
+
+
+def _tree_relative(path: str) -> str:
+    """A header's path from its tree's root: the last two parts (include/x.h, frontend/y.h)."""
+    parts = Path(path).parts
+    return str(Path(*parts[-2:])) if len(parts) >= 2 else path
 
 
 def check_paths(paths: Iterable[Path]) -> list[Diagnostic]:
@@ -108,10 +116,23 @@ def check_c(text: str, path: str) -> list[Diagnostic]:
     return _check_sources({path: text})
 
 
-def _check_sources(sources: dict[str, str]) -> list[Diagnostic]:
+def _check_sources(
+    sources: dict[str, str], headers: dict[str, str] | None = None
+) -> list[Diagnostic]:
+    """Check each C file; `headers` are the tree's own .h files ({path: text})."""
+    with tempfile.TemporaryDirectory(prefix="xbgen-check-") as tmp:
+        root = Path(tmp)
+        for rel, text in (headers or {}).items():
+            dest = root / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(text, encoding="utf-8")
+        return _check_in(sources, root)
+
+
+def _check_in(sources: dict[str, str], root: Path) -> list[Diagnostic]:
     # All cpp runs start at once; parsing then goes file by file.
     jobs = {
-        (path, version): _start_cpp(text, path, version)
+        (path, version): _start_cpp(text, path, version, root)
         for path, text in sources.items()
         for version in VERSIONS
     }
@@ -135,23 +156,30 @@ def _check_sources(sources: dict[str, str]) -> list[Diagnostic]:
 # --------------------------------------------------------------------------- cpp + parse
 
 
+#: Kbuild feature test -> first kernel version whose headers pass it.
+FEATURES: dict[str, int] = {
+    "XBGEN_XENBUS_NOT_ESSENTIAL": (5 << 16) + (16 << 8),
+    "XBGEN_XENBUS_REMOVE_VOID": (6 << 16) + (1 << 8) + 162,
+    "XBGEN_XENBUS_SETUP_RING": (5 << 16) + (19 << 8),
+    "XBGEN_GNTTAB_END_PAGE": (5 << 16) + (19 << 8),
+    "XBGEN_EVTCHN_BIND_DEV": (5 << 16) + (12 << 8),
+}
+
+
 def feature_defines(version: int) -> list[str]:
     """What the generated Kbuild's feature tests define for a kernel of ``version``."""
-    defines = []
-    if version >= (5 << 16) + (16 << 8):
-        defines.append("-DXBGEN_XENBUS_NOT_ESSENTIAL")
-    if version >= (6 << 16) + (1 << 8) + 162:
-        defines.append("-DXBGEN_XENBUS_REMOVE_VOID")
-    return defines
+    return [f"-D{name}" for name, since in FEATURES.items() if version >= since]
 
 
-def _start_cpp(text: str, path: str, version: int) -> subprocess.Popen[str]:
+def _start_cpp(text: str, path: str, version: int, root: Path) -> subprocess.Popen[str]:
     cpp = shutil.which("cpp")
     if cpp is None:
         raise ToolMissingError("cpp not found: install gcc (Debian: apt-get install cpp)")
-    module = Path(path).stem
+    module = _module_name(path)
     cmd = [cpp, "-nostdinc", "-undef", "-D__KERNEL__", f'-DKBUILD_MODNAME="{module}"']
     cmd += [f"-DLINUX_VERSION_CODE={version}", *feature_defines(version)]
+    # "x.h" next to the C file, then the tree's include/ (as the Kbuild's -I).
+    cmd += ["-iquote", str(_header_dir(root, path)), "-I", str(root / "include")]
     cmd += ["-I", str(FAKE_INCLUDE), "-"]
     return subprocess.Popen(
         cmd,
@@ -160,6 +188,25 @@ def _start_cpp(text: str, path: str, version: int) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _module_name(path: str) -> str:
+    """KBUILD_MODNAME: the module a C file is linked into (foofront_core.c -> foofront)."""
+    stem = Path(path).stem
+    for suffix in ("_core", "_user"):
+        if stem.endswith(suffix):
+            return stem.removesuffix(suffix)
+    return stem
+
+
+def _header_dir(root: Path, path: str) -> Path:
+    """Where the tree's headers beside `path` were written (its folder under `root`)."""
+    parts = Path(path).parts
+    for depth in range(len(parts) - 1, 0, -1):
+        candidate = root.joinpath(*parts[depth - 1 : len(parts) - 1])
+        if candidate.is_dir():
+            return candidate
+    return root
 
 
 def _finish_cpp(
@@ -415,7 +462,10 @@ class Inspector:
             if not self.known(node.name):
                 self.report(node, f"'{node.name}' undeclared")
         elif isinstance(node, c_ast.FuncCall):
-            self.call(node)
+            if isinstance(node.name, c_ast.ID) and node.name.name == "offsetof":
+                self.offsetof(node)
+            else:
+                self.call(node)
         elif isinstance(node, c_ast.StructRef):
             self.expr(node.name)
             self.member(node)
@@ -433,6 +483,21 @@ class Inspector:
         else:
             for _, child in node.children():
                 self.expr(child)
+
+    def offsetof(self, node: c_ast.FuncCall) -> None:
+        """offsetof(struct x, member): the member must be one of struct x's."""
+        args = node.args.exprs if node.args is not None else []
+        if len(args) != 2 or not isinstance(args[1], c_ast.ID):
+            return
+        base = _base(args[0])
+        if isinstance(base, c_ast.IdentifierType) and base.names[0] in self.typedefs:
+            base = _base(self.typedefs[base.names[0]])
+        if (
+            isinstance(base, c_ast.Struct)
+            and base.name in self.structs
+            and args[1].name not in self.structs[base.name]
+        ):
+            self.report(args[1], f"struct {base.name} has no member '{args[1].name}'")
 
     def call(self, node: c_ast.FuncCall) -> None:
         name = node.name

@@ -89,6 +89,11 @@ def _report(result: Generated, verb: str) -> None:
         out_console.print(f"{verb} {result.tree}/")
     for path in result.files:
         out_console.print(f"  {path.relative_to(result.tree)}")
+    for path in result.removed:
+        out_console.print(f"  {path.relative_to(result.tree)} (removed: no longer generated)")
+    if result.kept and not result.unchanged:
+        kept = ", ".join(str(p.relative_to(result.tree)) for p in result.kept)
+        out_console.print(f"kept your files: {kept}")
     spec, tree = result.spec, result.tree
     steps = [
         (f"xbgen build {tree}", "or: make -C " + str(tree)),

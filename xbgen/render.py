@@ -23,7 +23,8 @@ from .spec import Spec
 #: Preferred line length of kernel code; longer prototypes are wrapped.
 C_LINE = 80
 
-#: template -> output path; ``{name}`` is the spec's device name.
+#: template -> output path; ``{name}`` is the spec's device name.  These are
+#: the handshake-only driver's files; a spec with a [ring] gets RING_OUTPUTS.
 OUTPUTS: dict[str, str] = {
     "frontend/front.c.j2": "frontend/{name}front.c",
     "frontend/Kbuild.j2": "frontend/Kbuild",
@@ -35,6 +36,30 @@ OUTPUTS: dict[str, str] = {
     "activate.sh.j2": "activate.sh",
     "deactivate.sh.j2": "deactivate.sh",
     "README.md.j2": "README.md",
+}
+
+#: The files of a driver with a data path (a [ring] table).
+RING_OUTPUTS: dict[str, str] = {
+    "include/ring.h.j2": "include/{name}_ring.h",
+    "frontend/front.c.j2": "frontend/{name}front_core.c",
+    "frontend/front.h.j2": "frontend/{name}front.h",
+    "frontend/Kbuild.j2": "frontend/Kbuild",
+    "frontend/Makefile.j2": "frontend/Makefile",
+    "backend/back.c.j2": "backend/{name}back_core.c",
+    "backend/back.h.j2": "backend/{name}back.h",
+    "backend/Kbuild.j2": "backend/Kbuild",
+    "backend/Makefile.j2": "backend/Makefile",
+    "Makefile.j2": "Makefile",
+    "activate.sh.j2": "activate.sh",
+    "deactivate.sh.j2": "deactivate.sh",
+    "README.md.j2": "README.md",
+}
+
+#: Files that belong to the user: `xbgen new` writes them once, `xbgen
+#: render` only creates them when they are missing and never overwrites them.
+USER_OUTPUTS: dict[str, str] = {
+    "frontend/user.c.j2": "frontend/{name}front_user.c",
+    "backend/user.c.j2": "backend/{name}back_user.c",
 }
 
 SPEC_TEMPLATE = "spec.toml.j2"
@@ -94,6 +119,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.do"],
     )
     env.globals["proto"] = c_proto
     return env
@@ -101,12 +127,16 @@ def environment() -> jinja2.Environment:
 
 def context(spec: Spec) -> dict[str, Any]:
     """Everything a template may use; later features add keys here."""
-    return {
+    ctx: dict[str, Any] = {
         "spec": spec,
         "front": spec.frontend_module,
         "back": spec.backend_module,
         "xbgen_version": __version__,
     }
+    if spec.ring is not None:
+        ctx["req"] = spec.ring.request_message
+        ctx["rsp"] = spec.ring.response_message
+    return ctx
 
 
 def _render_one(template: str, ctx: dict[str, Any]) -> str:
@@ -135,11 +165,28 @@ def _template_line(exc: BaseException, template: str) -> str:
     return where
 
 
+def outputs(spec: Spec) -> dict[str, str]:
+    """template -> output path of the files xbgen owns in `spec`'s tree."""
+    return RING_OUTPUTS if spec.ring is not None else OUTPUTS
+
+
 def render(spec: Spec) -> dict[str, str]:
-    """Render every output file of `spec`'s driver tree."""
+    """Render every file xbgen owns in `spec`'s driver tree."""
     ctx = context(spec)
     return {
-        out.format(name=spec.name): _render_one(template, ctx) for template, out in OUTPUTS.items()
+        out.format(name=spec.name): _render_one(template, ctx)
+        for template, out in outputs(spec).items()
+    }
+
+
+def render_user(spec: Spec) -> dict[str, str]:
+    """The user-owned files as `xbgen new` first writes them (none without a ring)."""
+    if spec.ring is None:
+        return {}
+    ctx = context(spec)
+    return {
+        out.format(name=spec.name): _render_one(template, ctx)
+        for template, out in USER_OUTPUTS.items()
     }
 
 

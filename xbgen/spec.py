@@ -6,9 +6,12 @@ read with :mod:`tomllib` and validated by pydantic models with
 Every error is raised as :class:`~xbgen.errors.SpecError` with one line that
 names the key and, where it can be found, the line in the TOML file.
 
-Later features (event channels, a shared ring, grants, negotiated features)
-are meant to arrive as further tables on :class:`Spec`; templates reach them
-through the render context built in :mod:`xbgen.render`.
+The optional ``[ring]`` table (:class:`Ring`) adds the data path: one shared
+ring of ``pages`` pages carrying the request and response messages its
+``[ring.request]``/``[ring.response]`` tables declare, an event channel and
+grants; ``[[feature]]`` entries (:class:`Feature`) are negotiated in xenstore.
+The message layout (explicit padding, identical on 32- and 64-bit guests) is
+computed here, by :class:`Message`, so templates and tests share one answer.
 """
 
 from __future__ import annotations
@@ -17,9 +20,18 @@ import keyword
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import SpecError
 
@@ -87,6 +99,36 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 #: What the backend does when asked for a state move its table lacks.
 InvalidStatePolicy = Literal["warn", "bug"]
 
+#: Sizes of the scalar types a message field may have.
+SCALARS: dict[str, int] = {
+    "u8": 1,
+    "u16": 2,
+    "u32": 4,
+    "u64": 8,
+    "s8": 1,
+    "s16": 2,
+    "s32": 4,
+    "s64": 8,
+}
+FIELD_TYPE_RE = re.compile(r"^(?P<base>[us](?:8|16|32|64))(?:\[(?P<count>[0-9]+)\])?$")
+FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Longest field name: room for the generated code's prefixes within 80 columns.
+MAX_FIELD_NAME = 31
+#: Largest array a field may be: one slot of a 16-page ring.
+MAX_ARRAY = 4096
+#: Names the generated message structs use themselves.
+RESERVED_FIELDS = frozenset({"id"})
+#: Ring sizes blkif-style multi-page negotiation allows (a power of two).
+RING_PAGES = (1, 2, 4, 8, 16)
+#: Xen's ring page size and the size of the shared ring's header
+#: (req_prod, req_event, rsp_prod, rsp_event and 48 bytes of padding).
+XEN_PAGE_SIZE = 4096
+SRING_HEADER = 64
+#: Fewest request slots a ring must hold.
+MIN_RING_SLOTS = 4
+#: Largest number of negotiated features.
+MAX_FEATURES = 32
+
 
 def _check_name(value: str) -> str:
     if not value:
@@ -118,6 +160,204 @@ def _check_text(value: str) -> str:
 
 
 Text = Annotated[str, Field(min_length=1)]
+
+
+def _check_field_name(value: str) -> str:
+    if not FIELD_NAME_RE.match(value):
+        raise ValueError(
+            f"field name {value!r} is not a lower-case C identifier "
+            "(start with a-z, then a-z, 0-9 or _)"
+        )
+    if len(value) > MAX_FIELD_NAME:
+        raise ValueError(f"field name {value!r} is longer than {MAX_FIELD_NAME} characters")
+    if value in RESERVED_FIELDS:
+        raise ValueError(
+            f"field name {value!r} is reserved: every request carries an id that its "
+            "response echoes"
+        )
+    if value in C_KEYWORDS:
+        raise ValueError(f"field name {value!r} is a C keyword")
+    return value
+
+
+def _check_field_type(value: str) -> str:
+    m = FIELD_TYPE_RE.match(value)
+    if not m:
+        choices = " ".join(SCALARS)
+        raise ValueError(
+            f"unknown type {value!r}: use one of {choices}, or an array of one such as 'u16[3]'"
+        )
+    if m["count"] is not None and not 1 <= int(m["count"]) <= MAX_ARRAY:
+        raise ValueError(f"array length in {value!r} must be between 1 and {MAX_ARRAY}")
+    return value
+
+
+FieldName = Annotated[str, AfterValidator(_check_field_name)]
+FieldType = Annotated[str, AfterValidator(_check_field_type)]
+
+
+class MessageField(NamedTuple):
+    """One member of an emitted message struct (padding included)."""
+
+    name: str
+    base: str  # u8 .. s64
+    count: int | None  # array length, None for a scalar
+    offset: int
+    pad: bool = False
+
+    @property
+    def size(self) -> int:
+        return SCALARS[self.base] * (self.count or 1)
+
+    @property
+    def type(self) -> str:
+        """The spec's spelling: 'u32', 'u8[16]'."""
+        return self.base if self.count is None else f"{self.base}[{self.count}]"
+
+    @property
+    def declaration(self) -> str:
+        """The C member declaration: 'u8 data[16]'."""
+        suffix = "" if self.count is None else f"[{self.count}]"
+        return f"{self.base} {self.name}{suffix}"
+
+
+class Message(NamedTuple):
+    """A laid-out message: members at their natural alignment, padded to 8 bytes.
+
+    The id comes first; every field is placed at a multiple of its own size
+    and the gaps are filled with explicit ``u8 _padN[]`` members, and the
+    whole is padded to a multiple of 8.  So the layout does not depend on the
+    ABI's alignment of u64 (4 on i386, 8 on x86_64): 32- and 64-bit guests
+    see the same bytes.
+    """
+
+    fields: tuple[MessageField, ...]
+    size: int
+
+    @classmethod
+    def layout(cls, declared: dict[str, str]) -> Message:
+        out = [MessageField("id", "u64", None, 0)]
+        offset, pads = 8, 0
+        for name, spelled in declared.items():
+            m = FIELD_TYPE_RE.match(spelled)
+            assert m is not None, spelled
+            base, count = m["base"], int(m["count"]) if m["count"] else None
+            align = SCALARS[base]
+            if offset % align:
+                gap = align - offset % align
+                out.append(MessageField(f"_pad{pads}", "u8", gap, offset, pad=True))
+                pads, offset = pads + 1, offset + gap
+            out.append(MessageField(name, base, count, offset))
+            offset += SCALARS[base] * (count or 1)
+        if offset % 8:
+            gap = 8 - offset % 8
+            out.append(MessageField(f"_pad{pads}", "u8", gap, offset, pad=True))
+            offset += gap
+        return cls(tuple(out), offset)
+
+    @property
+    def data_fields(self) -> tuple[MessageField, ...]:
+        """The spec's own fields: no id, no padding."""
+        return tuple(f for f in self.fields if not f.pad and f.name != "id")
+
+
+def ring_slots(pages: int, entry_size: int) -> int:
+    """Slots of a ring of `pages` pages, as __CONST_RING_SIZE computes them."""
+    fit = (pages * XEN_PAGE_SIZE - SRING_HEADER) // entry_size
+    return 1 << (fit.bit_length() - 1) if fit else 0
+
+
+class Ring(BaseModel):
+    """`[ring]`: a shared ring of requests and responses, an event channel, grants."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    pages: Literal[1, 2, 4, 8, 16] = Field(
+        default=1,
+        description=(
+            "Ring size in pages. More than one is negotiated as blkif does: the backend "
+            "advertises max-ring-page-order, the frontend writes ring-page-order and "
+            "ring-ref0..N-1 (one page uses ring-ref)."
+        ),
+    )
+    selftest: bool = Field(
+        default=True,
+        description="Emit the debugfs self-test /sys/kernel/debug/NAME/DEVID/selftest.",
+    )
+    request: dict[FieldName, FieldType] = Field(
+        default_factory=dict,
+        description="Request fields in order, name = type (u8..u64, s8..s64, arrays 'u8[16]').",
+    )
+    response: dict[FieldName, FieldType] = Field(
+        default_factory=dict, description="Response fields in order, as for request."
+    )
+
+    @model_validator(mode="after")
+    def _fits(self) -> Ring:
+        slots = ring_slots(self.pages, self.entry_size)
+        if slots < MIN_RING_SLOTS:
+            raise ValueError(
+                f"a message of {self.entry_size} bytes leaves {slots} slot(s) in a "
+                f"{self.pages}-page ring; at least {MIN_RING_SLOTS} must fit: shrink the "
+                "messages or raise pages"
+            )
+        return self
+
+    @property
+    def request_message(self) -> Message:
+        return Message.layout(self.request)
+
+    @property
+    def response_message(self) -> Message:
+        return Message.layout(self.response)
+
+    @property
+    def entry_size(self) -> int:
+        return max(self.request_message.size, self.response_message.size)
+
+    @property
+    def slots(self) -> int:
+        return ring_slots(self.pages, self.entry_size)
+
+    @property
+    def max_order(self) -> int:
+        return self.pages.bit_length() - 1
+
+    @property
+    def echoed(self) -> tuple[str, ...]:
+        """Response fields the default handler copies from the request."""
+        request = {f.name: f.type for f in self.request_message.data_fields}
+        return tuple(
+            f.name for f in self.response_message.data_fields if request.get(f.name) == f.type
+        )
+
+
+class Feature(BaseModel):
+    """`[[feature]]`: the backend advertises feature-NAME; the frontend reads it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    name: str = Field(description="C identifier; the xenstore key is feature-NAME, _ as -.")
+    default: bool = Field(
+        default=False, description="What the frontend assumes when the backend does not say."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not FIELD_NAME_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a lower-case C identifier (start with a-z, then a-z, 0-9 or _)"
+            )
+        if len(value) > MAX_FIELD_NAME:
+            raise ValueError(f"{value!r} is longer than {MAX_FIELD_NAME} characters")
+        if value in C_KEYWORDS:
+            raise ValueError(f"{value!r} is a C keyword")
+        return value
+
+    @property
+    def key(self) -> str:
+        return "feature-" + self.name.replace("_", "-")
 
 
 class Spec(BaseModel):
@@ -159,6 +399,27 @@ class Spec(BaseModel):
             "domain (xbgen verify reports it)."
         ),
     )
+    ring: Ring | None = Field(
+        default=None,
+        description="The data path: shared ring, event channel, grants. Absent: handshake only.",
+    )
+    feature: list[Feature] = Field(
+        default_factory=list,
+        max_length=MAX_FEATURES,
+        description="Features the backend advertises and the frontend negotiates ([[feature]]).",
+    )
+
+    @field_validator("feature")
+    @classmethod
+    def _features(cls, value: list[Feature], info: ValidationInfo) -> list[Feature]:
+        if value and info.data.get("ring") is None:
+            raise ValueError("[[feature]] needs a [ring] table: features are negotiated on connect")
+        seen: set[str] = set()
+        for entry in value:
+            if entry.name in seen:
+                raise ValueError(f"feature {entry.name!r} is declared twice")
+            seen.add(entry.name)
+        return value
 
     @field_validator("name")
     @classmethod
@@ -208,9 +469,23 @@ class Spec(BaseModel):
         return out
 
 
-def default_spec(name: str) -> Spec:
-    """The spec `xbgen new NAME` starts from; a bad NAME is a SpecError."""
+#: The ring of the starter spec `xbgen new` writes.
+STARTER_RING = {
+    "pages": 1,
+    "selftest": True,
+    "request": {"op": "u32", "value": "u64", "data": "u8[16]"},
+    "response": {"status": "s32", "value": "u64", "data": "u8[16]"},
+}
+
+
+def default_spec(name: str, ring: bool = True) -> Spec:
+    """The spec `xbgen new NAME` starts from; a bad NAME is a SpecError.
+
+    `ring=False` gives the handshake-only driver (no [ring] table).
+    """
     try:
+        if ring:
+            return Spec.model_validate({"name": name, "ring": STARTER_RING})
         return Spec(name=name)
     except ValidationError as exc:
         raise SpecError(f"NAME {name!r}: {_message(exc.errors()[0])}") from None
@@ -257,8 +532,9 @@ def parse_spec(raw: bytes, source: str = "<spec>") -> Spec:
 def _format_validation(exc: ValidationError, text: str, source: str) -> str:
     lines = []
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lineno = _key_line(text, str(err["loc"][0])) if err["loc"] else None
+        loc = tuple(p for p in err["loc"] if p != "[key]")
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        lineno = _key_line(text, loc) if loc else None
         where = f"{source}:{lineno}" if lineno else source
         lines.append(f"{where}: {key}: {_message(err)}")
     return "\n".join(lines)
@@ -267,7 +543,13 @@ def _format_validation(exc: ValidationError, text: str, source: str) -> str:
 def _message(err: Any) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        known = ", ".join(Spec.model_fields)
+        loc = err.get("loc") or ()
+        model: type[BaseModel] = Spec
+        if len(loc) > 1 and loc[0] == "ring":
+            model = Ring
+        elif len(loc) > 2 and loc[0] == "feature":
+            model = Feature
+        known = ", ".join(model.model_fields)
         return f"unknown key (known keys: {known})"
     if kind == "missing":
         return "required key is missing"
@@ -293,16 +575,44 @@ def _toml_type(pytype: str) -> str:
     }.get(pytype, pytype)
 
 
-def _key_line(text: str, key: str) -> int | None:
-    """Line number of the first top-level assignment to `key` (or `[key]` table)."""
-    pattern = re.compile(
-        rf"""^\s*(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')\s*=|"""
-        rf"""^\s*\[\s*{re.escape(key)}\s*\]"""
-    )
+_TABLE_RE = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?")
+_ASSIGN_RE = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
+
+
+def _key_line(text: str, loc: tuple[str | int, ...] | str) -> int | None:
+    """Line of the key at `loc` (('ring', 'request', 'data'), ('feature', 1, 'name')).
+
+    Falls back to the nearest enclosing table or key that can be found: a
+    model-level error in [ring] points at the [ring] header.
+    """
+    if isinstance(loc, str):
+        loc = (loc,)
+    want = tuple(str(p) for p in loc)
+    best: tuple[int, int] | None = None  # (matched depth, line)
+    table: tuple[str, ...] = ()
+    counts: dict[tuple[str, ...], int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
-        if pattern.match(line):
-            return number
-    return None
+        m = _TABLE_RE.match(line)
+        if m:
+            table = tuple(part.strip().strip("\"'") for part in m[2].split("."))
+            if m[1] == "[[":
+                index = counts.get(table, 0)
+                counts[table] = index + 1
+                table = (*table, str(index))
+            path = table
+        else:
+            a = _ASSIGN_RE.match(line)
+            if not a:
+                continue
+            path = (*table, a[1].strip("\"'"))
+        depth = len(path)
+        if path == want[:depth] and (best is None or depth > best[0]):
+            best = (depth, number)
+            if depth == len(want):
+                break
+        elif path[: len(want)] == want and (best is None or best[0] < len(want)):
+            best = (len(want), number)  # a key inside the table named
+    return best[1] if best else None
 
 
 def json_schema() -> dict[str, Any]:

@@ -11,7 +11,11 @@
 #define ENODEV		19
 #define EINVAL		22
 #define ENOSPC		28
+#define EFAULT		14
 #define EPROTO		71
+#define ERESTARTSYS	512
 #define EOPNOTSUPP	95
+#define ENOTCONN	107
+#define ETIMEDOUT	110
 
 #endif

@@ -11,6 +11,9 @@ extern struct module __this_module;
 #define __init
 #define __exit
 
+#define EXPORT_SYMBOL_GPL(sym)	extern int __xbgen_exported_##sym
+#define EXPORT_SYMBOL(sym)	extern int __xbgen_exported_##sym
+
 #define __XBGEN_CAT2(a, b) a##b
 #define __XBGEN_CAT(a, b) __XBGEN_CAT2(a, b)
 #define __XBGEN_UNIQUE(prefix) __XBGEN_CAT(prefix, __COUNTER__)

@@ -5,9 +5,11 @@
 #include <linux/types.h>
 
 #define GFP_KERNEL	((gfp_t)0xcc0)
+#define __GFP_ZERO	((gfp_t)0x100)
 
 void *kmalloc(size_t size, gfp_t flags);
 void *kzalloc(size_t size, gfp_t flags);
+void *kcalloc(size_t n, size_t size, gfp_t flags);
 void kfree(const void *objp);
 
 #endif

@@ -3,11 +3,21 @@
 #define _XBGEN_LINUX_TYPES_H
 
 typedef unsigned long size_t;
+typedef long ssize_t;
+typedef long long loff_t;
 typedef unsigned int gfp_t;
 typedef unsigned char u8;
 typedef unsigned short u16;
 typedef unsigned int u32;
 typedef unsigned long long u64;
+typedef signed char s8;
+typedef short s16;
+typedef int s32;
+typedef long long s64;
+typedef unsigned int uint32_t;
+typedef unsigned char uint8_t;
+typedef unsigned short uint16_t;
+typedef unsigned long long uint64_t;
 typedef _Bool bool;
 
 enum {
@@ -16,6 +26,11 @@ enum {
 };
 
 #define NULL ((void *)0)
+
+/* Address-space and attribute markers: nothing to check. */
+#define __user
+#define __printf(a, b)
+#define __must_check
 
 /* What `fallthrough;` expands to, so the checker can see it. */
 void __xbgen_fallthrough(void);

@@ -4,6 +4,8 @@
 
 #include <linux/device.h>
 #include <linux/module.h>
+#include <xen/grant_table.h>
+#include <xen/events.h>
 
 /* include/xen/interface/io/xenbus.h */
 enum xenbus_state {
@@ -75,6 +77,26 @@ unsigned int xenbus_read_unsigned(const char *dir, const char *node,
 				  unsigned int default_val);
 int xenbus_printf(struct xenbus_transaction t, const char *dir, const char *node,
 		  const char *fmt, ...);
+
+int xenbus_scanf(struct xenbus_transaction t, const char *dir, const char *node,
+		 const char *fmt, ...);
+int xenbus_transaction_start(struct xenbus_transaction *t);
+int xenbus_transaction_end(struct xenbus_transaction t, int abort);
+
+/* The generated Kbuild defines this from the target kernel's own header. */
+#ifdef XBGEN_XENBUS_SETUP_RING
+int xenbus_setup_ring(struct xenbus_device *dev, gfp_t gfp, void **vaddr,
+		      unsigned int nr_pages, grant_ref_t *grefs);
+void xenbus_teardown_ring(void **vaddr, unsigned int nr_pages, grant_ref_t *grefs);
+#else
+int xenbus_grant_ring(struct xenbus_device *dev, void *vaddr, unsigned int nr_pages,
+		      grant_ref_t *grefs);
+#endif
+int xenbus_map_ring_valloc(struct xenbus_device *dev, grant_ref_t *gnt_refs,
+			   unsigned int nr_grefs, void **vaddr);
+int xenbus_unmap_ring_vfree(struct xenbus_device *dev, void *vaddr);
+int xenbus_alloc_evtchn(struct xenbus_device *dev, evtchn_port_t *port);
+int xenbus_free_evtchn(struct xenbus_device *dev, evtchn_port_t port);
 
 int xenbus_switch_state(struct xenbus_device *dev, enum xenbus_state new_state);
 int xenbus_frontend_closed(struct xenbus_device *dev);

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef _XBGEN_LINUX_WAIT_H
+#define _XBGEN_LINUX_WAIT_H
+
+#include <linux/spinlock.h>
+
+typedef struct {
+	int waiters;
+} wait_queue_head_t;
+
+void init_waitqueue_head(wait_queue_head_t *wq);
+void wake_up(wait_queue_head_t *wq);
+
+/*
+ * The real ones are macros that re-evaluate @condition after each wakeup
+ * with @lock held; these take its value once, which is all a parse needs.
+ */
+void __xbgen_wait_event_lock_irq(wait_queue_head_t *wq, int condition, spinlock_t *lock);
+int __xbgen_wait_event_interruptible_lock_irq(wait_queue_head_t *wq, int condition,
+					      spinlock_t *lock);
+#define wait_event_lock_irq(wq, condition, lock) \
+	__xbgen_wait_event_lock_irq(&(wq), (condition), &(lock))
+#define wait_event_interruptible_lock_irq(wq, condition, lock) \
+	__xbgen_wait_event_interruptible_lock_irq(&(wq), (condition), &(lock))
+
+#endif

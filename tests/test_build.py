@@ -21,7 +21,7 @@ from conftest import PHASE_TIMINGS
 from xbgen import build, checkpatch, kernels
 from xbgen.build import BuildFailedError, BuildResult, Diagnostic
 from xbgen.generate import generate
-from xbgen.spec import LICENSES, Spec
+from xbgen.spec import LICENSES, Spec, default_spec
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -48,8 +48,34 @@ def _fetch_trees() -> dict[str, kernels.KernelTree]:
 
 @pytest.fixture(scope="session")
 def default_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tree `xbgen new` writes for the default spec."""
-    return generate(Spec(name=NAME), out=tmp_path_factory.mktemp("default")).tree
+    """The tree `xbgen new` writes for the default spec (with its ring)."""
+    return generate(default_spec(NAME), out=tmp_path_factory.mktemp("default")).tree
+
+
+#: The ring variants: pages 1 and 16, with and without features and self-test.
+RING_FEATURES = [{"name": "flush", "default": False}, {"name": "fast_path", "default": True}]
+
+
+def ring_variants() -> list[tuple[str, Spec]]:
+    base = default_spec(NAME).ring
+    assert base is not None
+    variants = []
+    for pages, features, selftest in itertools.product([1, 16], [[], RING_FEATURES], [True, False]):
+        ring = {**base.model_dump(), "pages": pages, "selftest": selftest}
+        label = f"ring:pages={pages},features={len(features)},selftest={selftest}"
+        variants.append(
+            (label, Spec.model_validate({"name": NAME, "ring": ring, "feature": features}))
+        )
+    quiet = {**base.model_dump(), "request": {"a": "s8", "b": "u16[3]", "c": "s64"}, "response": {}}
+    variants.append(
+        (
+            "ring:odd-fields,log_messages=False,on_invalid_state=bug",
+            Spec.model_validate(
+                {"name": NAME, "ring": quiet, "log_messages": False, "on_invalid_state": "bug"}
+            ),
+        )
+    )
+    return variants
 
 
 def _choices(name: str) -> list[object]:
@@ -74,7 +100,7 @@ def spec_variants() -> list[tuple[str, Spec]]:
         options = dict(zip(fields, values, strict=True))
         label = ",".join(f"{k}={v}" for k, v in options.items())
         variants.append((label, Spec(name=NAME, **options)))
-    return variants
+    return variants + ring_variants()
 
 
 @pytest.fixture(scope="session")
@@ -160,7 +186,7 @@ def test_sparse_finds_nothing_on_61(
 ) -> None:
     result = _build(_copy(default_tree, tmp_path / NAME), trees["6.1"], "C=2")
     checked = re.findall(r"^\s+CHECK\s+(\S+\.c)$", result.log, re.M)
-    assert len(checked) == 2, result.log  # sparse really ran on both sources
+    assert len(checked) == 4, result.log  # sparse really ran on every source
     assert result.warnings == [], _show(result)
 
 
@@ -168,11 +194,11 @@ def test_sparse_reports_a_planted_address_space_bug(
     trees: dict[str, kernels.KernelTree], default_tree: Path, tmp_path: Path
 ) -> None:
     tree = _copy(default_tree, tmp_path / NAME)
-    source = tree / "frontend" / f"{NAME}front.c"
+    source = tree / "frontend" / f"{NAME}front_core.c"
     line = _append(source, "int xbtest_peek(void __user *p);\n"
                    "int xbtest_peek(void __user *p)\n{\n\treturn *(int *)p;\n}\n")  # fmt: skip
     result = _build(tree, trees["6.1"], "C=2")
-    located = [d for d in result.warnings if d.file == f"frontend/{NAME}front.c"]
+    located = [d for d in result.warnings if d.file == f"frontend/{NAME}front_core.c"]
     assert any(d.line == line + 3 and "address space" in d.message for d in located), _show(result)
 
 
@@ -202,7 +228,7 @@ def test_wrong_remove_signature_fails_with_located_diagnostic(
     line: str, trees: dict[str, kernels.KernelTree], default_tree: Path, tmp_path: Path
 ) -> None:
     tree = _copy(default_tree, tmp_path / NAME)
-    source = tree / "backend" / f"{NAME}back.c"
+    source = tree / "backend" / f"{NAME}back_core.c"
     first = _append(source, "\n" + _wrong_remove(line))
     with pytest.raises(BuildFailedError) as caught:
         build.build_modules(tree, trees[line], extra_make_args=["W=1"], werror=True)
@@ -210,9 +236,9 @@ def test_wrong_remove_signature_fails_with_located_diagnostic(
     remove_line = (
         first + 1 + _wrong_remove(line).splitlines().index("\t.remove = xbtest_bad_remove,")
     )
-    hits = [d for d in diags if d.file == f"backend/{NAME}back.c" and d.line == remove_line]
+    hits = [d for d in diags if d.file == f"backend/{NAME}back_core.c" and d.line == remove_line]
     assert hits, "\n".join(map(str, diags))
-    assert f"backend/{NAME}back.c:{remove_line}:" in str(caught.value)
+    assert f"backend/{NAME}back_core.c:{remove_line}:" in str(caught.value)
 
 
 def test_missing_default_kdir_names_the_path_and_the_fix(default_tree: Path) -> None:
@@ -261,8 +287,8 @@ def test_checkpatch_strict_is_clean_for_every_variant(
     kernel_text = _kernel_identifiers(trees["6.1"])
     failures = []
     for label, tree in variant_trees.items():
-        sources = sorted(tree.glob("*/*.c"))
-        assert len(sources) == 2, sources
+        sources = sorted([*tree.glob("*/*.c"), *tree.glob("*/*.h")])
+        assert len(sources) in (2, 7), sources
         wants_bug = "on_invalid_state=bug" in label
         problems = _checkpatch_problems(checkpatch.run(sources, tree), kernel_text, wants_bug)
         failures += [f"[{label}] {p}" for p in problems]
@@ -271,8 +297,8 @@ def test_checkpatch_strict_is_clean_for_every_variant(
 
 def test_checkpatch_reports_a_planted_style_error(default_tree: Path, tmp_path: Path) -> None:
     tree = _copy(default_tree, tmp_path / NAME)
-    source = tree / "frontend" / f"{NAME}front.c"
+    source = tree / "frontend" / f"{NAME}front_core.c"
     line = _append(source, "int xbtest_style(int a){\n    return a;\n}\n")
     diags = checkpatch.run([source], tree)
-    located = [d for d in diags if d.file == f"frontend/{NAME}front.c" and d.line >= line]
+    located = [d for d in diags if d.file == f"frontend/{NAME}front_core.c" and d.line >= line]
     assert any(d.severity == "error" for d in located), "\n".join(map(str, diags))

@@ -7,16 +7,24 @@ from pathlib import Path
 import pytest
 
 from xbgen.check import check_c, check_files, check_markup, check_paths
-from xbgen.render import render
+from xbgen.render import render, render_user
 from xbgen.spec import default_spec
 
-FRONT = "frontend/mydevicefront.c"
-BACK = "backend/mydeviceback.c"
+FRONT = "frontend/mydevicefront_core.c"
+BACK = "backend/mydeviceback_core.c"
+RING_H = "include/mydevice_ring.h"
+USER = "backend/mydeviceback_user.c"
 
 
 @pytest.fixture(scope="module")
 def files() -> dict[str, str]:
-    return render(default_spec("mydevice"))
+    spec = default_spec("mydevice")
+    return {**render(spec), **render_user(spec)}
+
+
+@pytest.fixture(scope="module")
+def handshake() -> dict[str, str]:
+    return render(default_spec("mydevice", ring=False))
 
 
 def line_of(text: str, needle: str) -> int:
@@ -72,6 +80,30 @@ PLANTS = {
         "static long mydevicefront_remove(",
         ["remove", "returns"],
     ),
+    "misspelt ring member": (
+        BACK,
+        "be->ring.req_cons = rc + 1;",
+        "be->ring.req_con = rc + 1;",
+        ["no member", "req_con"],
+    ),
+    "misspelt message field in the user file": (
+        USER,
+        "rsp->value = req->value;",
+        "rsp->value = req->valeu;",
+        ["no member", "valeu", "mydevice_request"],
+    ),
+    "offsetof of a field the message lacks": (
+        RING_H,
+        "offsetof(struct mydevice_request, value)",
+        "offsetof(struct mydevice_request, valeu)",
+        ["no member", "valeu"],
+    ),
+    "misspelt grant call": (
+        FRONT,
+        "xenbus_teardown_ring(",
+        "xenbus_teardown_rings(",
+        ["undeclared function", "xenbus_teardown_rings"],
+    ),
 }
 
 
@@ -84,6 +116,8 @@ def test_planted_mistake_is_reported_at_its_line(files: dict[str, str], name: st
     assert any(p.file == path for p in problems)
     hits = [p for p in problems if all(w in p.message for w in words)]
     assert hits, [str(p) for p in problems]
+    if path == RING_H:
+        return  # reported where the header is included; the message names the member
     if name == "switch missing a state":
         line = line_of(changed[path], "switch (backend_state)")
     elif name == "missing fallthrough":
@@ -93,21 +127,27 @@ def test_planted_mistake_is_reported_at_its_line(files: dict[str, str], name: st
     assert hits[0].line == line, str(hits[0])
 
 
-def test_clean_output_passes(files: dict[str, str]) -> None:
+def test_clean_output_passes(files: dict[str, str], handshake: dict[str, str]) -> None:
     assert check_files(files) == []
+    assert check_files(handshake) == []
 
 
 def test_each_version_branch_is_checked(files: dict[str, str]) -> None:
     # Breaking only the pre-6.1.162 branch must still be caught.
     text = files[FRONT].replace("\treturn 0;\n}\n#endif", "\treturn zero;\n}\n#endif")
     assert text != files[FRONT]
-    problems = check_c(text, FRONT)
+    problems = check_files({**files, FRONT: text})
     assert any("'zero' undeclared" in p.message for p in problems)
+    # and the pre-5.19 ring branch (alloc_pages_exact + xenbus_grant_ring)
+    text = files[FRONT].replace("SHARED_RING_INIT(sring);", "SHARED_RING_INIT(ring);")
+    assert text != files[FRONT]
+    problems = check_files({**files, FRONT: text})
+    assert any("'ring' undeclared" in p.message for p in problems)
 
 
 def test_parse_error_without_line_names_file_and_token(files: dict[str, str]) -> None:
     text = files[FRONT].rstrip().removesuffix(";")
-    problems = check_c(text, FRONT)
+    problems = check_files({**files, FRONT: text})
     assert len(problems) == 1
     assert problems[0].file == FRONT
     assert "parse error" in problems[0].message
@@ -116,7 +156,7 @@ def test_parse_error_without_line_names_file_and_token(files: dict[str, str]) ->
 
 def test_missing_header_is_a_located_error(files: dict[str, str]) -> None:
     text = files[FRONT].replace("<linux/slab.h>", "<linux/nonexistent.h>")
-    problems = check_c(text, FRONT)
+    problems = check_files({**files, FRONT: text})
     assert problems[0].line == line_of(text, "nonexistent")
     assert "nonexistent.h" in problems[0].message
 
@@ -134,3 +174,8 @@ def test_check_paths_walks_a_tree(tmp_path: Path, files: dict[str, str]) -> None
     (tmp_path / BACK).write_text(files[BACK].replace("kfree(be);", "kfre(be);", 1))
     problems = check_paths([tmp_path])
     assert [p.file for p in problems] == [str(tmp_path / BACK)]
+
+
+def test_a_single_handshake_file_checks_alone(handshake: dict[str, str]) -> None:
+    front = "frontend/mydevicefront.c"
+    assert check_c(handshake[front], front) == []

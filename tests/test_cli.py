@@ -27,13 +27,16 @@ def test_new_writes_spec_and_tree_and_says_what_next(runner: CliRunner, tmp_path
     tree = tmp_path / "out" / "mydevice"
     assert sorted(tree_files(tree)) == sorted(
         [
-            "Makefile", "README.md", "activate.sh", "deactivate.sh",
-            "backend/Kbuild", "backend/Makefile", "backend/mydeviceback.c",
-            "frontend/Kbuild", "frontend/Makefile", "frontend/mydevicefront.c",
+            ".xbgen-manifest", "Makefile", "README.md", "activate.sh", "deactivate.sh",
+            "include/mydevice_ring.h",
+            "backend/Kbuild", "backend/Makefile", "backend/mydeviceback_core.c",
+            "backend/mydeviceback.h", "backend/mydeviceback_user.c",
+            "frontend/Kbuild", "frontend/Makefile", "frontend/mydevicefront_core.c",
+            "frontend/mydevicefront.h", "frontend/mydevicefront_user.c",
         ]
     )  # fmt: skip
     assert os.access(tree / "activate.sh", os.X_OK)
-    for word in ("insmod", "activate.sh", "mydeviceback.c"):
+    for word in ("insmod", "activate.sh", "mydeviceback_core.c", "mydeviceback_user.c"):
         assert word in result.stdout
 
 
@@ -54,15 +57,23 @@ def test_new_refuses_if_only_the_tree_exists(runner: CliRunner, tmp_path: Path) 
     assert not (tmp_path / "mydevice.toml").exists()
 
 
-def test_new_force_replaces(runner: CliRunner, tmp_path: Path) -> None:
+def test_new_force_replaces_edited_files_and_keeps_the_rest(
+    runner: CliRunner, tmp_path: Path
+) -> None:
     assert runner.invoke(app, ["new", "mydevice"]).exit_code == 0
     tree = tmp_path / "out" / "mydevice"
     (tree / "stray.o").write_text("x")
     (tree / "activate.sh").write_text("edited")
-    assert runner.invoke(app, ["new", "mydevice"]).exit_code == 1
+    user = tree / "backend" / "mydeviceback_user.c"
+    user.write_text(user.read_text() + "/* mine */\n")
+    refused = runner.invoke(app, ["new", "mydevice"])
+    assert refused.exit_code == 1
+    assert "activate.sh" in refused.stderr and "--force" in refused.stderr
     assert runner.invoke(app, ["new", "mydevice", "--force"]).exit_code == 0
-    assert not (tree / "stray.o").exists()
+    assert (tree / "stray.o").read_text() == "x"
     assert "xenstore-chmod" in (tree / "activate.sh").read_text()
+    assert os.access(tree / "activate.sh", os.X_OK)
+    assert user.read_text().endswith("/* mine */\n")
 
 
 def test_force_never_replaces_a_folder_xbgen_did_not_make(
@@ -79,7 +90,7 @@ def test_force_never_replaces_a_folder_xbgen_did_not_make(
 def test_new_with_out_dir(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["new", "pvfoo", "--out", "build/drivers"])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "build/drivers/pvfoo/frontend/pvfoofront.c").is_file()
+    assert (tmp_path / "build/drivers/pvfoo/frontend/pvfoofront_core.c").is_file()
 
 
 @pytest.mark.parametrize("name", ["int", "My-Dev", "", "a" * 40])
@@ -102,14 +113,23 @@ def test_render_from_edited_spec(runner: CliRunner, tmp_path: Path) -> None:
     (tmp_path / "d.toml").write_text(spec_text(name="blk2", log_messages=False))
     result = runner.invoke(app, ["render", "d.toml"])
     assert result.exit_code == 0, result.output
-    text = (tmp_path / "out/blk2/frontend/blk2front.c").read_text()
-    assert "Hello World!" not in text
+    front = tmp_path / "out/blk2/frontend/blk2front.c"
+    assert "Hello World!" not in front.read_text()
     assert runner.invoke(app, ["render", "d.toml"]).exit_code == 0  # up to date
+    # An edited spec updates a tree nobody edited, without --force.
     (tmp_path / "d.toml").write_text(spec_text(name="blk2", log_messages=True))
     again = runner.invoke(app, ["render", "d.toml"])
-    assert again.exit_code == 1
-    assert "--force" in again.stderr
+    assert again.exit_code == 0, again.output
+    assert "Hello World!" in front.read_text()
+    # A hand-edited file is refused without --force, and named.
+    front.write_text(front.read_text() + "/* mine */\n")
+    (tmp_path / "d.toml").write_text(spec_text(name="blk2", log_messages=False))
+    refused = runner.invoke(app, ["render", "d.toml"])
+    assert refused.exit_code == 1
+    assert "frontend/blk2front.c" in refused.stderr and "--force" in refused.stderr
+    assert front.read_text().endswith("/* mine */\n")
     assert runner.invoke(app, ["render", "d.toml", "--force"]).exit_code == 0
+    assert "Hello World!" not in front.read_text()
 
 
 def test_render_missing_spec_exits_2(runner: CliRunner) -> None:
@@ -128,15 +148,16 @@ def test_check_passes_on_a_generated_tree(runner: CliRunner, tmp_path: Path) -> 
     result = runner.invoke(app, ["check", "out/mydevice"])
     assert result.exit_code == 0, result.output
     c_files = [
-        "out/mydevice/frontend/mydevicefront.c",
-        "out/mydevice/backend/mydeviceback.c",
+        "out/mydevice/frontend/mydevicefront_core.c",
+        "out/mydevice/backend/mydeviceback_core.c",
+        "out/mydevice/backend/mydeviceback_user.c",
     ]
     assert runner.invoke(app, ["check", *c_files]).exit_code == 0
 
 
 def test_check_failure_exits_3_with_location(runner: CliRunner, tmp_path: Path) -> None:
     runner.invoke(app, ["new", "mydevice"])
-    c_file = tmp_path / "out/mydevice/backend/mydeviceback.c"
+    c_file = tmp_path / "out/mydevice/backend/mydeviceback_core.c"
     c_file.write_text(c_file.read_text().replace("kfree(be);", "kfre(be);"))
     result = runner.invoke(app, ["check", str(c_file)])
     assert result.exit_code == 3
@@ -171,7 +192,7 @@ def test_render_fails_with_3_and_writes_nothing_when_check_fails(
     finally:
         render_mod.environment.cache_clear()
     assert result.exit_code == 3
-    assert "mydevicefront.c:" in result.stderr
+    assert "mydevicefront_core.c:" in result.stderr
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "mydevice.toml").exists()
 
@@ -222,7 +243,7 @@ def test_new_is_idempotent_and_keeps_build_products(runner: CliRunner, tmp_path:
 
 def test_new_refuses_when_the_tree_was_edited(runner: CliRunner, tmp_path: Path) -> None:
     assert runner.invoke(app, ["new", "mydevice"]).exit_code == 0
-    c_file = tmp_path / "out/mydevice/backend/mydeviceback.c"
+    c_file = tmp_path / "out/mydevice/backend/mydeviceback_core.c"
     c_file.write_text(c_file.read_text() + "/* my change */\n")
     result = runner.invoke(app, ["new", "mydevice"])
     assert result.exit_code == 1
@@ -293,3 +314,48 @@ def test_e2e_rejects_a_bad_accel(runner: CliRunner) -> None:
     runner.invoke(app, ["new", "mydevice"])
     result = runner.invoke(app, ["e2e", "out/mydevice", "--accel", "warp"])
     assert result.exit_code == 2
+
+
+def test_render_after_a_field_is_added_keeps_the_user_files(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, ["new", "mydevice"]).exit_code == 0
+    tree = tmp_path / "out" / "mydevice"
+    handler = tree / "backend" / "mydeviceback_user.c"
+    handler.write_text(handler.read_text().replace("rsp->value = req->value;", "rsp->value = 42;"))
+    frontend_user = tree / "frontend" / "mydevicefront_user.c"
+    before_front_user = frontend_user.read_text()
+    spec = tmp_path / "mydevice.toml"
+    spec.write_text(spec.read_text().replace('op = "u32"\n', 'op = "u32"\nflags = "u16"\n', 1))
+    result = runner.invoke(app, ["render", "mydevice.toml"])
+    assert result.exit_code == 0, result.output
+    assert "kept your files" in result.stdout
+    header = (tree / "include" / "mydevice_ring.h").read_text()
+    assert "u16 flags;" in header
+    assert "rsp->value = 42;" in handler.read_text()
+    assert frontend_user.read_text() == before_front_user
+    # The generated files are xbgen's again: the next edit needs no --force.
+    spec.write_text(spec.read_text().replace('flags = "u16"\n', 'flags = "u32"\n'))
+    assert runner.invoke(app, ["render", "mydevice.toml"]).exit_code == 0
+    assert "u32 flags;" in (tree / "include" / "mydevice_ring.h").read_text()
+
+
+def test_a_deleted_user_file_comes_back_and_a_dropped_ring_removes_its_files(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, ["new", "mydevice"]).exit_code == 0
+    tree = tmp_path / "out" / "mydevice"
+    (tree / "frontend" / "mydevicefront_user.c").unlink()
+    assert runner.invoke(app, ["render", "mydevice.toml"]).exit_code == 0
+    assert (tree / "frontend" / "mydevicefront_user.c").is_file()
+    spec = tmp_path / "mydevice.toml"
+    text = spec.read_text()
+    spec.write_text(text[: text.index("[ring]")])
+    result = runner.invoke(app, ["render", "mydevice.toml"])
+    assert result.exit_code == 0, result.output
+    assert (tree / "frontend" / "mydevicefront.c").is_file()
+    assert not (tree / "frontend" / "mydevicefront_core.c").exists()
+    assert not (tree / "include" / "mydevice_ring.h").exists()
+    assert "removed" in result.stdout
+    # The user's files are never removed: they may hold their work.
+    assert (tree / "backend" / "mydeviceback_user.c").is_file()

@@ -8,14 +8,18 @@ import pytest
 from conftest import REPO, all_option_specs, tree_files
 
 from xbgen.check import check_files
-from xbgen.render import OUTPUTS, c_proto, render, render_spec_file
-from xbgen.spec import Spec, default_spec, parse_spec
+from xbgen.output import MANIFEST, manifest_text
+from xbgen.render import OUTPUTS, RING_OUTPUTS, c_proto, render, render_spec_file, render_user
+from xbgen.spec import RING_NAME_FITS, Spec, default_spec, parse_spec
 
 GOLDEN = REPO / "out" / "mydevice"
 
 
 def test_golden_tree_is_reproduced_byte_for_byte() -> None:
-    rendered = {path: text.encode() for path, text in render(default_spec("mydevice")).items()}
+    spec = default_spec("mydevice")
+    files = render(spec)
+    rendered = {path: text.encode() for path, text in {**files, **render_user(spec)}.items()}
+    rendered[MANIFEST] = manifest_text(files).encode()
     assert rendered == tree_files(GOLDEN)
 
 
@@ -35,9 +39,29 @@ def test_starter_spec_round_trips_and_comments_every_key() -> None:
     text = render_spec_file(spec)
     assert parse_spec(text.encode()) == spec
     lines = text.splitlines()
-    for key in Spec.model_fields:
-        index = next(i for i, line in enumerate(lines) if line.startswith(f"{key} ="))
+    ring_keys = [f"{key} =" for key in ("pages", "selftest")]
+    tables = ["[ring]", "[ring.request]", "[ring.response]"]
+    for key in [f"{k} =" for k in Spec.model_fields if k not in ("ring", "feature")]:
+        index = next(i for i, line in enumerate(lines) if line.startswith(key))
         assert lines[index - 1].startswith("#"), f"{key} has no comment above it"
+    for key in ring_keys + tables:
+        index = next(i for i, line in enumerate(lines) if line.startswith(key))
+        assert lines[index - 1].startswith("#"), f"{key} has no comment above it"
+    assert "# [[feature]]" in text  # shown, commented out
+
+
+def test_starter_spec_with_features_round_trips() -> None:
+    spec = Spec.model_validate(
+        {
+            "name": "x",
+            "ring": {"pages": 4, "selftest": False, "request": {"a": "u16[3]"}},
+            "feature": [{"name": "flush", "default": True}],
+        }
+    )
+    assert parse_spec(render_spec_file(spec).encode()) == spec
+
+    handshake = default_spec("x", ring=False)
+    assert parse_spec(render_spec_file(handshake).encode()) == handshake
 
 
 @pytest.mark.parametrize(
@@ -49,6 +73,9 @@ def test_every_option_combination_passes_the_check(spec: Spec) -> None:
     files = render(spec)
     assert len(files) == len(OUTPUTS)
     assert check_files(files) == []
+    ring = render(spec.model_copy(update={"ring": default_spec("mydevice").ring}))
+    assert len(ring) == len(RING_OUTPUTS)
+    assert check_files({**ring, **render_user(default_spec("mydevice"))}) == []
 
 
 def test_seed_log_lines_follow_the_option() -> None:
@@ -58,14 +85,17 @@ def test_seed_log_lines_follow_the_option() -> None:
         "Connecting the frontend now.",
         "Other side says it is connected as well.",
     ]
-    on = render(default_spec("mydevice"))
-    off = render(Spec(name="mydevice", log_messages=False))
-    for line in lines:
-        assert line in on["frontend/mydevicefront.c"]
-        assert line not in off["frontend/mydevicefront.c"]
-    for line in ["Hello World!", "Probe called.", "Connecting the backend now."]:
-        assert line in on["backend/mydeviceback.c"]
-    assert "Disconnecting the backend now." in on["backend/mydeviceback.c"]
+    for ring in (True, False):
+        front, back = ("_core.c", "_core.c") if ring else (".c", ".c")
+        spec = default_spec("mydevice", ring=ring)
+        on = render(spec)
+        off = render(spec.model_copy(update={"log_messages": False}))
+        for line in lines:
+            assert line in on[f"frontend/mydevicefront{front}"]
+            assert line not in off[f"frontend/mydevicefront{front}"]
+        for line in ["Hello World!", "Probe called.", "Connecting the backend now."]:
+            assert line in on[f"backend/mydeviceback{back}"]
+        assert "Disconnecting the backend now." in on[f"backend/mydeviceback{back}"]
 
 
 def test_bug_policy_is_the_only_way_to_get_bug() -> None:
@@ -76,7 +106,17 @@ def test_bug_policy_is_the_only_way_to_get_bug() -> None:
 
 
 def test_c_follows_kernel_style() -> None:
-    for path, text in render(default_spec("a" * 31)).items():
+    ring = Spec.model_validate(
+        {
+            "name": "a" * RING_NAME_FITS,
+            "ring": {"pages": 16, "request": {"a" * 31: "u8[4096]"}, "response": {"b": "u64"}},
+            "feature": [{"name": "f" * 20}],
+        }
+    )
+    assert ring.warnings() == []
+    assert "100 columns" in ring.model_copy(update={"name": "a" * 21}).warnings()[0]
+    files = {**render(ring), **render_user(ring), **render(default_spec("a" * 31, ring=False))}
+    for path, text in files.items():
         if not path.endswith(".c"):
             continue
         assert text.startswith("// SPDX-License-Identifier: GPL-2.0-only\n")
@@ -84,14 +124,15 @@ def test_c_follows_kernel_style() -> None:
             assert len(line.expandtabs(8)) <= 100, f"{path}:{number} too long"
             assert not re.match(r"^ +[^*\s]", line), f"{path}:{number} indented with spaces"
             assert line == line.rstrip(), f"{path}:{number} trailing whitespace"
-        assert "fallthrough;" in text
+        assert "fallthrough;" in text or path.endswith("_user.c")
 
 
 def test_backend_ids_and_aliases_use_the_name() -> None:
     files = render(default_spec("pvfoo"))
-    assert 'MODULE_ALIAS("xen-backend:pvfoo");' in files["backend/pvfooback.c"]
-    assert 'MODULE_ALIAS("xen:pvfoo");' in files["frontend/pvfoofront.c"]
+    assert 'MODULE_ALIAS("xen-backend:pvfoo");' in files["backend/pvfooback_core.c"]
+    assert 'MODULE_ALIAS("xen:pvfoo");' in files["frontend/pvfoofront_core.c"]
     assert "obj-m += pvfooback.o" in files["backend/Kbuild"]
+    assert "pvfooback-y := pvfooback_core.o pvfooback_user.o" in files["backend/Kbuild"]
     assert "type=pvfoo" in files["activate.sh"]
 
 

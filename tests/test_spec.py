@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from xbgen.cli import app
 from xbgen.errors import SpecError
-from xbgen.spec import LICENSES, Spec, default_spec, parse_spec
+from xbgen.spec import LICENSES, Message, Spec, default_spec, parse_spec, ring_slots
 
 OK = {"name": "mydevice"}
 
@@ -28,7 +28,77 @@ BAD: dict[str, tuple[bytes, str | None, int | None]] = {
     "missing name": (spec_text(author="A <a@b>").encode(), "name", None),
     "unknown key": (spec_text(name="x", colour="red").encode(), "colour", 2),
     "misspelt key": (spec_text(name="x", licence="GPL").encode(), "licence", 2),
-    "unknown table": (b'name = "x"\n[ring]\norder = 1\n', "ring", 2),
+    "unknown table": (b'name = "x"\n[rings]\norder = 1\n', "rings", 2),
+    "unknown ring key": (b'name = "x"\n[ring]\norder = 1\n', "ring.order", 3),
+    "ring pages 3": (b'name = "x"\n[ring]\npages = 3\n', "ring.pages", 3),
+    "ring pages 32": (b'name = "x"\n[ring]\npages = 32\n', "ring.pages", 3),
+    "ring pages string": (b'name = "x"\n[ring]\npages = "1"\n', "ring.pages", 3),
+    "ring selftest string": (b'name = "x"\n[ring]\nselftest = "yes"\n', "ring.selftest", 3),
+    "field unknown type": (
+        b'name = "x"\n[ring.request]\nop = "u32"\nvalue = "u128"\n',
+        "ring.request.value",
+        4,
+    ),
+    "field type int": (b'name = "x"\n[ring.request]\nop = "int"\n', "ring.request.op", 3),
+    "field type float": (b'name = "x"\n[ring.response]\nv = "f32"\n', "ring.response.v", 3),
+    "field type not a string": (b'name = "x"\n[ring.request]\nop = 4\n', "ring.request.op", 3),
+    "field array zero": (b'name = "x"\n[ring.request]\nd = "u8[0]"\n', "ring.request.d", 3),
+    "field array negative": (b'name = "x"\n[ring.request]\nd = "u8[-1]"\n', "ring.request.d", 3),
+    "field array of array": (b'name = "x"\n[ring.request]\nd = "u8[2][2]"\n', "ring.request.d", 3),
+    "field reserved id": (
+        b'name = "x"\n[ring]\n[ring.request]\nop = "u32"\nid = "u64"\n',
+        "ring.request.id",
+        5,
+    ),
+    "field reserved id in response": (
+        b'name = "x"\n[ring.response]\nid = "u32"\n',
+        "ring.response.id",
+        3,
+    ),
+    "field C keyword": (b'name = "x"\n[ring.request]\nint = "u8"\n', "ring.request.int", 3),
+    "field C keyword struct": (
+        b'name = "x"\n[ring.response]\nstruct = "u8"\n',
+        "ring.response.struct",
+        3,
+    ),
+    "field upper case": (b'name = "x"\n[ring.request]\nOp = "u8"\n', "ring.request.Op", 3),
+    "field leading underscore": (
+        b'name = "x"\n[ring.request]\n_pad0 = "u8"\n',
+        "ring.request._pad0",
+        3,
+    ),
+    "field duplicate": (b'name = "x"\n[ring.request]\nop = "u8"\nop = "u16"\n', None, 4),
+    "message too big for the ring": (
+        b'name = "x"\n[ring]\npages = 1\n[ring.response]\nblob = "u8[2000]"\n',
+        "ring",
+        2,
+    ),
+    "message too big for 16 pages": (
+        b'name = "x"\n[ring]\npages = 16\n[ring.request]\nblob = "u64[4096]"\n',
+        "ring",
+        2,
+    ),
+    "feature without ring": (b'name = "x"\n[[feature]]\nname = "a"\n', "feature", 2),
+    "feature bad name": (
+        b'name = "x"\n[ring]\n[[feature]]\nname = "a"\n[[feature]]\nname = "b-c"\n',
+        "feature.1.name",
+        6,
+    ),
+    "feature twice": (
+        b'name = "x"\n[ring]\n[[feature]]\nname = "a"\n[[feature]]\nname = "a"\n',
+        "feature",
+        3,
+    ),
+    "feature unknown key": (
+        b'name = "x"\n[ring]\n[[feature]]\nname = "a"\ndefualt = true\n',
+        "feature.0.defualt",
+        5,
+    ),
+    "feature default string": (
+        b'name = "x"\n[ring]\n[[feature]]\nname = "a"\ndefault = "yes"\n',
+        "feature.0.default",
+        5,
+    ),
     "name is integer": (b"name = 5\n", "name", 1),
     "name is array": (b'name = ["a"]\n', "name", 1),
     "name is table": (b"[name]\nx = 1\n", "name", 1),
@@ -113,7 +183,8 @@ def test_there_are_at_least_thirty_malformed_specs() -> None:
 
 def test_defaults() -> None:
     spec = parse_spec(b'name = "mydevice"\n')
-    assert spec == default_spec("mydevice")
+    assert spec == default_spec("mydevice", ring=False)
+    assert spec.ring is None and spec.feature == []
     assert (spec.backend_domid, spec.devid) == (0, 0)
     assert spec.log_messages is True
     assert spec.on_invalid_state == "warn"
@@ -146,3 +217,99 @@ def test_linux_device_types_warn(name: str) -> None:
 
 def test_fresh_name_does_not_warn() -> None:
     assert Spec(name="mydevice").warnings() == []
+
+
+# --------------------------------------------------------------------------- rings
+
+
+def test_starter_spec_has_the_issue_ring() -> None:
+    ring = default_spec("mydevice").ring
+    assert ring is not None
+    assert (ring.pages, ring.selftest) == (1, True)
+    assert ring.request == {"op": "u32", "value": "u64", "data": "u8[16]"}
+    assert ring.response == {"status": "s32", "value": "u64", "data": "u8[16]"}
+    assert ring.echoed == ("value", "data")
+
+
+def test_layout_pads_every_field_to_its_size_and_the_message_to_8() -> None:
+    msg = Message.layout({"a": "u8", "b": "u64", "c": "u16[3]", "d": "s32", "e": "u8"})
+    got = [(f.name, f.offset, f.size, f.pad) for f in msg.fields]
+    assert got == [
+        ("id", 0, 8, False),
+        ("a", 8, 1, False),
+        ("_pad0", 9, 7, True),
+        ("b", 16, 8, False),
+        ("c", 24, 6, False),
+        ("_pad1", 30, 2, True),
+        ("d", 32, 4, False),
+        ("e", 36, 1, False),
+        ("_pad2", 37, 3, True),
+    ]
+    assert msg.size == 40
+
+
+@pytest.mark.parametrize(
+    ("pages", "entry", "slots"),
+    [(1, 40, 64), (1, 8, 256), (1, 1008, 4), (16, 40, 1024), (2, 48, 128), (1, 2008, 2)],
+)
+def test_ring_slots_match_const_ring_size(pages: int, entry: int, slots: int) -> None:
+    assert ring_slots(pages, entry) == slots
+
+
+def test_the_layout_is_what_gcc_makes_of_it_on_32_and_64_bit(tmp_path: Path) -> None:
+    """The offsets xbgen writes into static_asserts hold for i386 and x86_64 alike."""
+    import shutil
+    import subprocess
+
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.fail("gcc is needed to check the message layout")
+    fields = {"a": "u8", "b": "u64", "c": "s16[3]", "d": "u32", "e": "s64", "f": "u8[5]"}
+    msg = Message.layout(fields)
+    c_types = {"u8": "unsigned char", "u16": "unsigned short", "u32": "unsigned int",
+               "u64": "unsigned long long", "s8": "signed char", "s16": "short",
+               "s32": "int", "s64": "long long"}  # fmt: skip
+    members = "".join(
+        f"  {c_types[f.base]} {f.name}{f'[{f.count}]' if f.count else ''};\n" for f in msg.fields
+    )
+    asserts = "".join(
+        f'_Static_assert(__builtin_offsetof(struct m, {f.name}) == {f.offset}, "{f.name}");\n'
+        for f in msg.fields
+    )
+    src = tmp_path / "layout.c"
+    src.write_text(
+        f"struct m {{\n{members}}};\n{asserts}"
+        f'_Static_assert(sizeof(struct m) == {msg.size}, "size");\n'
+        "union e { struct m a; struct m b; };\n"
+        f'_Static_assert(sizeof(union e) == {msg.size}, "union");\n'
+    )
+    for bits in ("-m64", "-m32"):
+        result = subprocess.run(
+            [gcc, bits, "-fsyntax-only", str(src)], capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"{bits}: {result.stderr}"
+    # Without the explicit padding i386 would put b at 12, not 16: the check bites.
+    plain = tmp_path / "plain.c"
+    plain.write_text(
+        "struct m { unsigned long long id; unsigned int a; unsigned long long b; };\n"
+        '_Static_assert(sizeof(struct m) == 24, "size");\n'
+    )
+    m32 = subprocess.run([gcc, "-m32", "-fsyntax-only", str(plain)], capture_output=True)
+    assert m32.returncode != 0
+
+
+def test_features_have_xenstore_keys() -> None:
+    spec = parse_spec(
+        b'name = "x"\n[ring]\n[[feature]]\nname = "fast_path"\ndefault = true\n'
+        b'[[feature]]\nname = "flush"\n'
+    )
+    assert [(f.key, f.default) for f in spec.feature] == [
+        ("feature-fast-path", True),
+        ("feature-flush", False),
+    ]
+
+
+def test_a_ring_with_no_fields_is_just_ids() -> None:
+    ring = parse_spec(b'name = "x"\n[ring]\npages = 16\n').ring
+    assert ring is not None
+    assert ring.request_message.size == 8 and ring.slots == 8192 // 2

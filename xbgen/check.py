@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -59,13 +59,18 @@ class Diagnostic:
 # --------------------------------------------------------------------------- entry points
 
 
-def check_files(files: dict[str, str]) -> list[Diagnostic]:
-    """Check in-memory files ``{path: text}``; C files get the full check."""
+def check_files(files: dict[str, str], context: dict[str, str] | None = None) -> list[Diagnostic]:
+    """Check in-memory files ``{path: text}``; C files get the full check.
+
+    `context` holds more of the tree's headers ({path: text}) that the C
+    files may include but that are not themselves being checked.
+    """
     found: list[Diagnostic] = []
     for path, text in files.items():
         found += check_markup(text, path)
     sources = {path: text for path, text in files.items() if path.endswith(".c")}
-    headers = {_tree_relative(path): text for path, text in files.items() if path.endswith(".h")}
+    every = {**(context or {}), **files}
+    headers = {_tree_relative(path): text for path, text in every.items() if path.endswith(".h")}
     found += _check_sources(sources, headers)
     return sorted(set(found))
 
@@ -79,10 +84,15 @@ def _tree_relative(path: str) -> str:
 def check_paths(paths: Iterable[Path]) -> list[Diagnostic]:
     """Check files on disk; a folder means every emitted file inside it."""
     files: dict[str, str] = {}
+    context: dict[str, str] = {}
     for path in paths:
         for file in _expand(path):
             files[str(file)] = file.read_text(encoding="utf-8", errors="replace")
-    return check_files(files)
+            if file.suffix == ".c":
+                # The headers a lone C file includes: beside it and in ../include.
+                for header in [*file.parent.glob("*.h"), *file.parent.parent.glob("include/*.h")]:
+                    context[str(header)] = header.read_text(encoding="utf-8", errors="replace")
+    return check_files(files, context)
 
 
 def _expand(path: Path) -> Iterator[Path]:
@@ -138,6 +148,7 @@ def _check_in(sources: dict[str, str], root: Path) -> list[Diagnostic]:
     }
     found: set[Diagnostic] = set()
     failed: set[str] = set()
+    headers = _own_headers(root)
     for (path, version), proc in jobs.items():
         result = _finish_cpp(proc, sources[path], path, version)
         if path in failed:
@@ -146,11 +157,12 @@ def _check_in(sources: dict[str, str], root: Path) -> list[Diagnostic]:
             found.update(result)
             failed.add(path)
             continue
-        problems = _parse_and_inspect(result, sources[path], path)
+        problems = _parse_and_inspect(result, sources[path], path, headers)
         found.update(problems)
         if any("parse error" in d.message for d in problems):
             failed.add(path)
-    return sorted(found)
+    # cpp and the parser name a tree header by where it was written for them.
+    return sorted({replace(d, file=headers.get(d.file, d.file)) for d in found})
 
 
 # --------------------------------------------------------------------------- cpp + parse
@@ -235,12 +247,19 @@ def _cpp_diagnostics(stderr: str, path: str) -> list[Diagnostic]:
 _PARSE_LOC = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$")
 
 
-def _parse_and_inspect(preprocessed: str, text: str, path: str) -> list[Diagnostic]:
+def _own_headers(root: Path) -> dict[str, str]:
+    """{where cpp saw a tree header: its path in the tree} for the headers under `root`."""
+    return {str(h): str(h.relative_to(root)) for h in root.rglob("*.h")}
+
+
+def _parse_and_inspect(
+    preprocessed: str, text: str, path: str, headers: dict[str, str] | None = None
+) -> list[Diagnostic]:
     try:
         ast = c_parser.CParser().parse(preprocessed, path)
     except ParseError as exc:
         return [_parse_diagnostic(str(exc), text, path)]
-    return Inspector(path).run(ast)
+    return Inspector(path, headers).run(ast)
 
 
 def _parse_diagnostic(message: str, text: str, path: str) -> Diagnostic:
@@ -312,8 +331,10 @@ def _type_key(node: c_ast.Node | None) -> str:
 class Inspector:
     """Walks one translation unit and reports what the compiler would reject."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, headers: dict[str, str] | None = None) -> None:
         self.path = path
+        #: The tree's own headers (as cpp named them -> path in the tree): inspected too.
+        self.headers = headers or {}
         self.found: list[Diagnostic] = []
         self.functions: dict[str, c_ast.FuncDecl] = {}
         self.structs: dict[str, dict[str, c_ast.Node]] = {}
@@ -329,11 +350,14 @@ class Inspector:
         if coord is None:
             self.found.append(Diagnostic(self.path, 0, 0, message))
         else:
-            self.found.append(Diagnostic(coord.file, coord.line, coord.column or 0, message))
+            file = self.headers.get(coord.file, coord.file)
+            self.found.append(Diagnostic(file, coord.line, coord.column or 0, message))
 
     def mine(self, node: c_ast.Node) -> bool:
-        """Only the checked file's own code is inspected, not the fake headers."""
-        return node.coord is not None and node.coord.file == self.path
+        """Only the tree's own code is inspected, not the fake kernel headers."""
+        return node.coord is not None and (
+            node.coord.file == self.path or node.coord.file in self.headers
+        )
 
     # ---- driver
 
@@ -347,6 +371,8 @@ class Inspector:
             elif isinstance(ext, c_ast.Decl) and ext.init is not None:
                 self.initializer(ext.type, ext.init)
                 self.expr(ext.init)
+            elif isinstance(ext, c_ast.StaticAssert):
+                self.expr(ext.cond)
         return self.found
 
     # ---- declarations

@@ -16,7 +16,7 @@ from .output import (
     write_file,
     write_tree,
 )
-from .render import render, render_spec_file, render_user
+from .render import OUTPUTS, render, render_spec_file, render_user
 from .spec import Spec, default_spec, load_spec
 
 DEFAULT_OUT = Path("out")
@@ -96,7 +96,8 @@ def _write(spec: Spec, files: dict[str, str], dest: Path) -> Generated:
     if not dest.exists():
         written = write_tree(files, dest, user=user)
         return Generated(spec, dest, written, warnings=spec.warnings())
-    update = update_tree(dest, files, user)
+    legacy = [out.format(name=spec.name) for out in OUTPUTS.values()]
+    update = update_tree(dest, files, user, legacy)
     return Generated(
         spec,
         dest,

@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,14 +198,19 @@ def write_file(path: Path, text: str, force: bool = False) -> None:
         raise XbgenError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def update_tree(dest: Path, files: dict[str, str], user: dict[str, str]) -> Update:
+def update_tree(
+    dest: Path, files: dict[str, str], user: dict[str, str], legacy: Iterable[str] = ()
+) -> Update:
     """Bring an existing tree up to `files`, keeping the user's files.
 
-    Files xbgen wrote before and no longer writes are removed; user files
-    are created only where missing; the manifest is written last.
+    Files xbgen wrote before and no longer writes are removed (those in the
+    manifest; for a tree from before manifests, the `legacy` paths xbgen
+    wrote then); user files are created only where missing; the manifest is
+    written last.
     """
     result = Update()
-    old = read_manifest(dest) or {}
+    manifest = read_manifest(dest)
+    old = set(manifest) if manifest is not None else set(legacy)
     try:
         for rel, text in sorted(files.items()):
             path = dest / rel

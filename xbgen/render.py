@@ -77,8 +77,27 @@ def templates_dir() -> Path:
     raise XbgenError(f"xbgen is installed without its templates (looked in {here})")
 
 
+#: Longest line checkpatch accepts.
+C_MAX = 100
+
+
 def c_proto(head: str, params: list[str], indent: int = 0) -> str:
-    """A function head, its parameters wrapped and aligned to the open paren."""
+    """A function head, its parameters wrapped and aligned to the open paren.
+
+    A definition whose name is so long that the aligned parameters would
+    pass 100 columns gets its return type on a line of its own.
+    """
+    text = _aligned(head, params, indent)
+    widest = max(len(line.expandtabs(8)) + indent * 8 for line in text.splitlines())
+    ret, _, name = head.rpartition(" ")
+    if widest > C_MAX and indent == 0 and ret and "=" not in head:
+        stars = len(name) - len(name.lstrip("*"))
+        ret, name = ret + " " + name[:stars], name[stars:]
+        return f"{ret.rstrip()}\n{_aligned(name, params, 0)}"
+    return text
+
+
+def _aligned(head: str, params: list[str], indent: int) -> str:
     base = indent * 8
     one_line = f"{head}({', '.join(params)})"
     if base + len(one_line) <= C_LINE:

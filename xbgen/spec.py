@@ -124,6 +124,8 @@ RING_PAGES = (1, 2, 4, 8, 16)
 #: (req_prod, req_event, rsp_prod, rsp_event and 48 bytes of padding).
 XEN_PAGE_SIZE = 4096
 SRING_HEADER = 64
+#: Longest device name whose ring driver stays within 100 columns.
+RING_NAME_FITS = 20
 #: Fewest request slots a ring must hold.
 MIN_RING_SLOTS = 4
 #: Largest number of negotiated features.
@@ -465,6 +467,12 @@ class Spec(BaseModel):
             out.append(
                 f"name: {self.name!r} is a device type Linux already drives; the in-tree "
                 "driver may bind to these devices instead of yours"
+            )
+        if self.ring is not None and len(self.name) > RING_NAME_FITS:
+            out.append(
+                f"name: {self.name!r} is {len(self.name)} characters long; with a [ring] some "
+                f"lines of the emitted C pass 100 columns beyond {RING_NAME_FITS} (checkpatch "
+                "LONG_LINE)"
             )
         return out
 

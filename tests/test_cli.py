@@ -359,3 +359,39 @@ def test_a_deleted_user_file_comes_back_and_a_dropped_ring_removes_its_files(
     assert "removed" in result.stdout
     # The user's files are never removed: they may hold their work.
     assert (tree / "backend" / "mydeviceback_user.c").is_file()
+
+
+def test_mirror_option_is_validated_before_any_work(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--mirror", "not a url", "kernels", "list"])
+    assert result.exit_code == 2
+    assert "--mirror" in result.stderr and "not a URL" in result.stderr
+
+
+def test_mirror_option_reaches_the_fetchers(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xbgen import debian
+
+    monkeypatch.delenv(debian.MIRROR_ENV, raising=False)
+    result = runner.invoke(app, ["--mirror", "http://mirror.example/debian", "schema"])
+    assert result.exit_code == 0
+    assert debian.mirror() == "http://mirror.example/debian"
+    monkeypatch.delenv(debian.MIRROR_ENV, raising=False)
+
+
+def test_shell_completion_is_offered(runner: CliRunner) -> None:
+    import shutil
+    import subprocess
+
+    xbgen = shutil.which("xbgen")
+    assert xbgen, "the xbgen console script is not installed"
+    shown = subprocess.run(
+        [xbgen, "--show-completion", "bash"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "_XBGEN_COMPLETE" in shown.stdout
+    env = {**os.environ, "_XBGEN_COMPLETE": "complete_bash", "COMP_WORDS": "xbgen ren",
+           "COMP_CWORD": "1"}  # fmt: skip
+    words = subprocess.run([xbgen], env=env, capture_output=True, text=True, check=False)
+    assert words.stdout.split() == ["render"]

@@ -50,11 +50,53 @@ def test_cache_dir_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert debian.cache_dir().is_dir()
 
 
-def test_releases_reuse_the_machines_mirror() -> None:
+def test_releases_reuse_the_machines_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(debian.MIRROR_ENV, raising=False)
     assert set(debian.RELEASES) >= {"bullseye", "bookworm", "bookworm-backports", "trixie", "sid"}
-    for release, lines in debian.RELEASES.items():
-        for line in lines.splitlines():
-            assert line.split()[2].startswith(debian.mirror()), (release, line)
+    apt = debian._apt_mirror()
+    assert apt is not None, "this machine's apt sources name no Debian archive"
+    assert debian.mirror() == apt
+    for release in debian.RELEASES:
+        for line in debian.release_sources(release).splitlines():
+            assert line.split()[2].startswith(apt), (release, line)
+
+
+def test_mirror_from_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(debian.MIRROR_ENV, "http://mirror.example/debian/")
+    assert debian.mirror() == "http://mirror.example/debian"
+    assert "http://mirror.example/debian-security trixie-security" in debian.release_sources(
+        "trixie"
+    )
+    monkeypatch.setenv(debian.MIRROR_ENV, "not a url")
+    with pytest.raises(FetchError, match="not a URL"):
+        debian.mirror()
+
+
+def test_no_mirror_anywhere_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(debian.MIRROR_ENV, raising=False)
+    monkeypatch.setattr(debian, "_source_files", lambda: [])
+    debian._apt_mirror.cache_clear()
+    try:
+        with pytest.raises(FetchError, match="--mirror URL or set XBGEN_DEBIAN_MIRROR"):
+            debian.mirror()
+    finally:
+        debian._apt_mirror.cache_clear()
+
+
+def test_no_registry_host_is_written_into_the_code() -> None:
+    """Mirrors come from apt's configuration or --mirror, never from a literal host."""
+    from conftest import REPO
+
+    url = re.compile(r"\b(?:https?|ftp)://([A-Za-z0-9.-]+)")
+    allowed = {"HOST", "mirror.example", "example.com", "localhost", "127.0.0.1"}
+    offenders = []
+    for path in [*REPO.glob("xbgen/**/*"), *REPO.glob("templates/**/*"), *REPO.glob(".ci/*")]:
+        if not path.is_file() or path.suffix in {".pyc", ".gpg"}:
+            continue
+        for host in url.findall(path.read_text(errors="replace")):
+            if host not in allowed:
+                offenders.append(f"{path.relative_to(REPO)}: {host}")
+    assert offenders == []
 
 
 @pytest.mark.parametrize("release", ["bookworm", "sid"])

@@ -147,7 +147,10 @@ BAD: dict[str, tuple[bytes, str | None, int | None]] = {
         "description",
         2,
     ),
-    "author non-ascii": (spec_text(name="x", author="Jürgen <j@x>").encode(), "author", 2),
+    "author control character": (b'name = "x"\nauthor = "a\\u0007b"\n', "author", 2),
+    "author comment end": (spec_text(name="x", author="Jürgen */ <j@x>").encode(), "author", 2),
+    "author quote": (b'name = "x"\nauthor = "J\\"x"\n', "author", 2),
+    "description non-ascii": (spec_text(name="x", description="Gerät").encode(), "description", 2),
     "author backslash": (b'name = "x"\nauthor = "a\\\\b"\n', "author", 2),
     "author date": (b'name = "x"\nauthor = 1979-05-27\n', "author", 2),
 }
@@ -313,3 +316,15 @@ def test_a_ring_with_no_fields_is_just_ids() -> None:
     ring = parse_spec(b'name = "x"\n[ring]\npages = 16\n').ring
     assert ring is not None
     assert ring.request_message.size == 8 and ring.slots == 8192 // 2
+
+
+@pytest.mark.parametrize("author", ["Jürgen Groß <jgross@suse.com>", "Roger Pau Monné <r@x>"])
+def test_utf8_authors_reach_module_author(author: str, tmp_path: Path) -> None:
+    from xbgen.generate import generate
+    from xbgen.render import render_spec_file
+
+    spec = Spec(name="x", author=author)
+    assert parse_spec(render_spec_file(spec).encode()) == spec
+    tree = generate(spec, out=tmp_path).tree
+    text = (tree / "frontend" / "xfront.c").read_text(encoding="utf-8")
+    assert f'MODULE_AUTHOR("{author}");' in text

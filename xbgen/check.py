@@ -198,7 +198,8 @@ def _start_cpp(text: str, path: str, version: int, root: Path) -> subprocess.Pop
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        encoding="utf-8",
+        errors="replace",
     )
 
 

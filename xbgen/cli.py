@@ -27,7 +27,6 @@ app = typer.Typer(
     name="xbgen",
     help="Generate Linux kernel split drivers for Xen (frontend + backend) and prove they work.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -74,8 +73,26 @@ def main_callback(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    mirror: Annotated[
+        str | None,
+        typer.Option(
+            "--mirror",
+            metavar="URL",
+            envvar="XBGEN_DEBIAN_MIRROR",
+            help="Debian archive for kernel headers and boot images "
+            "(default: the one in this machine's apt sources).",
+        ),
+    ] = None,
 ) -> None:
     """Generate Linux kernel split drivers for Xen and prove they work."""
+    if mirror:
+        from .debian import use_mirror
+
+        with user_errors():
+            try:
+                use_mirror(mirror)
+            except XbgenError as error:
+                raise UsageError(f"--mirror: {error.message}") from None
 
 
 def _report(result: Generated, verb: str) -> None:

@@ -5,8 +5,10 @@ Every release gets its own private apt state under the xbgen cache
 cache. apt-get and apt-cache are pointed at it with ``-o`` options, so the
 machine's own apt configuration is never read for sources nor written.
 
-The mirror is the one this machine already uses (read from
-``/etc/apt/sources.list`` and ``/etc/apt/sources.list.d/``).
+The mirror is ``$XBGEN_DEBIAN_MIRROR`` (the CLI's ``--mirror`` sets it) or
+else the one this machine already uses (read from ``/etc/apt/sources.list``
+and ``/etc/apt/sources.list.d/``); there is no built-in default, so a machine
+without either gets a clear error instead of a host name nobody chose.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from xbgen.errors import FetchError, ToolMissingError
 Progress = Callable[[str], None]
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
+#: Environment variable naming the Debian archive to use (``--mirror`` sets it).
+MIRROR_ENV = "XBGEN_DEBIAN_MIRROR"
 LIST_MAX_AGE_S = 24 * 3600
 # Releases whose Release file may be past its Valid-Until on the mirror.
 NO_VALID_UNTIL = frozenset({"sid"})
@@ -87,14 +90,42 @@ def _uris_in(text: str) -> list[str]:
     return uris
 
 
-@cache
 def mirror() -> str:
-    """The Debian archive URI this machine uses (e.g. ``http://HOST/debian``)."""
+    """The Debian archive URI to use (e.g. ``http://HOST/debian``).
+
+    ``$XBGEN_DEBIAN_MIRROR`` first, then the machine's apt sources.
+    """
+    chosen = os.environ.get(MIRROR_ENV, "").strip()
+    if chosen:
+        if not re.match(r"^(https?|file)://\S+$", chosen):
+            raise FetchError(
+                f"{MIRROR_ENV}={chosen!r} is not a URL (want e.g. http://HOST/debian)"
+            )
+        return chosen.rstrip("/")
+    found = _apt_mirror()
+    if found is None:
+        sources = ", ".join(str(p) for p in _source_files()) or "no apt sources files"
+        raise FetchError(
+            f"no Debian mirror: none of {sources} names a .../debian archive; "
+            f"pass --mirror URL or set {MIRROR_ENV}=URL"
+        )
+    return found
+
+
+@cache
+def _apt_mirror() -> str | None:
     for path in _source_files():
         for uri in _uris_in(path.read_text(errors="replace")):
             if re.search(r"/debian/?$", uri):
                 return uri.rstrip("/")
-    return DEFAULT_MIRROR
+    return None
+
+
+def use_mirror(uri: str | None) -> None:
+    """Make `uri` the mirror for this process and its children (``--mirror``)."""
+    if uri:
+        os.environ[MIRROR_ENV] = uri
+        mirror()  # validate now: a bad URL is a usage error before any work
 
 
 def security_mirror() -> str:
@@ -122,7 +153,13 @@ def _release_sources() -> dict[str, str]:
     }
 
 
-RELEASES: dict[str, str] = _release_sources()
+#: The releases xbgen knows (their sources lists come from :func:`release_sources`).
+RELEASES: tuple[str, ...] = ("bullseye", "bookworm", "bookworm-backports", "trixie", "sid")
+
+
+def release_sources(release: str) -> str:
+    """The sources.list lines of `release` on the chosen mirror."""
+    return _release_sources()[release]
 
 
 def suite_of(release: str) -> str:
@@ -202,7 +239,7 @@ def _update_lists(release: str, state: Path, progress: Progress | None) -> None:
     apt_get = _require("apt-get", "apt")
     (lists / "partial").mkdir(parents=True, exist_ok=True)
     (state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-    (state / "sources.list").write_text(RELEASES[release] + "\n")
+    (state / "sources.list").write_text(release_sources(release) + "\n")
     (progress or stderr_progress)(f"updating package lists for {release} from {mirror()}")
     _run([apt_get, *apt_options(release), "-q", "update"], f"apt-get update for {release}")
     (lists / ".xbgen-updated").touch()

@@ -341,7 +341,7 @@ def _debootstrap(release: str, root: Path, say: Progress) -> None:
 def _configure_apt(release: str, root: Path) -> None:
     sources = root / "etc" / "apt" / "sources.list"
     sources.write_text(
-        debian.RELEASES[release].replace(f"[signed-by={debian.KEYRING}] ", "") + "\n"
+        debian.release_sources(release).replace(f"[signed-by={debian.KEYRING}] ", "") + "\n"
     )
     conf = ['APT::Install-Recommends "false";', 'Acquire::Languages "none";']
     if release in debian.NO_VALID_UNTIL:

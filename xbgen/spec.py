@@ -149,13 +149,18 @@ def _check_name(value: str) -> str:
     return value
 
 
-def _check_text(value: str) -> str:
-    """Free text that lands inside a C string literal and a comment."""
+def _check_text(value: str, utf8: bool = False) -> str:
+    """Free text that lands inside a C string literal and a comment.
+
+    `utf8` allows printable non-ASCII characters (in-tree MODULE_AUTHOR()
+    lines carry names such as "Roger Pau Monné"); C sources are UTF-8.
+    """
     if len(value) > 200:
         raise ValueError(f"is {len(value)} characters long; keep it under 200")
     for ch in value:
-        if not (ch.isprintable() and ch.isascii()):
-            raise ValueError(f"contains {ch!r}; use printable ASCII (it is emitted into C strings)")
+        if not ch.isprintable() or (not utf8 and not ch.isascii()):
+            kind = "printable characters" if utf8 else "printable ASCII"
+            raise ValueError(f"contains {ch!r}; use {kind} (it is emitted into C strings)")
     if "*/" in value or "\\" in value or '"' in value:
         raise ValueError('must not contain "*/", backslashes or double quotes')
     return value
@@ -428,10 +433,15 @@ class Spec(BaseModel):
     def _name(cls, value: str) -> str:
         return _check_name(value)
 
-    @field_validator("description", "author")
+    @field_validator("description")
     @classmethod
     def _text(cls, value: str) -> str:
         return _check_text(value)
+
+    @field_validator("author")
+    @classmethod
+    def _author(cls, value: str) -> str:
+        return _check_text(value, utf8=True)
 
     @field_validator("license")
     @classmethod

@@ -22,7 +22,7 @@ def one_run(xbgen: str) -> float:
         start = time.perf_counter()
         subprocess.run([xbgen, "new", "mydevice"], cwd=tmp, check=True, capture_output=True)
         elapsed = time.perf_counter() - start
-        assert (Path(tmp) / "out/mydevice/frontend/mydevicefront.c").is_file()
+        assert (Path(tmp) / "out/mydevice/frontend/mydevicefront_core.c").is_file()
     return elapsed
 
 

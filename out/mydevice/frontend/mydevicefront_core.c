@@ -681,7 +681,7 @@ static int mydevicefront_probe(struct xenbus_device *dev,
 	info = kzalloc(sizeof(*info), GFP_KERNEL);
 	if (info)
 		info->slots = kvcalloc(MYDEVICE_MAX_RING_SLOTS,
-				      sizeof(*info->slots), GFP_KERNEL);
+				       sizeof(*info->slots), GFP_KERNEL);
 	if (!info || !info->slots) {
 		kfree(info);
 		xenbus_dev_fatal(dev, -ENOMEM, "allocating device info");

@@ -361,8 +361,12 @@ def test_a_deleted_user_file_comes_back_and_a_dropped_ring_removes_its_files(
     assert (tree / "backend" / "mydeviceback_user.c").is_file()
 
 
-def test_mirror_option_is_validated_before_any_work(runner: CliRunner) -> None:
+def test_mirror_option_is_validated_before_any_work(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("XBGEN_DEBIAN_MIRROR", raising=False)
     result = runner.invoke(app, ["--mirror", "not a url", "kernels", "list"])
+    assert "XBGEN_DEBIAN_MIRROR" not in os.environ
     assert result.exit_code == 2
     assert "--mirror" in result.stderr and "not a URL" in result.stderr
 

@@ -92,7 +92,7 @@ def main_callback(
             try:
                 use_mirror(mirror)
             except XbgenError as error:
-                raise UsageError(f"--mirror: {error.message}") from None
+                raise UsageError(error.message) from None
 
 
 def _report(result: Generated, verb: str) -> None:
@@ -203,6 +203,21 @@ def build(
         if not (tree / "Makefile").is_file():
             raise UsageError(f"{tree}: not a generated driver tree (no Makefile); see `xbgen new`")
         kbuild.cli_build(tree, kdir=kdir, kernel=kernel, werror=werror)
+
+
+@app.command()
+def package(
+    tree: Annotated[Path, typer.Argument(help="Driver tree written by `xbgen new` (OUT/NAME).")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the .deb (default: the current one).")
+    ] = Path(),
+) -> None:
+    """Build the Debian DKMS package NAME-dkms_VERSION-1_all.deb and print its path."""
+    from .package import build_package
+
+    with user_errors():
+        deb = build_package(tree, out)
+    out_console.print(escape(str(deb)))
 
 
 kernels_app = typer.Typer(

@@ -97,11 +97,7 @@ def mirror() -> str:
     """
     chosen = os.environ.get(MIRROR_ENV, "").strip()
     if chosen:
-        if not re.match(r"^(https?|file)://\S+$", chosen):
-            raise FetchError(
-                f"{MIRROR_ENV}={chosen!r} is not a URL (want e.g. http://HOST/debian)"
-            )
-        return chosen.rstrip("/")
+        return _checked(chosen, MIRROR_ENV)
     found = _apt_mirror()
     if found is None:
         sources = ", ".join(str(p) for p in _source_files()) or "no apt sources files"
@@ -121,11 +117,19 @@ def _apt_mirror() -> str | None:
     return None
 
 
+def _checked(uri: str, where: str) -> str:
+    if not re.match(r"^(https?|file)://\S+$", uri):
+        raise FetchError(f"{where}={uri!r} is not a URL (want e.g. http://HOST/debian)")
+    return uri.rstrip("/")
+
+
 def use_mirror(uri: str | None) -> None:
-    """Make `uri` the mirror for this process and its children (``--mirror``)."""
+    """Make `uri` the mirror for this process and its children (``--mirror``).
+
+    Checked first: a bad URL is an error before any work, and changes nothing.
+    """
     if uri:
-        os.environ[MIRROR_ENV] = uri
-        mirror()  # validate now: a bad URL is a usage error before any work
+        os.environ[MIRROR_ENV] = _checked(uri.strip(), "--mirror")
 
 
 def security_mirror() -> str:

@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * hostile.c - a malicious frontend for a backend that xbgen generated.
+ *
+ * Test-only: the hostile-frontend test builds it against the tree under
+ * test and loads it in the guest beside the tree's own (healthy) frontend.
+ * It drives one device of the same type as the tree (XBH_TYPE) and, with
+ * the ring layout of the tree's own include/XBH_TYPE_ring.h, breaks the
+ * ring protocol in the one way the "mode" parameter names:
+ *
+ *   ungranted-ref   publish a ring-ref it never granted
+ *   bad-evtchn      publish an event channel that is not allocated
+ *   order-too-big   ring-page-order above the backend's max-ring-page-order
+ *                   (with that many granted pages and their refs)
+ *   prod-overflow   once Connected, set req_prod far past the ring, notify
+ *   rewrite         push requests and keep rewriting them (and, in the
+ *                   second half, the producer index) while the backend works
+ *   event-storm     once Connected, notify without requests for storm_s
+ *
+ * A backend that survives closes the device; the frontend then tears down
+ * and goes Closed like any frontend, so the device can be unplugged.
+ *
+ * Build: make -C tests/hostile KDIR=<kernel build tree> XBH_NAME=<type>
+ *        XBH_INCLUDE=<absolute path of the tree's include/>
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/errno.h>
+#include <linux/gfp.h>
+#include <linux/interrupt.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/wait.h>
+#include <xen/events.h>
+#include <xen/grant_table.h>
+#include <xen/page.h>
+#include <xen/xen.h>
+#include <xen/xenbus.h>
+
+#include XBH_RING_H
+
+/* The ring types DEFINE_RING_TYPES(XBH_TYPE, ...) made in the tree's header. */
+#define XBH_CAT_(a, b)	a##b
+#define XBH_CAT(a, b)	XBH_CAT_(a, b)
+#define xbh_sring	XBH_CAT(XBH_TYPE, _sring)
+#define xbh_front_ring	XBH_CAT(XBH_TYPE, _front_ring)
+#define xbh_request	XBH_CAT(XBH_TYPE, _request)
+
+/* order-too-big grants 2^(max + 1) pages: at most 32 (a backend's max is 4). */
+#define XBH_MAX_ORDER	5
+#define XBH_MAX_PAGES	BIT(XBH_MAX_ORDER)
+
+/* How far past the responses prod-overflow puts req_prod. */
+#define XBH_FAR		0x40000000U
+
+enum xbh_mode {
+	XBH_UNGRANTED_REF,
+	XBH_BAD_EVTCHN,
+	XBH_ORDER_TOO_BIG,
+	XBH_PROD_OVERFLOW,
+	XBH_REWRITE,
+	XBH_EVENT_STORM,
+};
+
+static const char * const xbh_modes[] = {
+	[XBH_UNGRANTED_REF] = "ungranted-ref",
+	[XBH_BAD_EVTCHN] = "bad-evtchn",
+	[XBH_ORDER_TOO_BIG] = "order-too-big",
+	[XBH_PROD_OVERFLOW] = "prod-overflow",
+	[XBH_REWRITE] = "rewrite",
+	[XBH_EVENT_STORM] = "event-storm",
+};
+
+static char *mode = "prod-overflow";
+module_param(mode, charp, 0444);
+MODULE_PARM_DESC(mode, "the attack: ungranted-ref, bad-evtchn, order-too-big, prod-overflow, rewrite or event-storm");
+
+static unsigned int storm_s = 30;
+module_param(storm_s, uint, 0444);
+MODULE_PARM_DESC(storm_s, "event-storm: seconds of notifications (default 30)");
+
+static unsigned int rewrite_s = 20;
+module_param(rewrite_s, uint, 0444);
+MODULE_PARM_DESC(rewrite_s, "rewrite: seconds of rewriting, the second half also req_prod (default 20)");
+
+static unsigned int bad_port;
+module_param(bad_port, uint, 0444);
+MODULE_PARM_DESC(bad_port, "bad-evtchn: the port to publish (default: one allocated and closed again)");
+
+static int xbh_mode;
+
+struct xbh_device {
+	struct xenbus_device *dev;
+	bool set_up;			/* pages, grants, event channel held */
+
+	struct page *pages[XBH_MAX_PAGES];
+	grant_ref_t refs[XBH_MAX_PAGES];
+	unsigned int nr_pages;		/* granted pages */
+	grant_ref_t idle_ref;		/* ungranted-ref: claimed, never granted */
+	bool have_idle_ref;
+	struct xbh_front_ring ring;	/* on pages[0] */
+
+	evtchn_port_t evtchn;
+	int irq;			/* > 0 while the event channel is bound */
+	atomic_t events;		/* events the backend sent */
+
+	struct task_struct *task;	/* the attack, once Connected */
+	bool attacking;			/* the backend is still Connected */
+	wait_queue_head_t wq;		/* the attack sleeps here */
+	unsigned long started;		/* jiffies when the attack began */
+};
+
+static irqreturn_t xbh_interrupt(int irq, void *dev_id)
+{
+	struct xbh_device *h = dev_id;
+
+	atomic_inc(&h->events);
+	xen_irq_lateeoi(irq, 0);
+	return IRQ_HANDLED;
+}
+
+static bool xbh_attacking(struct xbh_device *h)
+{
+	return READ_ONCE(h->attacking) && !kthread_should_stop();
+}
+
+/* Sleep up to @ms, or less when the backend leaves Connected or we stop. */
+static void xbh_sleep(struct xbh_device *h, unsigned int ms)
+{
+	wait_event_interruptible_timeout(h->wq, !xbh_attacking(h),
+					 msecs_to_jiffies(ms));
+}
+
+static unsigned int xbh_elapsed_ms(struct xbh_device *h)
+{
+	return jiffies_to_msecs(jiffies - h->started);
+}
+
+static const char *xbh_outcome(struct xbh_device *h)
+{
+	return READ_ONCE(h->attacking) ? "still Connected" : "left Connected";
+}
+
+/* Grant @nr zeroed pages to the backend. */
+static int xbh_grant_pages(struct xbh_device *h, unsigned int nr)
+{
+	struct xenbus_device *dev = h->dev;
+	int ref;
+
+	while (h->nr_pages < nr) {
+		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+
+		if (!page)
+			return -ENOMEM;
+		ref = gnttab_grant_foreign_access(dev->otherend_id,
+						  xen_page_to_gfn(page), 0);
+		if (ref < 0) {
+			__free_page(page);
+			return ref;
+		}
+		h->pages[h->nr_pages] = page;
+		h->refs[h->nr_pages] = ref;
+		h->nr_pages++;
+	}
+	return 0;
+}
+
+/* A grant reference of ours that grants nothing: claimed, never filled in. */
+static int xbh_idle_ref(struct xbh_device *h)
+{
+	grant_ref_t head;
+	int ref, err;
+
+	err = gnttab_alloc_grant_references(1, &head);
+	if (err)
+		return err;
+	ref = gnttab_claim_grant_reference(&head);
+	gnttab_free_grant_references(head);
+	if (ref < 0)
+		return ref;
+	h->idle_ref = ref;
+	h->have_idle_ref = true;
+	return 0;
+}
+
+static int xbh_publish(struct xbh_device *h, int order, evtchn_port_t port)
+{
+	struct xenbus_device *dev = h->dev;
+	struct xenbus_transaction xbt;
+	unsigned int i;
+	char key[20];
+	int err;
+
+again:
+	err = xenbus_transaction_start(&xbt);
+	if (err)
+		return err;
+	if (order < 0) {
+		err = xenbus_printf(xbt, dev->nodename, "ring-ref", "%u",
+				    h->have_idle_ref ? h->idle_ref : h->refs[0]);
+	} else {
+		err = xenbus_printf(xbt, dev->nodename, "ring-page-order", "%d",
+				    order);
+		for (i = 0; !err && i < h->nr_pages; i++) {
+			snprintf(key, sizeof(key), "ring-ref%u", i);
+			err = xenbus_printf(xbt, dev->nodename, key, "%u",
+					    h->refs[i]);
+		}
+	}
+	if (!err)
+		err = xenbus_printf(xbt, dev->nodename, "event-channel", "%u",
+				    port);
+	if (err) {
+		xenbus_transaction_end(xbt, 1);
+		return err;
+	}
+	err = xenbus_transaction_end(xbt, 0);
+	if (err == -EAGAIN)
+		goto again;
+	return err;
+}
+
+/* Give back everything: the attack first, then event channel and grants. */
+static void xbh_release(struct xbh_device *h)
+{
+	unsigned int i;
+
+	WRITE_ONCE(h->attacking, false);
+	if (h->task) {
+		kthread_stop(h->task);
+		h->task = NULL;
+	}
+	if (h->irq > 0) {
+		unbind_from_irqhandler(h->irq, h);	/* closes the port */
+		h->irq = 0;
+	}
+	/* The backend may still map them: the grant code frees them later. */
+	for (i = 0; i < h->nr_pages; i++)
+		gnttab_end_foreign_access(h->refs[i], h->pages[i]);
+	h->nr_pages = 0;
+	h->ring.sring = NULL;
+	if (h->have_idle_ref) {
+		gnttab_free_grant_reference(h->idle_ref);
+		h->have_idle_ref = false;
+	}
+	h->set_up = false;
+}
+
+/* The backend is in InitWait: publish this mode's ring details. */
+static int xbh_setup(struct xbh_device *h)
+{
+	struct xenbus_device *dev = h->dev;
+	unsigned int max_order;
+	evtchn_port_t port;
+	int order = -1;		/* a single "ring-ref" */
+	int err;
+
+	h->set_up = true;
+	max_order = xenbus_read_unsigned(dev->otherend, "max-ring-page-order", 0);
+	if (xbh_mode == XBH_ORDER_TOO_BIG) {
+		if (max_order >= XBH_MAX_ORDER)
+			return -E2BIG;
+		order = max_order + 1;
+		err = xbh_grant_pages(h, 1U << order);
+	} else if (xbh_mode == XBH_UNGRANTED_REF) {
+		err = xbh_idle_ref(h);
+	} else {
+		err = xbh_grant_pages(h, 1);
+		if (!err) {
+			struct xbh_sring *sring = page_address(h->pages[0]);
+
+			SHARED_RING_INIT(sring);
+			FRONT_RING_INIT(&h->ring, sring, XEN_PAGE_SIZE);
+		}
+	}
+	if (err)
+		return err;
+
+	err = xenbus_alloc_evtchn(dev, &h->evtchn);
+	if (err)
+		return err;
+	if (xbh_mode == XBH_BAD_EVTCHN) {
+		/* Close it again: the port we publish is not allocated. */
+		port = bad_port ? bad_port : h->evtchn;
+		xenbus_free_evtchn(dev, h->evtchn);
+	} else {
+		err = bind_evtchn_to_irqhandler_lateeoi(h->evtchn, xbh_interrupt,
+							0, "xbgen-hostile", h);
+		if (err < 0) {
+			xenbus_free_evtchn(dev, h->evtchn);
+			return err;
+		}
+		h->irq = err;
+		port = h->evtchn;
+	}
+
+	err = xbh_publish(h, order, port);
+	if (err)
+		return err;
+	if (xbh_mode == XBH_UNGRANTED_REF)
+		pr_info("%s: ring-ref %u (never granted), event-channel %u\n",
+			dev->nodename, h->idle_ref, port);
+	else if (xbh_mode == XBH_ORDER_TOO_BIG)
+		pr_info("%s: ring-page-order %d (backend max %u), %u refs, event-channel %u\n",
+			dev->nodename, order, max_order, h->nr_pages, port);
+	else
+		pr_info("%s: ring-ref %u, event-channel %u%s\n", dev->nodename,
+			h->refs[0], port,
+			xbh_mode == XBH_BAD_EVTCHN ? " (not allocated)" : "");
+	return 0;
+}
+
+static void xbh_prod_overflow(struct xbh_device *h)
+{
+	struct xbh_sring *sring = h->ring.sring;
+	RING_IDX rsp = READ_ONCE(sring->rsp_prod);
+	unsigned int i;
+
+	WRITE_ONCE(sring->req_prod, rsp + XBH_FAR);
+	pr_info("prod-overflow: req_prod %u, %u past rsp_prod %u (ring size %u)\n",
+		rsp + XBH_FAR, XBH_FAR, rsp, RING_SIZE(&h->ring));
+	/* The backend looks at req_prod on events: send one a second. */
+	for (i = 0; i < 30 && xbh_attacking(h); i++) {
+		notify_remote_via_irq(h->irq);
+		xbh_sleep(h, 1000);
+	}
+	pr_info("prod-overflow: %u notifications, backend %s after %u ms, rsp_prod %u\n",
+		i, xbh_outcome(h), xbh_elapsed_ms(h), READ_ONCE(sring->rsp_prod));
+}
+
+/*
+ * Fill the ring with requests and push them, then scribble over them while
+ * the backend copies them out.  In the second half, also move req_prod
+ * anywhere within a ring of the last rsp_prod seen, backwards included.
+ */
+static void xbh_rewrite(struct xbh_device *h)
+{
+	struct xbh_sring *sring = h->ring.sring;
+	unsigned int size = RING_SIZE(&h->ring);
+	unsigned long end = jiffies + rewrite_s * HZ;
+	unsigned long half = jiffies + rewrite_s * HZ / 2;
+	unsigned long rounds = 0, rewrites = 0, rewinds = 0;
+	RING_IDX first = READ_ONCE(sring->rsp_prod), rsp;
+	unsigned int i, k;
+
+	while (xbh_attacking(h) && time_before(jiffies, end)) {
+		bool rewind = time_after(jiffies, half);
+
+		rsp = READ_ONCE(sring->rsp_prod);
+		for (i = 0; i < size; i++)
+			get_random_bytes(RING_GET_REQUEST(&h->ring, rsp + i),
+					 sizeof(struct xbh_request));
+		virt_wmb();	/* the requests before req_prod */
+		WRITE_ONCE(sring->req_prod, rsp + size);
+		notify_remote_via_irq(h->irq);
+
+		for (k = 0; k < 4 * size && xbh_attacking(h); k++) {
+			u32 *word = (u32 *)RING_GET_REQUEST(&h->ring,
+							    rsp + get_random_u32_below(size));
+
+			word[get_random_u32_below(sizeof(struct xbh_request) / 4)] =
+				get_random_u32();
+			rewrites++;
+			if (rewind && !(k % 16)) {
+				WRITE_ONCE(sring->req_prod,
+					   rsp + get_random_u32_below(size + 1));
+				notify_remote_via_irq(h->irq);
+				rewinds++;
+			}
+			if (!(k % 32))
+				cond_resched();
+		}
+		rounds++;
+		cond_resched();
+	}
+	pr_info("rewrite: %lu rounds, %lu words rewritten, %lu req_prod rewrites, backend answered %u, %s after %u ms\n",
+		rounds, rewrites, rewinds, READ_ONCE(sring->rsp_prod) - first,
+		xbh_outcome(h), xbh_elapsed_ms(h));
+}
+
+/* Notify as fast as we can, with nothing on the ring. */
+static void xbh_event_storm(struct xbh_device *h)
+{
+	unsigned long end = jiffies + storm_s * HZ;
+	unsigned long sent = 0;
+
+	while (xbh_attacking(h) && time_before(jiffies, end)) {
+		notify_remote_via_irq(h->irq);
+		sent++;
+		cond_resched();
+	}
+	pr_info("event-storm: %lu notifications, backend %s after %u ms\n",
+		sent, xbh_outcome(h), xbh_elapsed_ms(h));
+}
+
+static int xbh_attack_thread(void *data)
+{
+	struct xbh_device *h = data;
+
+	switch (xbh_mode) {
+	case XBH_PROD_OVERFLOW:
+		xbh_prod_overflow(h);
+		break;
+	case XBH_REWRITE:
+		xbh_rewrite(h);
+		break;
+	case XBH_EVENT_STORM:
+		xbh_event_storm(h);
+		break;
+	default:
+		break;
+	}
+
+	/* kthread_stop() reaps us: wait for it. */
+	set_current_state(TASK_INTERRUPTIBLE);
+	while (!kthread_should_stop()) {
+		schedule();
+		set_current_state(TASK_INTERRUPTIBLE);
+	}
+	__set_current_state(TASK_RUNNING);
+	return 0;
+}
+
+static void xbh_connected(struct xbh_device *h)
+{
+	struct xenbus_device *dev = h->dev;
+	struct task_struct *task;
+
+	h->started = jiffies;
+	WRITE_ONCE(h->attacking, true);
+	pr_info("%s: Connected, mode %s\n", dev->nodename, xbh_modes[xbh_mode]);
+	if (xbh_mode != XBH_PROD_OVERFLOW && xbh_mode != XBH_REWRITE &&
+	    xbh_mode != XBH_EVENT_STORM)
+		return;		/* the backend should never have got here */
+	task = kthread_run(xbh_attack_thread, h, "xbgen-hostile");
+	if (IS_ERR(task)) {
+		xenbus_dev_fatal(dev, PTR_ERR(task), "starting the attack");
+		return;
+	}
+	h->task = task;
+}
+
+static void xbh_backend_changed(struct xenbus_device *dev,
+				enum xenbus_state backend_state)
+{
+	struct xbh_device *h = dev_get_drvdata(&dev->dev);
+	int err;
+
+	switch (backend_state) {
+	case XenbusStateInitWait:
+		if (dev->state != XenbusStateInitialising || h->set_up)
+			break;
+		err = xbh_setup(h);
+		if (err) {
+			xbh_release(h);
+			xenbus_dev_fatal(dev, err, "setting up mode %s",
+					 xbh_modes[xbh_mode]);
+			break;
+		}
+		xenbus_switch_state(dev, XenbusStateInitialised);
+		break;
+
+	case XenbusStateConnected:
+		if (dev->state != XenbusStateInitialised)
+			break;
+		xenbus_switch_state(dev, XenbusStateConnected);
+		xbh_connected(h);
+		break;
+
+	case XenbusStateClosing:
+	case XenbusStateClosed:
+		if (dev->state == XenbusStateClosed)
+			break;
+		if (READ_ONCE(h->attacking)) {
+			WRITE_ONCE(h->attacking, false);
+			wake_up(&h->wq);
+			pr_info("%s: backend %s %u ms after Connected\n",
+				dev->nodename, xenbus_strstate(backend_state),
+				xbh_elapsed_ms(h));
+		} else {
+			pr_info("%s: backend %s\n", dev->nodename,
+				xenbus_strstate(backend_state));
+		}
+		xbh_release(h);
+		xenbus_frontend_closed(dev);
+		break;
+
+	default:
+		break;
+	}
+}
+
+static int xbh_probe(struct xenbus_device *dev,
+		     const struct xenbus_device_id *id)
+{
+	struct xbh_device *h;
+
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
+		return -ENOMEM;
+	h->dev = dev;
+	atomic_set(&h->events, 0);
+	init_waitqueue_head(&h->wq);
+	dev_set_drvdata(&dev->dev, h);
+	pr_info("%s: probe, mode %s\n", dev->nodename, xbh_modes[xbh_mode]);
+	xenbus_switch_state(dev, XenbusStateInitialising);
+	return 0;
+}
+
+static void xbh_teardown(struct xenbus_device *dev)
+{
+	struct xbh_device *h = dev_get_drvdata(&dev->dev);
+
+	xbh_release(h);
+	pr_info("%s: removed, %d events from the backend\n", dev->nodename,
+		atomic_read(&h->events));
+	dev_set_drvdata(&dev->dev, NULL);
+	kfree(h);
+}
+
+#ifdef XBH_REMOVE_VOID
+static void xbh_remove(struct xenbus_device *dev)
+{
+	xbh_teardown(dev);
+}
+#else
+static int xbh_remove(struct xenbus_device *dev)
+{
+	xbh_teardown(dev);
+	return 0;
+}
+#endif
+
+static const struct xenbus_device_id xbh_ids[] = {
+	{ XBH_NAME },
+	{ "" }
+};
+
+static struct xenbus_driver xbh_driver = {
+	.name = XBH_NAME "-hostile",
+	.ids = xbh_ids,
+	.probe = xbh_probe,
+	.remove = xbh_remove,
+	.otherend_changed = xbh_backend_changed,
+	.not_essential = true,
+};
+
+static int __init xbh_init(void)
+{
+	if (!xen_domain())
+		return -ENODEV;
+	xbh_mode = match_string(xbh_modes, ARRAY_SIZE(xbh_modes), mode);
+	if (xbh_mode < 0) {
+		pr_err("unknown mode '%s'\n", mode);
+		return -EINVAL;
+	}
+	pr_info("mode %s, driver %s\n", xbh_modes[xbh_mode], xbh_driver.name);
+	return xenbus_register_frontend(&xbh_driver);
+}
+module_init(xbh_init);
+
+static void __exit xbh_exit(void)
+{
+	xenbus_unregister_driver(&xbh_driver);
+}
+module_exit(xbh_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Hostile " XBH_NAME " frontend (xbgen test only)");

@@ -1,0 +1,186 @@
+"""A hostile frontend cannot hurt the generated backend, on real Xen + Linux in QEMU.
+
+In one boot a PV guest runs the tree's own frontend on a healthy device
+(devid 0) and, in turn, six attacks from a test-only frontend module
+(tests/hostile/hostile.c, built against the tree's ring header) on a second
+device (devid 1) of the same backend in dom0: a ring-ref it never granted,
+an event channel that is not allocated, a ring-page-order above the
+backend's maximum, a producer index far past the ring, requests rewritten
+while the backend reads them, an event storm.  For each, the backend must
+cut the device off with a message (xenbus_dev_fatal: an error node and a
+kernel line) and reach Closing or Closed; dom0 must log no Oops/WARN/BUG;
+the healthy device must stay Connected and pass its self-test after the
+attack (and during the long ones).  A copy of the tree without the
+backend's producer-index check must fail.
+
+Needs what the e2e tests need (qemu-system-x86, busybox-static, gcc-12,
+Debian's package mirror on first use); one boot takes about 4 minutes
+under TCG.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import PHASE_TIMINGS
+from hostile import harness
+
+from xbgen import checkpatch, kernels
+from xbgen.e2e import report
+from xbgen.generate import new
+
+NAME = "mydevice"
+HOSTILE = Path(__file__).resolve().parent / "hostile"
+LIB_SH = Path(__file__).resolve().parent.parent / "xbgen" / "e2e" / "init" / "lib.sh"
+#: The backend's producer-index check, as the default spec renders it.
+OVERFLOW_CHECK = re.compile(
+    r"\t\tif \(RING_REQUEST_PROD_OVERFLOW\(&be->ring, rp\)\) \{\n.*?\n\t\t\}\n", re.S
+)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tree `xbgen new mydevice` writes, from the default spec."""
+    out = tmp_path_factory.mktemp("gen")
+    new(NAME, out / "out", spec_dir=out)
+    return out / "out" / NAME
+
+
+def _timings(label: str, result: harness.HostileRun) -> None:
+    PHASE_TIMINGS.append(
+        f"{label}: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    )
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_backend_survives_a_hostile_frontend(generated: Path, tmp_path: Path) -> None:
+    result = harness.run(generated, keep_logs=tmp_path / "logs")
+    summary = harness.format_run(result)
+    print(summary)
+    _timings("hostile frontend, 6 attacks, 1 boot", result)
+    assert harness.judge(result) == [], summary
+    assert list(result.attacks) == list(harness.ATTACKS), summary
+    for attack in result.attacks.values():
+        if attack.mode == "rewrite":
+            # Each request is copied once before it is looked at: nothing to
+            # detect unless the rewritten req_prod went behind the responses.
+            continue
+        assert attack.cut and attack.closed and attack.seconds is not None, summary
+        # Set-up mistakes are refused while connecting, at once.
+        if attack.mode in ("ungranted-ref", "bad-evtchn", "order-too-big"):
+            assert attack.seconds < 5, summary
+    # The storm is throttled (lateeoi) and cut off after 16 spurious events.
+    storm = result.attacks["event-storm"]
+    assert storm.seconds is not None and storm.seconds < harness.STORM_SECONDS, summary
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_backend_without_the_overflow_check_fails(generated: Path, tmp_path: Path) -> None:
+    tree = tmp_path / NAME
+    shutil.copytree(generated, tree)
+    core = tree / "backend" / f"{NAME}back_core.c"
+    weakened, count = OVERFLOW_CHECK.subn("", core.read_text())
+    assert count == 1, "the backend's RING_REQUEST_PROD_OVERFLOW check was not found"
+    core.write_text(weakened)
+    result = harness.run(tree, ("prod-overflow",), attack_wait=30, keep_logs=tmp_path / "logs")
+    summary = harness.format_run(result)
+    print(summary)
+    _timings("hostile frontend, planted bug, 1 boot", result)
+    problems = harness.judge(result, ("prod-overflow",))
+    assert any(p.startswith("prod-overflow: the backend never cut") for p in problems), summary
+    attack = result.attacks["prod-overflow"]
+    assert not attack.cut and not attack.messages, summary
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_hostile_module_builds_without_warnings(generated: Path, tmp_path: Path) -> None:
+    kernel = kernels.fetch(harness.KERNEL_LINE)
+    ko = harness.build_hostile(generated, NAME, kernel, tmp_path)
+    assert ko.is_file()
+
+
+@pytest.mark.slow
+def test_hostile_module_passes_checkpatch() -> None:
+    diags = checkpatch.run([HOSTILE / "hostile.c"], HOSTILE)
+    # The xenbus state names are the kernel's own (enum xenbus_state).
+    problems = [d for d in diags if "CAMELCASE: Avoid CamelCase: <XenbusState" not in d.message]
+    assert not problems, "\n".join(map(str, problems))
+
+
+# --------------------------------------------------------------------------- no QEMU
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+def test_hostile_init_scripts_pass_shellcheck() -> None:
+    scripts = [str(HOSTILE / n) for n in ("dom0-init.sh", "guest-init.sh")]
+    proc = subprocess.run(
+        ["shellcheck", "-s", "sh", "-x", "-P", "SCRIPTDIR", *scripts],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_overflow_check_pattern_matches_the_generated_backend(generated: Path) -> None:
+    core = (generated / "backend" / f"{NAME}back_core.c").read_text()
+    assert len(OVERFLOW_CHECK.findall(core)) == 1
+
+
+CONSOLE = """\
+XBGEN-STEP hostile/prod-overflow START 50.0
+XBGEN-HOSTILE-MSG prod-overflow 5 req_prod 10737[   51.1] noise
+XBGEN-HOSTILE-RESULT prod-overflow cut=yes closed=yes seconds=0.012 state=6 frontend=6 deactivate=0 unregistered=yes kernel=clean healthy=Connected
+XBGEN-STEP hostile/prod-overflow PASS 52.0 cut=yes
+XBGEN-HOSTILE-REPLAY 90.0
+XBGEN-SELFTEST hostile/prod-overflow/after devid=0 depth=8 requests=1000 ok=1000 bad=0 timeouts=0 roundtrip_ns=900000 per_s=1000
+XBGEN-HOSTILE-MSG prod-overflow 5 req_prod 1073741824 is 1073741824 past our responses
+XBGEN-HOSTILE-ERROR prod-overflow 5 req_prod 1073741824 is 1073741824 past our responses
+XBGEN-HOSTILE-GUEST prod-overflow prod-overflow: req_prod 1073741824;
+XBGEN-HOSTILE-RESULT prod-overflow cut=yes closed=yes seconds=0.012 state=6 frontend=6 deactivate=0 unregistered=yes kernel=clean healthy=Connected
+XBGEN-HOSTILE-SELFTEST-FAIL hostile/rewrite/after FAIL want requests=1000
+XBGEN-HOSTILE-RESULT rewrite cut=no closed=no seconds=- state=4 frontend=4 deactivate=0 unregistered=yes kernel=bad healthy=Connected
+XBGEN-HOSTILE-KERNEL rewrite [ 80.0] WARNING: CPU: 0 PID: 9 at x.c:1
+"""
+
+
+def test_attack_lines_are_read_from_the_replay() -> None:
+    console = report.parse(CONSOLE)
+    attacks = harness.parse_attacks(CONSOLE, console)
+    overflow = attacks["prod-overflow"]
+    assert overflow.messages == ["5 req_prod 1073741824 is 1073741824 past our responses"]
+    assert overflow.cut and overflow.closed and overflow.seconds == 0.012
+    assert overflow.after is not None and overflow.after.clean
+    assert _problems(attacks, "prod-overflow") == []
+    rewrite = attacks["rewrite"]
+    assert rewrite.kernel_lines == ["[ 80.0] WARNING: CPU: 0 PID: 9 at x.c:1"]
+    assert rewrite.selftest_failures == ["FAIL want requests=1000"]
+    problems = _problems(attacks, "rewrite")
+    assert any("dom0 kernel" in p for p in problems)
+    assert any("healthy self-test" in p for p in problems)
+
+
+def test_an_attack_that_is_not_cut_off_is_a_problem() -> None:
+    line = (
+        "XBGEN-HOSTILE-RESULT event-storm cut=no closed=no seconds=- state=4 frontend=4 "
+        "deactivate=0 unregistered=yes kernel=clean healthy=Connected\n"
+        "XBGEN-SELFTEST hostile/event-storm/after devid=0 depth=8 requests=10 ok=10 bad=0 "
+        "timeouts=0 roundtrip_ns=1 per_s=1\n"
+    )
+    attacks = harness.parse_attacks(line, report.parse(line))
+    assert _problems(attacks, "event-storm") == [
+        "event-storm: the backend never cut the device off (no error node)"
+    ]
+
+
+def _problems(attacks: dict[str, harness.Attack], mode: str) -> list[str]:
+    run = harness.HostileRun(
+        ok=True, failure=None, attacks=attacks, baseline=None, console=report.Console(),
+        serial_log=Path("serial.log"), timings={},
+    )  # fmt: skip
+    return [p for p in harness.judge(run, (mode,)) if not p.startswith("baseline")]

@@ -28,7 +28,7 @@ def test_new_writes_spec_and_tree_and_says_what_next(runner: CliRunner, tmp_path
     assert sorted(tree_files(tree)) == sorted(
         [
             ".xbgen-manifest", "Makefile", "README.md", "activate.sh", "deactivate.sh",
-            "include/mydevice_ring.h",
+            "dkms.conf", "include/mydevice_ring.h",
             "backend/Kbuild", "backend/Makefile", "backend/mydeviceback_core.c",
             "backend/mydeviceback.h", "backend/mydeviceback_user.c",
             "frontend/Kbuild", "frontend/Makefile", "frontend/mydevicefront_core.c",

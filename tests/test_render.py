@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import REPO, all_option_specs, tree_files
@@ -62,6 +64,33 @@ def test_starter_spec_with_features_round_trips() -> None:
 
     handshake = default_spec("x", ring=False)
     assert parse_spec(render_spec_file(handshake).encode()) == handshake
+
+    packaged = handshake.model_copy(update={"version": "2.0~rc1+git", "scripts": "libexec"})
+    assert parse_spec(render_spec_file(packaged).encode()) == packaged
+
+
+@pytest.mark.parametrize("ring", [True, False])
+def test_dkms_conf_builds_both_modules_from_the_tree(ring: bool, tmp_path: Path) -> None:
+    """What DKMS reads from dkms.conf once bash has sourced it, as DKMS does."""
+    spec = default_spec("mydevice", ring=ring).model_copy(update={"version": "1.2+x"})
+    conf = tmp_path / "dkms.conf"
+    conf.write_text(render(spec)["dkms.conf"])
+    show = (
+        'kernel_source_dir=/lib/modules/K/build; . "$1"; '
+        'printf "%s\\n" "$PACKAGE_NAME" "$PACKAGE_VERSION" "${MAKE[0]}" "$CLEAN" "$AUTOINSTALL" '
+        '"${BUILT_MODULE_NAME[@]}" "${BUILT_MODULE_LOCATION[@]}" "${DEST_MODULE_LOCATION[@]}"'
+    )
+    proc = subprocess.run(
+        ["bash", "-euc", show, "bash", str(conf)], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.splitlines() == [
+        "mydevice", "1.2+x",
+        "make KDIR=/lib/modules/K/build modules", "make KDIR=/lib/modules/K/build clean", "yes",
+        "mydevicefront", "mydeviceback", "frontend/", "backend/", "/updates/dkms", "/updates/dkms",
+    ]  # fmt: skip
+    # The top Makefile builds both folders with the KDIR DKMS passes.
+    makefile = render(spec)["Makefile"]
+    assert "$(MAKE) -C frontend $@" in makefile and "$(MAKE) -C backend $@" in makefile
 
 
 @pytest.mark.parametrize(

@@ -153,6 +153,21 @@ BAD: dict[str, tuple[bytes, str | None, int | None]] = {
     "description non-ascii": (spec_text(name="x", description="Gerät").encode(), "description", 2),
     "author backslash": (b'name = "x"\nauthor = "a\\\\b"\n', "author", 2),
     "author date": (b'name = "x"\nauthor = 1979-05-27\n', "author", 2),
+    "version float": (b'name = "x"\nversion = 1.0\n', "version", 2),
+    "version integer": (b'name = "x"\nversion = 1\n', "version", 2),
+    "version empty": (spec_text(name="x", version="").encode(), "version", 2),
+    "version starts with a letter": (spec_text(name="x", version="v1.0").encode(), "version", 2),
+    "version with a revision": (spec_text(name="x", version="1.0-1").encode(), "version", 2),
+    "version with an epoch": (spec_text(name="x", version="1:1.0").encode(), "version", 2),
+    "version with underscore": (spec_text(name="x", version="1_0").encode(), "version", 2),
+    "version with space": (spec_text(name="x", version="1.0 beta").encode(), "version", 2),
+    "version with slash": (spec_text(name="x", version="1/../../etc").encode(), "version", 2),
+    "version non-ascii": (spec_text(name="x", version="1.0é").encode(), "version", 2),
+    "version too long": (spec_text(name="x", version="1" * 65).encode(), "version", 2),
+    "scripts unknown": (spec_text(name="x", scripts="bin").encode(), "scripts", 2),
+    "scripts upper case": (spec_text(name="x", scripts="SBIN").encode(), "scripts", 2),
+    "scripts path": (spec_text(name="x", scripts="/usr/local/sbin").encode(), "scripts", 2),
+    "scripts boolean": (b'name = "x"\nscripts = true\n', "scripts", 2),
 }
 
 
@@ -192,6 +207,21 @@ def test_defaults() -> None:
     assert spec.log_messages is True
     assert spec.on_invalid_state == "warn"
     assert spec.module_license == "GPL"
+    assert (spec.version, spec.scripts) == ("0.1.0", "none")
+
+
+@pytest.mark.parametrize("version", ["0", "0.1.0", "1.0~rc1", "2.0+git20240101.abc", "10a"])
+def test_debian_upstream_versions_are_accepted(version: str) -> None:
+    assert parse_spec(spec_text(name="x", version=version).encode()).version == version
+
+
+def test_version_errors_say_why() -> None:
+    with pytest.raises(SpecError, match="revision"):
+        parse_spec(spec_text(name="x", version="1.0-2").encode())
+    with pytest.raises(SpecError, match="epoch"):
+        parse_spec(spec_text(name="x", version="2:1.0").encode())
+    with pytest.raises(SpecError, match="'none', 'sbin', 'libexec'"):
+        parse_spec(spec_text(name="x", scripts="bin").encode())
 
 
 @pytest.mark.parametrize("license", sorted(LICENSES))

@@ -131,6 +131,15 @@ MIN_RING_SLOTS = 4
 #: Largest number of negotiated features.
 MAX_FEATURES = 32
 
+#: A Debian upstream version as xbgen accepts it: a digit first, then digits,
+#: letters, '.', '+' and '~'.  No '-' (the package appends its own revision)
+#: and no ':' (an epoch is not part of the upstream version).
+VERSION_RE = re.compile(r"^[0-9][A-Za-z0-9.+~]*$")
+MAX_VERSION_LEN = 64
+
+#: Where `xbgen package` installs activate.sh/deactivate.sh.
+SCRIPTS = ("none", "sbin", "libexec")
+
 
 def _check_name(value: str) -> str:
     if not value:
@@ -167,6 +176,36 @@ def _check_text(value: str, utf8: bool = False) -> str:
 
 
 Text = Annotated[str, Field(min_length=1)]
+
+
+def _check_version(value: str) -> str:
+    why = "it names /usr/src/NAME-VERSION and the Debian package NAME-dkms"
+    if not value:
+        raise ValueError(
+            f"must not be empty; use a Debian upstream version such as '0.1.0' ({why})"
+        )
+    if len(value) > MAX_VERSION_LEN:
+        raise ValueError(f"is {len(value)} characters long; at most {MAX_VERSION_LEN}")
+    if ":" in value:
+        raise ValueError(f"{value!r} has an epoch (':'); give the upstream version only")
+    if "-" in value:
+        raise ValueError(
+            f"{value!r} contains '-': give the upstream version only; the Debian "
+            "package appends its own revision (VERSION-1)"
+        )
+    if not VERSION_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a Debian upstream version: start with a digit, then use "
+            f"digits, letters, '.', '+' or '~' ({why})"
+        )
+    return value
+
+
+def _check_scripts(value: str) -> str:
+    if value not in SCRIPTS:
+        choices = ", ".join(repr(c) for c in SCRIPTS)
+        raise ValueError(f"{value!r} is not one of {choices}")
+    return value
 
 
 def _check_field_name(value: str) -> str:
@@ -406,6 +445,24 @@ class Spec(BaseModel):
             "domain (xbgen verify reports it)."
         ),
     )
+    version: str = Field(
+        default="0.1.0",
+        description=(
+            "Driver version (a Debian upstream version): PACKAGE_VERSION in dkms.conf, "
+            "/usr/src/NAME-VERSION, and the package NAME-dkms VERSION-1 `xbgen package` builds."
+        ),
+    )
+    # A str with an enum rather than a Literal: it changes no emitted C, so
+    # the kernel build matrix (every Literal's values) need not multiply by it.
+    scripts: str = Field(
+        default="none",
+        description=(
+            "Where `xbgen package` installs activate.sh/deactivate.sh: 'none' (only with "
+            "the sources in /usr/src/NAME-VERSION), 'sbin' (/usr/sbin/NAME-activate, "
+            "NAME-deactivate) or 'libexec' (/usr/libexec/NAME/activate.sh, deactivate.sh)."
+        ),
+        json_schema_extra={"enum": list(SCRIPTS)},
+    )
     ring: Ring | None = Field(
         default=None,
         description="The data path: shared ring, event channel, grants. Absent: handshake only.",
@@ -442,6 +499,16 @@ class Spec(BaseModel):
     @classmethod
     def _author(cls, value: str) -> str:
         return _check_text(value, utf8=True)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        return _check_version(value)
+
+    @field_validator("scripts")
+    @classmethod
+    def _scripts(cls, value: str) -> str:
+        return _check_scripts(value)
 
     @field_validator("license")
     @classmethod

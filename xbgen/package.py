@@ -544,9 +544,21 @@ def build_package(tree: Path, out: Path | None = None) -> Path:
         if proc.returncode != 0:
             tail = "\n".join((proc.stderr + proc.stdout).strip().splitlines()[-8:])
             raise XbgenError(f"dpkg-deb failed (exit {proc.returncode}):\n{tail}")
-        try:
-            shutil.copyfile(partial, deb.with_name(f".{deb.name}.tmp"))
-            os.replace(deb.with_name(f".{deb.name}.tmp"), deb)
-        except OSError as exc:
-            raise XbgenError(f"cannot write {deb}: {exc.strerror or exc}") from None
+        _move_into(partial, deb)
     return deb
+
+
+def _move_into(built: Path, deb: Path) -> None:
+    """Put the finished package at `deb` atomically (never a half-written .deb)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{deb.name}.", dir=deb.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise XbgenError(f"cannot write {deb}: {exc.strerror or exc}") from None
+    try:
+        shutil.copyfile(built, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, deb)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise XbgenError(f"cannot write {deb}: {exc.strerror or exc}") from None

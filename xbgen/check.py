@@ -15,18 +15,23 @@ leftover Jinja markup in any emitted file.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import cache
 from itertools import pairwise
 from pathlib import Path
 
 from pycparser import c_ast, c_parser
 from pycparser.c_parser import ParseError
 
+from .cache import cache_dir
 from .errors import ToolMissingError
 
 FAKE_INCLUDE = Path(__file__).resolve().parent / "fake_include"
@@ -129,14 +134,83 @@ def check_c(text: str, path: str) -> list[Diagnostic]:
 def _check_sources(
     sources: dict[str, str], headers: dict[str, str] | None = None
 ) -> list[Diagnostic]:
-    """Check each C file; `headers` are the tree's own .h files ({path: text})."""
+    """Check each C file; `headers` are the tree's own .h files ({path: text}).
+
+    Results are cached under the xbgen cache folder, keyed by everything that
+    decides them (the sources and headers, the fake kernel headers, this
+    module's own code): parsing is most of the time `xbgen new` takes, and the
+    same files always give the same findings.  XBGEN_CHECK_CACHE=0 turns the
+    cache off.
+    """
+    headers = headers or {}
+    key = _cache_key(sources, headers)
+    cached = _cache_load(key)
+    if cached is not None:
+        return cached
     with tempfile.TemporaryDirectory(prefix="xbgen-check-") as tmp:
         root = Path(tmp)
-        for rel, text in (headers or {}).items():
+        for rel, text in headers.items():
             dest = root / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(text, encoding="utf-8")
-        return _check_in(sources, root)
+        found = _check_in(sources, root)
+    _cache_store(key, found)
+    return found
+
+
+@cache
+def _checker_digest() -> str:
+    """What the findings depend on besides the input: this code and the fake headers."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for header in sorted(FAKE_INCLUDE.rglob("*.h")):
+        digest.update(str(header.relative_to(FAKE_INCLUDE)).encode() + b"\0")
+        digest.update(header.read_bytes())
+    digest.update(repr((VERSIONS, sorted(FEATURES.items()))).encode())
+    return digest.hexdigest()
+
+
+def _cache_key(sources: dict[str, str], headers: dict[str, str]) -> str:
+    digest = hashlib.sha256(_checker_digest().encode())
+    for kind, files in (("c", sources), ("h", headers)):
+        for path, text in sorted(files.items()):
+            digest.update(f"{kind}\0{path}\0{len(text)}\0".encode() + text.encode())
+    return digest.hexdigest()
+
+
+def _cache_file(key: str) -> Path | None:
+    if os.environ.get("XBGEN_CHECK_CACHE", "1") == "0":
+        return None
+    try:
+        folder = cache_dir() / "check"
+        folder.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    return folder / f"{key}.json"
+
+
+def _cache_load(key: str) -> list[Diagnostic] | None:
+    path = _cache_file(key)
+    if path is None:
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return [Diagnostic(d["file"], d["line"], d["col"], d["message"]) for d in raw]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _cache_store(key: str, found: list[Diagnostic]) -> None:
+    path = _cache_file(key)
+    if path is None:
+        return
+    data = json.dumps([{"file": d.file, "line": d.line, "col": d.col, "message": d.message}
+                       for d in found])  # fmt: skip
+    try:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(data, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def _check_in(sources: dict[str, str], root: Path) -> list[Diagnostic]:

@@ -11,17 +11,19 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import PHASE_TIMINGS
 
-from xbgen.e2e import E2EFailed, E2EResult, report, run
-from xbgen.e2e.driver import script_setting
+from xbgen.e2e import E2EFailed, E2EResult, images, report, run
+from xbgen.e2e.driver import Driver, Ring, detect_ring, script_setting
 from xbgen.e2e.initramfs import Initramfs, find_busybox
 from xbgen.e2e.qemu import choose_accel
 from xbgen.errors import E2EError
-from xbgen.generate import new
+from xbgen.generate import generate, new
+from xbgen.spec import STARTER_RING, Spec, default_spec
 
 e2e = pytest.mark.e2e
 slow = pytest.mark.slow
@@ -39,12 +41,81 @@ STAGE3_STEPS = (
 )  # fmt: skip
 
 
+#: Steps a ring tree adds after stage 2, in order (the default depths: 1 and 32).
+RING_STEPS = ("ring/selftest-1", "ring/selftest-32", "ring/cycles", "ring/counters")
+#: Self-tests after stage 3's reconnections.
+RING_RECHECKS = (
+    "ring/selftest-after-frontend-rebind", "ring/selftest-after-backend-rebind",
+    "ring/selftest-second-device", "ring/selftest-after-frontend-reload",
+)  # fmt: skip
+#: Counters that keep running totals; every other counter must come back.
+RUNNING_TOTALS = ("gnt_deferred", "gnt_freed")
+#: The quickest scenario that reaches the ring steps: no stage 1, no stage 3.
+RING_ONLY = images.Scenario(orders=(), stage3=False, ring_cycles=0, handshake_timeout=FAULT_TIMEOUT)
+
+
+# ------------------------------------------------------------------ WORKAROUND
+# Two bugs in the ring templates (reported, not fixed here: the templates are
+# not this file's to edit).  Each patch below applies only where the exact
+# buggy text is still there, so it does nothing once the templates are fixed;
+# test_generated_ring_tree_needs_no_workaround then XPASSes (strict) to say
+# that this block can go.
+#
+# 1. The frontend never initialises the shared ring on Linux >= 5.19:
+#    xenbus_setup_ring() hands back a zeroed page and SHARED_RING_INIT() is
+#    only called on the older path, so req_event = rsp_event = 0 and neither
+#    end ever notifies the other: every call times out (10 s each).
+# 2. The backend's first event can be lost for good: binding the event
+#    channel delivers an event at once, the interrupt queues the work, and the
+#    work can run before `be->irq` is assigned (bind_..._lateeoi() sleeps after
+#    unmasking), so it calls xen_irq_lateeoi(0, ...) and the real channel stays
+#    masked (Xen's 'e' key shows it pending and masked): no request is ever
+#    answered.  Seen in 2 of 3 boots.
+_SETUP_RING = "\t\t\t\tnr_pages, info->ring_ref);\n\tif (err)\n\t\treturn err;\n#else\n"
+_WORK_START = "\tif (be->broken)\n\t\treturn;\n\tdone = {name}back_process(be);\n"
+
+
+def ring_workarounds(tree: Path, name: str = NAME) -> list[str]:
+    """Patch the two known template bugs in ``tree``; the names of those patched."""
+    applied = []
+    front = tree / "frontend" / f"{name}front_core.c"
+    if front.is_file() and _SETUP_RING in (text := front.read_text()):
+        fixed = _SETUP_RING.replace("#else\n", "\tSHARED_RING_INIT(sring);\n#else\n")
+        front.write_text(text.replace(_SETUP_RING, fixed))
+        applied.append("SHARED_RING_INIT after xenbus_setup_ring()")
+    back = tree / "backend" / f"{name}back_core.c"
+    start = _WORK_START.format(name=name)
+    if back.is_file() and start in (text := back.read_text()):
+        guard = "\tif (!READ_ONCE(be->irq))\n\t\treturn;\t/* connect() queues us again */\n"
+        back.write_text(text.replace(start, start.replace("\tdone", guard + "\tdone")))
+        applied.append("work waits for be->irq")
+    return applied
+
+
+# --------------------------------------------------------------------- trees
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tree `xbgen new mydevice` writes, from the default spec."""
+    """The tree `xbgen new mydevice` writes, from the default spec (a ring tree)."""
     out = tmp_path_factory.mktemp("gen")
     new(NAME, out / "out", spec_dir=out)
     return out / "out" / NAME
+
+
+@pytest.fixture(scope="module")
+def ring_tree(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default ring tree with the WORKAROUND patches above."""
+    tree = tmp_path_factory.mktemp("ring") / NAME
+    shutil.copytree(generated, tree)
+    ring_workarounds(tree)
+    return tree
+
+
+@pytest.fixture(scope="module")
+def handshake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The handshake-only tree: the default spec without [ring]."""
+    return generate(default_spec(NAME, ring=False), tmp_path_factory.mktemp("hs")).tree
 
 
 @pytest.fixture
@@ -52,10 +123,10 @@ def logs(tmp_path: Path) -> Path:
     return tmp_path / "logs"
 
 
-def planted(generated: Path, tmp_path: Path, rel: str, edit: Callable[[str], str]) -> Path:
-    """A copy of the generated tree with one file edited; the edit must change it."""
+def planted(base: Path, tmp_path: Path, rel: str, edit: Callable[[str], str]) -> Path:
+    """A copy of tree ``base`` with one file edited; the edit must change it."""
     tree = tmp_path / NAME
-    shutil.copytree(generated, tree)
+    shutil.copytree(base, tree)
     path = tree / rel
     before = path.read_text()
     after = edit(before)
@@ -72,16 +143,18 @@ def failing_run(tree: Path, logs: Path, **kwargs: object) -> E2EResult:
     return result
 
 
-@e2e
-@slow
-def test_default_spec_connects_dom0_and_guest(generated: Path, logs: Path) -> None:
-    result = run(generated, keep_logs=logs)
+def passing_steps(result: E2EResult) -> dict[str, report.Step]:
+    """The run's steps, after checking that it passed with a clean console."""
     assert result.ok, result.summary()
-    PHASE_TIMINGS.append(
-        "e2e default spec: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
-    )
     steps = result.console.steps
     assert all(step.status == "PASS" for step in steps.values())
+    assert result.console.kernel_problems == []
+    return steps
+
+
+def assert_handshakes(result: E2EResult) -> None:
+    """Stages 1-3 as every tree runs them."""
+    steps = result.console.steps
     for order in ("backend-first", "frontend-first", "activate-first"):
         assert f"stage1/cycle1/{order}/connect" in steps
     for name in ("connect", "guest-cannot-write-backend"):
@@ -91,18 +164,124 @@ def test_default_spec_connects_dom0_and_guest(generated: Path, logs: Path) -> No
     ]
     sides = {(c.side, c.name) for c in result.console.timeline}
     assert {("frontend", "Connected"), ("backend", "Connected")} <= sides
-    assert result.console.kernel_problems == []
     assert result.timings["handshake_max"] < 10
     assert any(line.startswith("XBGEN-GUEST connected PASS") for line in result.console.guest_lines)
+
+
+def assert_clean_selftest(test: report.SelfTest, requests: int, depth: int) -> None:
+    assert (test.requests, test.ok, test.bad, test.timeouts) == (requests, requests, 0, 0), test
+    assert test.depth == depth
+    assert test.roundtrip_ns > 0 and test.per_s > 0
+
+
+@e2e
+@slow
+def test_default_spec_connects_dom0_and_guest(ring_tree: Path, logs: Path) -> None:
+    """The ring tree `xbgen new` writes: handshakes, data path, cycles, rebinds."""
+    result = run(ring_tree, keep_logs=logs)
+    steps = passing_steps(result)
+    PHASE_TIMINGS.append(
+        "e2e default spec: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+    )
+    assert_handshakes(result)
+    names = list(steps)
+    ring = [n for n in names if n.startswith("ring/")]
+    assert ring[: len(RING_STEPS)] == list(RING_STEPS)
+    assert names.index("ring/counters") < names.index("stage3/frontend-rebind")
+    assert [n for n in ring if n not in RING_STEPS] == list(RING_RECHECKS)
+    # Each recheck runs right after the step it checks.
+    for recheck, before in zip(
+        RING_RECHECKS,
+        ("frontend-rebind", "backend-rebind", "second-device", "frontend-reload"),
+        strict=True,
+    ):
+        assert names[names.index(recheck) - 1] == f"stage3/{before}"
+    tests = result.console.selftests
+    for depth in (1, 32):
+        assert_clean_selftest(tests[f"ring/selftest-{depth}"], images.REQUESTS, depth)
+    requests, depth = images.CHECK_REQUESTS
+    for recheck in RING_RECHECKS:
+        assert_clean_selftest(tests[recheck], requests, depth)
+    assert tests["ring/selftest-second-device"].devid == 1
+    cycles = [t for name, t in tests.items() if name.startswith("ring/cycle-")]
+    assert len(cycles) == images.RING_CYCLES
+    for test in cycles:
+        assert_clean_selftest(test, requests, depth)
+    # Many requests in flight beat one at a time.
+    assert tests["ring/selftest-32"].per_s > tests["ring/selftest-1"].per_s
+    before, after = result.console.counters["before"], result.console.counters["after"]
+    assert before.keys() == after.keys()
+    assert {k.split(".")[0] for k in before} == {"d0", "guest", "xen"}
+    kept = {k: v for k, v in after.items() if not k.endswith(RUNNING_TOTALS)}
+    assert kept == {k: before[k] for k in kept}
+    # The device's own IRQ and ring mapping are counted, one of each.
+    assert before["d0.irq_dev"] == before["guest.irq_dev"] == before["d0.ring_maps"] == 1
+    # Every close ends the ring's grant while the backend may still map it:
+    # deferred frees are fine, as long as each one was freed.
+    for side in ("d0", "guest"):
+        assert after[f"{side}.gnt_deferred"] == after[f"{side}.gnt_freed"]
+        assert after[f"{side}.gnt_leaked"] == 0
+    summary = result.summary()
+    assert "ring self-test:" in summary and "counters:" in summary
+    assert "ring/selftest-32" in summary and "requests/s" in summary
+
+
+@e2e
+@slow
+def test_ring_selftest_100000_requests(ring_tree: Path, logs: Path) -> None:
+    """The full self-test: 100000 requests with 1 and with 32 in flight."""
+    scenario = replace(RING_ONLY, requests=100_000, handshake_timeout=30)
+    result = run(ring_tree, keep_logs=logs, scenario=scenario)
+    steps = passing_steps(result)
+    assert [n for n in steps if n.startswith("ring/")] == ["ring/selftest-1", "ring/selftest-32"]
+    for depth in (1, 32):
+        assert_clean_selftest(result.console.selftests[f"ring/selftest-{depth}"], 100_000, depth)
+    PHASE_TIMINGS.append(
+        "e2e ring self-test, 100000 requests: "
+        + ", ".join(
+            f"{t.depth} in flight {t.per_s}/s ({t.roundtrip_ns / 1000:.0f} us round trip)"
+            for t in result.console.selftests.values()
+        )
+    )
+
+
+@e2e
+@slow
+def test_handshake_only_tree_connects(handshake: Path, logs: Path) -> None:
+    """A tree without [ring] runs stages 1-3 and nothing of the data path."""
+    result = run(handshake, keep_logs=logs)
+    steps = passing_steps(result)
+    assert_handshakes(result)
+    assert not [n for n in steps if n.startswith("ring/")]
+    assert result.console.selftests == {} and result.console.counters == {}
+
+
+@e2e
+@slow
+def test_corrupting_backend_handler_fails_the_selftest(
+    ring_tree: Path, tmp_path: Path, logs: Path
+) -> None:
+    """A backend handler that answers one field wrong: bad > 0, the step fails."""
+    tree = planted(
+        ring_tree, tmp_path, f"backend/{NAME}back_user.c",
+        lambda c: c.replace("rsp->value = req->value;", "rsp->value = req->value ^ 1;"),
+    )  # fmt: skip
+    result = failing_run(tree, logs, scenario=replace(RING_ONLY, requests=500))
+    failed = result.console.failed_step
+    assert failed is not None and failed.name == "ring/selftest-1", result.summary()
+    test = result.console.selftests["ring/selftest-1"]
+    assert test.requests == 500 and test.bad > 0 and test.ok < test.requests
+    assert "bad=" in failed.detail
+    assert "bad 500" in result.summary()
 
 
 @e2e
 @slow
 def test_frontend_that_never_connects_fails_the_connect_step(
-    generated: Path, tmp_path: Path, logs: Path
+    ring_tree: Path, tmp_path: Path, logs: Path
 ) -> None:
     tree = planted(
-        generated, tmp_path, f"frontend/{NAME}front.c",
+        ring_tree, tmp_path, f"frontend/{NAME}front_core.c",
         lambda c: c.replace("xenbus_switch_state(dev, XenbusStateConnected);", ";"),
     )  # fmt: skip
     result = failing_run(tree, logs, guest=False, handshake_timeout=FAULT_TIMEOUT)
@@ -114,9 +293,9 @@ def test_frontend_that_never_connects_fails_the_connect_step(
 
 @e2e
 @slow
-def test_activate_without_chmod_fails_stage2(generated: Path, tmp_path: Path, logs: Path) -> None:
+def test_activate_without_chmod_fails_stage2(ring_tree: Path, tmp_path: Path, logs: Path) -> None:
     tree = planted(
-        generated, tmp_path, "activate.sh",
+        ring_tree, tmp_path, "activate.sh",
         lambda s: re.sub(r"^xenstore-chmod .*\n", "", s, flags=re.M),
     )  # fmt: skip
     result = failing_run(tree, logs, handshake_timeout=FAULT_TIMEOUT)
@@ -130,10 +309,10 @@ def test_activate_without_chmod_fails_stage2(generated: Path, tmp_path: Path, lo
 @e2e
 @slow
 def test_guest_writable_backend_fails_the_permission_step(
-    generated: Path, tmp_path: Path, logs: Path
+    ring_tree: Path, tmp_path: Path, logs: Path
 ) -> None:
     tree = planted(
-        generated, tmp_path, "activate.sh",
+        ring_tree, tmp_path, "activate.sh",
         lambda s: s.replace('xenstore-chmod "$be" "n$backend_domid" "r$domu"',
                             'xenstore-chmod "$be" "n$backend_domid" "b$domu"'),
     )  # fmt: skip
@@ -144,9 +323,9 @@ def test_guest_writable_backend_fails_the_permission_step(
 
 @e2e
 @slow
-def test_module_that_warns_on_remove_fails(generated: Path, tmp_path: Path, logs: Path) -> None:
+def test_module_that_warns_on_remove_fails(ring_tree: Path, tmp_path: Path, logs: Path) -> None:
     tree = planted(
-        generated, tmp_path, f"backend/{NAME}back.c",
+        ring_tree, tmp_path, f"backend/{NAME}back_core.c",
         lambda c: c.replace(f"\t{NAME}back_teardown(dev);\n", f"\tWARN_ON(1);\n\t{NAME}back_teardown(dev);\n"),
     )  # fmt: skip
     result = failing_run(tree, logs, guest=False, handshake_timeout=FAULT_TIMEOUT)
@@ -164,10 +343,10 @@ def test_module_that_warns_on_remove_fails(generated: Path, tmp_path: Path, logs
      (f"backend/{NAME}back.c", "stage3/backend-rebind")],
 )  # fmt: skip
 def test_010_driver_fails_the_rebind_step(
-    rel: str, step: str, generated: Path, tmp_path: Path, logs: Path
+    rel: str, step: str, handshake: Path, tmp_path: Path, logs: Path
 ) -> None:
     """xbgen 0.1.0's frontend leaves both ends Closed after a rebind, its backend a dead device."""
-    tree = planted(generated, tmp_path, rel, lambda _: (FIXTURE_010 / rel).read_text())
+    tree = planted(handshake, tmp_path, rel, lambda _: (FIXTURE_010 / rel).read_text())
     result = failing_run(tree, logs, handshake_timeout=FAULT_TIMEOUT)
     failed = result.console.failed_step
     assert failed is not None and failed.name == step, result.summary()
@@ -180,9 +359,9 @@ def test_010_driver_fails_the_rebind_step(
 
 @e2e
 @slow
-def test_failure_raises_for_the_cli(generated: Path, tmp_path: Path, logs: Path) -> None:
+def test_failure_raises_for_the_cli(handshake: Path, tmp_path: Path, logs: Path) -> None:
     tree = planted(
-        generated, tmp_path, f"frontend/{NAME}front.c",
+        handshake, tmp_path, f"frontend/{NAME}front.c",
         lambda c: c.replace("xenbus_switch_state(dev, XenbusStateConnected);", ";"),
     )  # fmt: skip
     with pytest.raises(E2EFailed) as info:
@@ -289,3 +468,93 @@ def test_init_scripts_pass_shellcheck() -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout
+
+
+# --------------------------------------------------------------------- the ring
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ring templates: no SHARED_RING_INIT after xenbus_setup_ring(); the backend's "
+    "work can EOI before be->irq is set (see WORKAROUND at the top of this file)",
+)
+def test_generated_ring_tree_needs_no_workaround(generated: Path, tmp_path: Path) -> None:
+    tree = tmp_path / NAME
+    shutil.copytree(generated, tree)
+    assert ring_workarounds(tree) == []
+
+
+def ring_spec(**ring: object) -> Spec:
+    return Spec.model_validate({"name": NAME, "ring": {**STARTER_RING, **ring}})
+
+
+def test_detect_ring_reads_the_tree(generated: Path, handshake: Path, tmp_path: Path) -> None:
+    ring = detect_ring(generated, NAME)
+    assert ring is not None and ring.selftest
+    assert ring.slots == default_spec(NAME).ring.slots == 64  # type: ignore[union-attr]
+    assert detect_ring(handshake, NAME) is None
+    quiet = generate(ring_spec(selftest=False), tmp_path / "quiet").tree
+    assert detect_ring(quiet, NAME) == Ring(quiet / "include" / f"{NAME}_ring.h", 64, False)
+    for pages, request in ((4, {"blob": "u8[200]"}), (1, {"blob": "u8[200]"})):
+        spec = ring_spec(pages=pages, request=request)
+        tree = generate(spec, tmp_path / f"p{pages}").tree
+        found = detect_ring(tree, NAME)
+        assert found is not None and found.slots == spec.ring.slots  # type: ignore[union-attr]
+
+
+def test_detect_ring_refuses_a_header_that_contradicts_itself(
+    generated: Path, tmp_path: Path
+) -> None:
+    tree = tmp_path / NAME
+    shutil.copytree(generated, tree)
+    header = tree / "include" / f"{NAME}_ring.h"
+    header.write_text(header.read_text().replace("largest size: 64.", "largest size: 32."))
+    with pytest.raises(E2EError, match="says 32 slots"):
+        detect_ring(tree, NAME)
+
+
+def fake_driver(ring: Ring | None) -> Driver:
+    ko = Path("/nonexistent")
+    return Driver(NAME, "0", ko / "f.ko", ko / "b.ko", ko, ko, 0.0, ring)
+
+
+def test_config_tells_the_scripts_about_the_ring(tmp_path: Path) -> None:
+    small = Ring(tmp_path / "r.h", 16, True)
+    text = images.config_text(fake_driver(small), images.Scenario(requests=77))
+    assert "RING=1\n" in text and "SELFTEST=1\n" in text and "RING_SLOTS=16\n" in text
+    # Depths above the ring's size are capped at it.
+    assert "DEPTHS='1 16'\n" in text and "REQUESTS=77\n" in text and "CHECK_DEPTH=8\n" in text
+    full = images.Scenario(depths=(1, 32, 64, 64))
+    assert full.depths_for(Ring(tmp_path / "r.h", 64, True)) == (1, 32, 64)
+    plain = images.config_text(fake_driver(None), images.Scenario())
+    assert "RING=0\n" in plain and "SELFTEST=0\n" in plain and "DEPTHS=''\n" in plain
+
+
+RING_CONSOLE = """\
+XBGEN-STEP ring/selftest-1 START 50.0
+XBGEN-SELFTEST ring/selftest-1 devid=0 depth=1 requests=100 ok=100 bad=0 timeouts=0 roundtrip_ns=370000 per_s=2700
+XBGEN-STEP ring/selftest-1 PASS 51.0 requests=100 ok=100 bad=0 timeouts=0 roundtrip_ns=370000 per_s=2700
+XBGEN-SELFTEST ring/cycle-1 devid=0 depth=8 requests=10 ok=10 bad=0 timeouts=0 roundtrip_ns=500000 per_s=9000
+XBGEN-SELFTEST ring/cycle-2 devid=0 depth=8 requests=10 ok=9 bad=1 timeouts=0 roundtrip_ns=700000 per_s=8000
+XBGEN-COUNTERS before d0.irq_xen=18 guest.irq_dev=1 xen.evtchn_guest=8
+XBGEN-COUNTERS after d0.irq_xen=18 guest.irq_dev=1 xen.evtchn_guest=9
+"""
+
+
+def test_report_parses_selftests_and_counters() -> None:
+    console = report.parse(RING_CONSOLE)
+    test = console.selftests["ring/selftest-1"]
+    assert test == report.SelfTest("ring/selftest-1", 0, 1, 100, 100, 0, 0, 370000, 2700)
+    assert test.clean and not console.selftests["ring/cycle-2"].clean
+    assert console.counters == {
+        "before": {"d0.irq_xen": 18, "guest.irq_dev": 1, "xen.evtchn_guest": 8},
+        "after": {"d0.irq_xen": 18, "guest.irq_dev": 1, "xen.evtchn_guest": 9},
+    }
+    lines = report.format_selftests(console)
+    assert "2700 requests/s" in lines[0] and "round trip 370.0 us" in lines[0]
+    assert lines[1].split()[0] == "ring/cycle-1..2" and "19/20 ok, bad 1" in lines[1]
+    table = report.format_counters(console)
+    assert table[0].split() == ["counter", "before", "after"]
+    assert table[-1].split() == ["xen.evtchn_guest", "8", "9"]
+    # PASS details show in the steps too.
+    assert "per_s=2700" in report.format_steps(console)[0]

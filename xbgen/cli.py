@@ -338,6 +338,20 @@ def e2e(
             "--keep-logs", help="Folder for the serial logs (default ~/.cache/xbgen/e2e/logs)."
         ),
     ] = None,
+    requests: Annotated[
+        int,
+        typer.Option(
+            "--requests",
+            help="Ring trees: self-test requests at each depth (1 and 32 in flight).",
+        ),
+    ] = 10_000,
+    ring_cycles: Annotated[
+        int,
+        typer.Option(
+            "--ring-cycles",
+            help="Ring trees: unplug/plug cycles of the guest's device, self-test after each.",
+        ),
+    ] = 20,
 ) -> None:
     """Boot Xen + Linux in QEMU, load the modules, watch them connect and close."""
     from . import e2e as e2e_run
@@ -347,7 +361,15 @@ def e2e(
             raise UsageError(
                 f"{tree}: not a generated driver tree (no activate.sh); see `xbgen new`"
             )
-        e2e_run.cli_e2e(tree, cycles=cycles, guest=guest, accel=accel, keep_logs=keep_logs)
+        e2e_run.cli_e2e(
+            tree,
+            cycles=cycles,
+            guest=guest,
+            accel=accel,
+            keep_logs=keep_logs,
+            requests=requests,
+            ring_cycles=ring_cycles,
+        )
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from xbgen.kernels import KernelTree
 from . import assets as assets_mod
 from . import driver as driver_mod
 from . import images, qemu, report
+from .driver import Ring
 from .report import Console
 
 Progress = Callable[[str], None]
@@ -61,11 +62,15 @@ def _say(message: str) -> None:
     stderr_progress(message)
 
 
-def boot_timeout(scenario: images.Scenario) -> float:
+def boot_timeout(scenario: images.Scenario, ring: Ring | None = None) -> float:
     """Generous wall-clock bound for one QEMU run under TCG (steps time out first)."""
     per_order = 2 * scenario.handshake_timeout + 20
     # stage 2 (boot, connect) and stage 3 (rebinds, second device, reload, destroy)
     guest = 10 * scenario.handshake_timeout + 200 if scenario.guest else 0
+    if scenario.guest and ring is not None:
+        # self-tests at each depth, then the connect/close cycles
+        tests = len(scenario.depths_for(ring)) * (scenario.requests / 500 + 30)
+        guest += tests + scenario.ring_cycles * (scenario.handshake_timeout + 20)
     return 120 + scenario.cycles * len(scenario.orders) * per_order + guest
 
 
@@ -79,22 +84,37 @@ def run(
     progress: Progress | None = None,
     timeout: float | None = None,
     handshake_timeout: int = 30,
+    requests: int = images.REQUESTS,
+    ring_cycles: int = images.RING_CYCLES,
     raise_on_failure: bool = True,
     report_to: Progress | None = None,
+    scenario: images.Scenario | None = None,
 ) -> E2EResult:
     """Run the e2e scenario on the generated driver tree ``tree_dir``.
 
     Raises :class:`E2EFailed` (an :class:`~xbgen.errors.E2EError`) when any step
     failed, unless ``raise_on_failure`` is False; ``timeout`` bounds the QEMU run
     (default: from the scenario), ``handshake_timeout`` each wait inside it.
-    Progress lines go to ``progress``, the final report to ``report_to``
-    (both default to stderr).
+    A tree with a ring runs ``requests`` self-test requests per depth and
+    ``ring_cycles`` connect/close cycles.  ``scenario``, when given, replaces
+    all those knobs.  Progress lines go to ``progress``, the final report to
+    ``report_to`` (both default to stderr).
     """
     if cycles < 1:
         raise UsageError("--cycles must be at least 1")
+    if requests < 1:
+        raise UsageError("--requests must be at least 1")
+    if ring_cycles < 0:
+        raise UsageError("--ring-cycles must not be negative")
     say = progress or _say
     chosen = qemu.choose_accel(accel)
-    scenario = images.Scenario(cycles=cycles, guest=guest, handshake_timeout=handshake_timeout)
+    scenario = scenario or images.Scenario(
+        cycles=cycles,
+        guest=guest,
+        handshake_timeout=handshake_timeout,
+        requests=requests,
+        ring_cycles=ring_cycles,
+    )
     timings: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="xbgen-e2e-"))
     try:
@@ -114,6 +134,8 @@ def cli_e2e(
     guest: bool = True,
     accel: str = "auto",
     keep_logs: Path | None = None,
+    requests: int = images.REQUESTS,
+    ring_cycles: int = images.RING_CYCLES,
 ) -> E2EResult:
     """`xbgen e2e`: progress on stderr, the report on stdout, E2EFailed on failure."""
     return run(
@@ -122,6 +144,8 @@ def cli_e2e(
         guest=guest,
         accel=accel,
         keep_logs=keep_logs,
+        requests=requests,
+        ring_cycles=ring_cycles,
         report_to=lambda text: print(text, flush=True),
     )
 
@@ -161,7 +185,7 @@ def _run_in(
     log_dir = keep_logs or _default_log_dir()
     serial = log_dir / f"serial-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     cmd = qemu.qemu_command(assets.xen, assets.vmlinuz, initrd, accel)
-    limit = timeout or boot_timeout(scenario)
+    limit = timeout or boot_timeout(scenario, drv.ring)
     say(f"booting Xen + Linux {assets.abi} under QEMU ({accel}, timeout {limit:.0f}s)")
     marks: dict[str, float] = {}
     boot = qemu.boot(cmd, serial, limit, on_line=_marker_clock(marks, say))
@@ -238,6 +262,10 @@ def _result(
 def format_result(result: E2EResult) -> str:
     lines = ["xbgen e2e: " + ("PASS" if result.ok else "FAIL"), "steps:"]
     lines += report.format_steps(result.console)
+    if result.console.selftests:
+        lines += ["ring self-test:", *report.format_selftests(result.console)]
+    if result.console.counters:
+        lines += ["counters:", *report.format_counters(result.console)]
     lines += ["state timeline (dom0 uptime):", *report.format_timeline(result.console)]
     lines.append("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
     for name, secs in result.console.handshakes.items():

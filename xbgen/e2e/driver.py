@@ -12,6 +12,19 @@ from xbgen import build
 from xbgen.errors import BuildError, E2EError, UsageError
 from xbgen.kernels import KernelTree
 
+#: Bytes of a shared ring's header before its slots (Linux's xen/interface/io/ring.h).
+SRING_HEADER = 64
+XEN_PAGE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Ring:
+    """The data path of a tree that has one: ring geometry and the self-test."""
+
+    header: Path  # include/NAME_ring.h
+    slots: int  # requests one ring holds (the largest ring the backend offers)
+    selftest: bool  # the frontend has /sys/kernel/debug/NAME/DEVID/selftest
+
 
 @dataclass(frozen=True)
 class Driver:
@@ -24,6 +37,7 @@ class Driver:
     activate: Path
     deactivate: Path
     build_seconds: float
+    ring: Ring | None = None
 
     @property
     def front_mod(self) -> str:
@@ -76,18 +90,64 @@ def prepare(tree_dir: Path, kernel: KernelTree, work: Path) -> Driver:
             f"the e2e run puts the backend in dom0, but this tree's backend_domid is "
             f"{backend_domid}: test a spec with backend_domid = 0"
         )
+    devtype = script_setting(copy / "activate.sh", "type")
+    ring = detect_ring(copy, devtype)
     started = time.monotonic()
     _build(copy, kernel)
     seconds = time.monotonic() - started
     return Driver(
-        devtype=script_setting(copy / "activate.sh", "type"),
+        devtype=devtype,
         devid=script_setting(copy / "activate.sh", "devid"),
         front_ko=_one_ko(copy / "frontend"),
         back_ko=_one_ko(copy / "backend"),
         activate=copy / "activate.sh",
         deactivate=copy / "deactivate.sh",
         build_seconds=seconds,
+        ring=ring,
     )
+
+
+def detect_ring(tree: Path, devtype: str) -> Ring | None:
+    """The tree's ring, read from the tree itself: ``include/DEVTYPE_ring.h``.
+
+    ``None`` for a handshake-only tree (no ring header).  The self-test is
+    there when a frontend source creates the debugfs file ``selftest``.  The
+    ring's size is computed as ``__CONST_RING_SIZE`` does, from the header's
+    largest ring order and message sizes (its static_asserts), and must agree
+    with the "Slots in a ring ..." comment when there is one.
+    """
+    header = tree / "include" / f"{devtype}_ring.h"
+    if not header.is_file():
+        return None
+    text = header.read_text()
+    slots = _ring_slots(text, devtype)
+    stated = re.search(r"Slots in a ring of the largest size: (\d+)", text)
+    if stated and slots is not None and int(stated.group(1)) != slots:
+        raise E2EError(
+            f"{header}: the comment says {stated.group(1)} slots, the message sizes give {slots}"
+        )
+    if slots is None and stated:
+        slots = int(stated.group(1))
+    if not slots:
+        raise E2EError(f"{header}: cannot tell the ring's size (no MAX_RING_ORDER or sizes)")
+    selftest = any(
+        re.search(r'debugfs_create_file\(\s*"selftest"', c.read_text())
+        for c in sorted((tree / "frontend").glob("*.c"))
+    )
+    return Ring(header=header, slots=slots, selftest=selftest)
+
+
+def _ring_slots(text: str, devtype: str) -> int | None:
+    order = re.search(r"^#define\s+\w+_MAX_RING_ORDER\s+(\d+)", text, re.M)
+    sizes = [
+        re.search(rf"sizeof\(struct {devtype}_{kind}\)\s*==\s*(\d+)", text)
+        for kind in ("request", "response")
+    ]
+    if order is None or None in sizes:
+        return None
+    entry = max(int(m.group(1)) for m in sizes if m)
+    fit = ((XEN_PAGE_SIZE << int(order.group(1))) - SRING_HEADER) // entry
+    return 1 << (fit.bit_length() - 1) if fit else 0
 
 
 def _one_ko(folder: Path) -> Path:

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from .assets import XEN_MODULES, Assets
-from .driver import Driver
+from .driver import Driver, Ring
 from .initramfs import Initramfs, add_elf_with_libs, busybox_applets, find_busybox
 
 XENSTORE_TOOLS = ("chmod", "exists", "list", "ls", "read", "rm", "watch", "write")
@@ -25,6 +25,14 @@ FRONT_LINES = (
     "Other side says it is connected as well.",
 )
 ORDERS = ("backend-first", "frontend-first", "activate-first")
+#: Self-test requests per depth in a default run (``--requests`` changes it).
+REQUESTS = 10_000
+#: Requests in flight at once for the self-test steps (each capped at the ring's size).
+DEPTHS = (1, 32)
+#: Connect/close cycles of the guest's device, with a self-test after each connect.
+RING_CYCLES = 20
+#: Self-test after each cycle's connect and after each rebind: requests, in flight.
+CHECK_REQUESTS = (1000, 8)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,17 @@ class Scenario:
     guest: bool = True
     handshake_timeout: int = 30
     orders: tuple[str, ...] = ORDERS
+    requests: int = REQUESTS
+    depths: tuple[int, ...] = DEPTHS
+    ring_cycles: int = RING_CYCLES
+    check_requests: tuple[int, int] = CHECK_REQUESTS
+    stage3: bool = True
+
+    def depths_for(self, ring: Ring | None) -> tuple[int, ...]:
+        """The self-test depths this ring takes: each capped at its slots, no repeats."""
+        if ring is None:
+            return ()
+        return tuple(dict.fromkeys(min(d, ring.slots) for d in self.depths))
 
 
 def init_script(name: str) -> bytes:
@@ -57,6 +76,18 @@ def config_text(driver: Driver, scenario: Scenario) -> str:
         # A rebind that only looks Connected in xenstore must also have connected.
         "CONNECT_BACK": f"{driver.back_mod}: {BACK_CONNECT}",
         "CONNECT_FRONT": f"{driver.front_mod}: {FRONT_CONNECT}",
+        # The data path (a ring tree): counters, connect/close cycles, self-test.
+        "RING": "1" if driver.ring else "0",
+        "SELFTEST": "1" if driver.ring and driver.ring.selftest else "0",
+        "RING_SLOTS": str(driver.ring.slots if driver.ring else 0),
+        "REQUESTS": str(scenario.requests),
+        "DEPTHS": " ".join(map(str, scenario.depths_for(driver.ring))),
+        "RING_CYCLES": str(scenario.ring_cycles),
+        "CHECK_REQUESTS": str(scenario.check_requests[0]),
+        "CHECK_DEPTH": str(
+            min(scenario.check_requests[1], driver.ring.slots if driver.ring else 1)
+        ),
+        "STAGE3": "1" if scenario.stage3 else "0",
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 

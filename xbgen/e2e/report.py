@@ -49,6 +49,25 @@ class StateChange:
         return STATE_NAMES.get(self.value, self.value)
 
 
+@dataclass(frozen=True)
+class SelfTest:
+    """The figures one run of the frontend's debugfs self-test reported."""
+
+    name: str  # the step, e.g. ring/selftest-32
+    devid: int
+    depth: int  # requests in flight at once
+    requests: int
+    ok: int
+    bad: int
+    timeouts: int
+    roundtrip_ns: int  # mean time from submitting a request to its response
+    per_s: int  # responses per second over the whole run
+
+    @property
+    def clean(self) -> bool:
+        return self.ok == self.requests and self.bad == 0 and self.timeouts == 0
+
+
 @dataclass
 class Console:
     """Everything parsed out of one serial log."""
@@ -61,6 +80,9 @@ class Console:
     result: str | None = None
     boot_uptime: float | None = None
     guest_domid: str | None = None
+    selftests: dict[str, SelfTest] = field(default_factory=dict)
+    #: XBGEN-COUNTERS snapshots by label ("before", "after"): counter -> value.
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def failed_step(self) -> Step | None:
@@ -110,6 +132,11 @@ TIME_RE = re.compile(rf"XBGEN-TIME handshake (\S+) {_NUM}")
 RESULT_RE = re.compile(r"XBGEN-RESULT (PASS|FAIL)")
 BOOT_RE = re.compile(rf"XBGEN-BOOT {_NUM}")
 DOMID_RE = re.compile(r"XBGEN-GUEST-DOMID (\d+)")
+SELFTEST_RE = re.compile(
+    r"XBGEN-SELFTEST (\S+) devid=(\d+) depth=(\d+) requests=(\d+) ok=(\d+) bad=(\d+)"
+    r" timeouts=(\d+) roundtrip_ns=(\d+) per_s=(\d+)"
+)
+COUNTERS_RE = re.compile(r"XBGEN-COUNTERS (\S+) ((?:[\w.]+=\d+ ?)+)")
 
 
 def _on_step(console: Console, m: re.Match[str]) -> None:
@@ -145,6 +172,16 @@ def _on_domid(console: Console, m: re.Match[str]) -> None:
     console.guest_domid = m.group(1)
 
 
+def _on_selftest(console: Console, m: re.Match[str]) -> None:
+    name, *numbers = m.groups()
+    console.selftests[name] = SelfTest(name, *(int(n) for n in numbers))
+
+
+def _on_counters(console: Console, m: re.Match[str]) -> None:
+    pairs = (item.split("=") for item in m.group(2).split())
+    console.counters[m.group(1)] = {key: int(value) for key, value in pairs}
+
+
 _HANDLERS: list[tuple[re.Pattern[str], Callable[[Console, re.Match[str]], None]]] = [
     (STEP_RE, _on_step),
     (STATE_RE, _on_state),
@@ -152,6 +189,8 @@ _HANDLERS: list[tuple[re.Pattern[str], Callable[[Console, re.Match[str]], None]]
     (RESULT_RE, _on_result),
     (BOOT_RE, _on_boot),
     (DOMID_RE, _on_domid),
+    (SELFTEST_RE, _on_selftest),
+    (COUNTERS_RE, _on_counters),
 ]
 
 
@@ -204,6 +243,41 @@ def format_steps(console: Console) -> list[str]:
     lines = []
     for step in console.steps.values():
         secs = f"{step.seconds:6.2f}s" if step.seconds is not None else "   -   "
-        detail = f"  {step.detail}" if step.status == "FAIL" else ""
+        detail = f"  {step.detail}" if step.detail else ""
         lines.append(f"  {step.status:<7} {secs}  {step.name}{detail}")
+    return lines
+
+
+def format_selftests(console: Console) -> list[str]:
+    """One line per self-test run, the connect/close cycles' runs summed up."""
+    lines = []
+    cycles = [t for t in console.selftests.values() if t.name.startswith("ring/cycle-")]
+    for test in console.selftests.values():
+        if test in cycles:
+            continue
+        lines.append(
+            f"  {test.name:<36} devid {test.devid} {test.depth:>3} in flight: "
+            f"{test.ok}/{test.requests} ok, bad {test.bad}, timeouts {test.timeouts}, "
+            f"round trip {test.roundtrip_ns / 1000:.1f} us, {test.per_s} requests/s"
+        )
+    if cycles:
+        trips = sorted(t.roundtrip_ns for t in cycles)
+        lines.append(
+            f"  {'ring/cycle-1..' + str(len(cycles)):<36} devid {cycles[0].devid} "
+            f"{cycles[0].depth:>3} in flight: {sum(t.ok for t in cycles)}/"
+            f"{sum(t.requests for t in cycles)} ok, bad {sum(t.bad for t in cycles)}, "
+            f"timeouts {sum(t.timeouts for t in cycles)}, "
+            f"median round trip {trips[len(trips) // 2] / 1000:.1f} us"
+        )
+    return lines
+
+
+def format_counters(console: Console) -> list[str]:
+    """The counters, one per line, with each snapshot's value side by side."""
+    labels = list(console.counters)
+    keys = list(dict.fromkeys(k for snap in console.counters.values() for k in snap))
+    lines = ["  " + f"{'counter':<28}" + "".join(f"{label:>10}" for label in labels)]
+    for key in keys:
+        values = "".join(f"{console.counters[label].get(key, '-'):>10}" for label in labels)
+        lines.append(f"  {key:<28}{values}")
     return lines

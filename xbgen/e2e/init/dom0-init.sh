@@ -38,6 +38,9 @@ diagnostics() {
 	xenstore-ls -fp /local/domain/0/device 2>&1 | head -20
 	[ -n "$DOMID" ] && xenstore-ls -fp "/local/domain/$DOMID/device" 2>&1 | head -20
 	ls /sys/bus/xen-backend/devices
+	grep -E " ($DEV|$BACK_MOD)\$" /proc/interrupts
+	# Xen's own view of the event channels (pending/masked) goes to the serial log.
+	[ "$RING" = 1 ] && xl debug-keys e
 	lsmod
 	dmesg | tail -25
 	echo "XBGEN-DIAG end"
@@ -121,13 +124,6 @@ load() {
 	pid=$!
 	wait_for "$HANDSHAKE_TIMEOUT" exited "$pid" || fail "insmod $1 still blocked after ${HANDSHAKE_TIMEOUT}s"
 	wait "$pid" || fail "insmod $1 exited $?: $(tail -1 /tmp/insmod.out)"
-}
-
-# exited PID: the process ended (a zombie counts: ash reaps only in `wait`).
-exited() {
-	[ ! -e "/proc/$1/stat" ] && return 0
-	case "$(cat "/proc/$1/stat" 2>/dev/null)" in *") Z "*) return 0 ;; esac
-	return 1
 }
 
 # expect_lines N_BACK N_FRONT: the generated log lines appeared since the step began.
@@ -258,10 +254,23 @@ guest_gone() { ! xl list "$DOMID" >/dev/null 2>&1; }
 # to a running device.  The guest takes its orders from data/xbgen-cmd (one
 # command name, written by dom0) and answers under data/xbgen-<command>.
 guest_do() {
-	run xenstore-write "/local/domain/$DOMID/data/xbgen-cmd" "$1"
 	# The guest may wait twice (insmod's wait for its devices, then its own).
-	wait_for $((2 * HANDSHAKE_TIMEOUT + 30)) guest_has "$1" || fail "guest wrote no '$1' result"
-	res=$(guest_key "$1")
+	guest_ask $((2 * HANDSHAKE_TIMEOUT + 30)) "$1"
+}
+
+# guest_ask SECONDS KEY [COMMAND ARGS...]: have the guest run COMMAND (default
+# KEY) and fail the step unless it answers PASS under KEY within SECONDS;
+# the answer is left in $res.  Every KEY must be new.
+guest_ask() {
+	secs=$1; shift
+	run xenstore-write "/local/domain/$DOMID/data/xbgen-cmd" "$*"
+	guest_answer "$secs" "$1"
+}
+
+# guest_answer SECONDS KEY: wait for the guest's answer under KEY; PASS or fail.
+guest_answer() {
+	wait_long "$1" guest_has "$2" || fail "guest wrote no '$2' result within $1 s"
+	res=$(guest_key "$2")
 	case "$res" in PASS*) ;; *) fail "guest: $res; $(states "$DOMID")" ;; esac
 }
 
@@ -290,6 +299,7 @@ stage3() {
 	guest_do rebind
 	reconnected "the guest unbound and bound its frontend"
 	end_step "${res#PASS }"
+	selftest_step ring/selftest-after-frontend-rebind
 
 	step stage3/backend-rebind
 	dev=$(be_device "$DEVID")
@@ -302,6 +312,7 @@ stage3() {
 	reconnected "dom0 unbound and bound ${dev##*/} to $drv"
 	wait_for 5 backend_connected_again || fail "backend Connected in xenstore but never printed '$CONNECT_BACK' after bind"
 	end_step "driver $drv device ${dev##*/}"
+	selftest_step ring/selftest-after-backend-rebind
 
 	step stage3/second-device
 	run sh $DRV/activate.sh "$DOMID" "$DEVID2"
@@ -309,6 +320,7 @@ stage3() {
 		fail "device $DEVID2 not Connected after ${HANDSHAKE_TIMEOUT}s: $(states "$DOMID" "$DEVID2")"
 	both_connected "$DOMID" || fail "device $DEVID left Connected: $(states "$DOMID")"
 	end_step
+	selftest_step ring/selftest-second-device "$DEVID2"
 
 	step stage3/deactivate-second
 	mark_trace
@@ -328,6 +340,7 @@ stage3() {
 	guest_do reload
 	reconnected "the guest reloaded its frontend"
 	end_step "${res#PASS }"
+	selftest_step ring/selftest-after-frontend-reload
 
 	step stage3/destroy
 	run xl destroy "$DOMID"
@@ -350,6 +363,145 @@ stage3() {
 	unload "$BACK_MOD"
 }
 
+# ----------------------------------------------------------------- the data path
+# A tree with a ring: the guest runs the frontend's debugfs self-test, the
+# device is unplugged and plugged again RING_CYCLES times, and what the
+# kernels and Xen hold for it must be back where it started.
+
+# next_key NAME: a fresh answer key for the guest (xenstore data/xbgen-<key>).
+next_key() { KEYN=$((KEYN + 1)); key="$1$KEYN"; }
+
+# selftest_bound N: seconds the guest may take for N requests under TCG.
+selftest_bound() { echo $(($1 / 200 + 60)); }
+
+# ring_selftest NAME DEVID N C: inside a step, the guest runs N requests with
+# C in flight on device DEVID; its figures go to $figures and the console.
+ring_selftest() {
+	next_key st
+	bound=$(selftest_bound "$3")
+	run xenstore-write "/local/domain/$DOMID/data/xbgen-cmd" "$key selftest $2 $3 $4 $bound"
+	selftest_answer "$1" "$2" "$4" $((bound + 30))
+}
+
+# selftest_answer NAME DEVID C SECONDS: wait for the guest's self-test answer
+# under $key; print its figures (on failure too), then pass or fail.
+selftest_answer() {
+	wait_long "$4" guest_has "$key" || fail "guest wrote no '$key' result within $4 s"
+	res=$(guest_key "$key")
+	figures=$(echo "$res" | sed -n 's/.*\(requests=[0-9]* .*per_s=[0-9]*\).*/\1/p')
+	[ -z "$figures" ] || echo "XBGEN-SELFTEST $1 devid=$2 depth=$3 $figures"
+	case "$res" in PASS*) ;; *) fail "guest: $res" ;; esac
+}
+
+# selftest_step NAME [DEVID [N [C]]]: one step that runs the self-test (the
+# check-sized one by default).
+selftest_step() {
+	[ "$SELFTEST" = 1 ] || return 0
+	step "$1"
+	ring_selftest "$1" "${2:-$DEVID}" "${3:-$CHECK_REQUESTS}" "${4:-$CHECK_DEPTH}"
+	end_step "$figures"
+}
+
+# xen_counters: from Xen itself ('e' and 'g' debug keys, read back with xl
+# dmesg): event channels in use per domain, and grants of each domain that
+# another domain has mapped (active grant entries).
+xen_counters() {
+	xl dmesg -c > /dev/null
+	xl debug-keys e
+	xl debug-keys g
+	xl dmesg > /tmp/xen-keys.out
+	awk -v guest="$DOMID" '
+	/Event channel information for domain/ { d = $NF; sub(/:$/, "", d); sect = "e"; next }
+	/grant-table for remote d/ { d = $0; sub(/.*remote d/, "", d); sub(/ .*/, "", d); sect = "g"; next }
+	/key .* pressed|\] done/ { sect = ""; next }
+	sect == "e" && /^\(XEN\) +[0-9]+ \[/ { ev[d]++ }
+	sect == "g" && /^\(XEN\) +\[0x[0-9a-f]+\]/ { gnt[d]++ }
+	END {
+		printf "xen.evtchn_d0=%d xen.evtchn_guest=%d ", ev[0], ev[guest]
+		printf "xen.mapped_grants_d0=%d xen.mapped_grants_guest=%d\n", gnt[0], gnt[guest]
+	}' /tmp/xen-keys.out
+}
+
+# counters: one line of what dom0's kernel, the guest's kernel and Xen hold
+# for event channels, IRQs and grants, into $counts.
+counters() {
+	next_key cnt
+	guest_ask 30 "$key" counters
+	guest=$(echo "${res#PASS }" | tr ' ' '\n' | sed 's/^/guest./' | tr '\n' ' ')
+	maps=$(grep -c xenbus_map_ring /proc/vmallocinfo)
+	dom0="d0.irq_xen=$(irq_lines) d0.irq_dev=$(irq_lines "$BACK_MOD") d0.ring_maps=$maps"
+	grants=$(grant_figures | tr ' ' '\n' | sed 's/^/d0./' | tr '\n' ' ')
+	counts="$dom0 $grants$guest$(xen_counters)"
+}
+
+# same_counts BEFORE AFTER: nothing differs but the running totals of
+# deferred and freed grants; every deferred grant was freed.
+same_counts() {
+	echo "$1 $2" | awk '{
+		for (i = 1; i <= NF; i++) {
+			split($i, kv, "=")
+			if (kv[1] ~ /gnt_(deferred|freed)$/) { side = kv[1]; sub(/\.gnt_.*/, "", side); n[side, kv[1] ~ /freed/] = kv[2]; continue }
+			if (kv[1] in v) { if (v[kv[1]] != kv[2]) bad = bad " " kv[1] "=" v[kv[1]] "->" kv[2] } else v[kv[1]] = kv[2]
+		}
+		if (n["d0", 0] != n["d0", 1]) bad = bad " d0 grants deferred " n["d0", 0] " freed " n["d0", 1]
+		if (n["guest", 0] != n["guest", 1]) bad = bad " guest grants deferred " n["guest", 0] " freed " n["guest", 1]
+		if (bad != "") { print substr(bad, 2); exit 1 }
+	}'
+}
+
+# ring_cycles: unplug and plug the guest's device RING_CYCLES times, with the
+# self-test after each connect; the counters must come back where they began.
+ring_cycles() {
+	step ring/cycles
+	counters
+	before=$counts
+	echo "XBGEN-COUNTERS before $before"
+	n=0; [ "$SELFTEST" = 1 ] && n=$CHECK_REQUESTS
+	bound=$(selftest_bound "$n")
+	t0=$(centis)
+	i=1
+	while [ "$i" -le "$RING_CYCLES" ]; do
+		# The guest first waits for its device to go, then for it to connect.
+		next_key cyc
+		run xenstore-write "/local/domain/$DOMID/data/xbgen-cmd" "$key cycle $DEVID $n $CHECK_DEPTH $bound"
+		run sh $DRV/deactivate.sh "$DOMID"
+		wait_for 10 no_nodes "$DOMID" || fail "cycle $i: device nodes still present after deactivate"
+		wait_for 10 be_unregistered "$DEVID" || fail "cycle $i: backend device still registered"
+		guest_answer "$HANDSHAKE_TIMEOUT" "$key-gone"
+		run sh $DRV/activate.sh "$DOMID"
+		wait_for "$HANDSHAKE_TIMEOUT" both_connected "$DOMID" || \
+			fail "cycle $i: not Connected after ${HANDSHAKE_TIMEOUT}s: $(states "$DOMID")"
+		selftest_answer "ring/cycle-$i" "$DEVID" "$CHECK_DEPTH" $((HANDSHAKE_TIMEOUT + bound + 30))
+		i=$((i + 1))
+	done
+	took=$(( $(centis) - t0 ))
+	end_step "$RING_CYCLES cycles in $((took / 100)).$((took % 100 / 10)) s"
+
+	step ring/counters
+	# A grant the backend still mapped when the frontend ended it is freed
+	# by a timer, once a second: give the counters a few seconds to settle.
+	tries=10
+	while :; do
+		counters
+		diff=$(same_counts "$before" "$counts") && break
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || break
+		sleep 1
+	done
+	echo "XBGEN-COUNTERS after $counts"
+	[ -z "$diff" ] || fail "after $RING_CYCLES connect/close cycles: $diff"
+	end_step "back where they started after $RING_CYCLES cycles"
+}
+
+ring_stage() {
+	[ "$SELFTEST" = 1 ] && for depth in $DEPTHS; do
+		step "ring/selftest-$depth"
+		ring_selftest "ring/selftest-$depth" "$DEVID" "$REQUESTS" "$depth"
+		end_step "$figures"
+	done
+	[ "$RING_CYCLES" -gt 0 ] && ring_cycles
+}
+
 main() {
 	mount -t proc proc /proc
 	mount -t sysfs sysfs /sys
@@ -358,7 +510,12 @@ main() {
 	boot_toolstack
 	start_watcher
 	stage1
-	if [ "$GUEST" = 1 ]; then stage2; stage3; fi
+	[ "$RING" = 1 ] && enable_grant_debug
+	if [ "$GUEST" = 1 ]; then
+		stage2
+		[ "$RING" = 1 ] && ring_stage
+		[ "$STAGE3" = 1 ] && stage3
+	fi
 	finish PASS
 }
 

@@ -20,8 +20,10 @@ report() {
 finish() { while :; do sleep 10; done; }
 diagnostics() { dmesg | tail -15; }
 
-fe_state() { cat "$SYSDEV/state" 2>/dev/null; }
-connected() { [ "$(fe_state)" = Connected ]; }
+# fe_state [DEVID]: the frontend device's xenbus state, as sysfs names it.
+fe_state() { cat "/sys/bus/xen/devices/$DEV-${1:-$DEVID}/state" 2>/dev/null; }
+connected() { [ "$(fe_state "$@")" = Connected ]; }
+fe_absent() { [ ! -e "/sys/bus/xen/devices/$DEV-$1" ]; }
 unloaded() { ! grep -q "^$FRONT_MOD " /proc/modules; }
 
 connects() { dmesg | grep -cF "$CONNECT_FRONT"; }
@@ -69,6 +71,44 @@ lines_ok() {
 	IFS=$old_ifs
 }
 
+# selftest KEY DEVID N C SECONDS: N requests with C in flight through the
+# device's debugfs self-test, bounded by SECONDS; report its figures under KEY.
+selftest() {
+	file=/sys/kernel/debug/$DEV/$2/selftest
+	wait_for 10 test -e "$file" || { report "$1" "FAIL no $file"; return; }
+	echo "$3 $4" 2>/tmp/selftest.err > "$file" &
+	pid=$!
+	if ! wait_long "$5" exited "$pid"; then
+		grep -E " $DEV\$" /proc/interrupts
+		report "$1" "FAIL '$3 $4' still running after $5 s"
+		return
+	fi
+	wait "$pid" || { report "$1" "FAIL writing '$3 $4' to $file: $(cat /tmp/selftest.err)"; return; }
+	line=$(cat "$file")
+	if [ "$(figure requests "$line")" != "$3" ] || [ "$(figure ok "$line")" != "$3" ] || \
+		[ "$(figure bad "$line")" != 0 ] || [ "$(figure timeouts "$line")" != 0 ]; then
+		report "$1" "FAIL want requests=$3 ok=$3 bad=0 timeouts=0, got: $line"
+		return
+	fi
+	check "$1" "$line"
+}
+
+# counters KEY: what the guest's kernel holds for Xen: IRQs bound to event
+# channels (all, and the frontend's), deferred grant frees.
+counters() {
+	report "$1" "PASS irq_xen=$(irq_lines) irq_dev=$(irq_lines "$DEV") $(grant_figures)"
+}
+
+# cycle KEY DEVID N C SECONDS: dom0 unplugs device DEVID and plugs it again.
+# Say when it is gone here (only then may it be plugged again), wait for it to
+# connect, then run the self-test (none when N is 0).
+cycle() {
+	wait_for "$HANDSHAKE_TIMEOUT" fe_absent "$2" || { report "$1-gone" "FAIL $DEV-$2 still there"; return; }
+	report "$1-gone" PASS
+	wait_for "$HANDSHAKE_TIMEOUT" connected "$2" || { report "$1" "FAIL frontend state '$(fe_state "$2")'"; return; }
+	if [ "$3" = 0 ]; then check "$1" connected; else selftest "$@"; fi
+}
+
 # check KEY: PASS unless the kernel complained since boot.
 check() {
 	DMESG_MARK=0
@@ -79,6 +119,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs dev /dev
 echo "XBGEN-GUEST boot $(now)"
+[ "$RING" = 1 ] && enable_grant_debug
 
 insmod "/xbgen/driver/$FRONT_MOD.ko" || { report loaded "FAIL insmod exited $?"; finish; }
 check loaded
@@ -100,20 +141,29 @@ if xenstore-write "$BE/state" "$FORGED" 2>/dev/null; then
 fi
 check backend-write "write to $BE/state refused"
 
-# dom0 drives the rest (stage 3): it writes a command name to data/xbgen-cmd
-# and waits for the result under data/xbgen-<command>.
+# dom0 drives the rest: it writes "KEY [COMMAND [ARGS...]]" to data/xbgen-cmd
+# (COMMAND defaults to KEY; every KEY is new) and waits for the result under
+# data/xbgen-<KEY>.
 done_cmd=
 while :; do
-	cmd=$(xenstore-read data/xbgen-cmd 2>/dev/null)
-	if [ -z "$cmd" ] || [ "$cmd" = "$done_cmd" ]; then
-		usleep 200000
+	line=$(xenstore-read data/xbgen-cmd 2>/dev/null)
+	if [ -z "$line" ] || [ "$line" = "$done_cmd" ]; then
+		usleep 100000
 		continue
 	fi
-	done_cmd=$cmd
-	echo "XBGEN-GUEST command $cmd $(now)"
+	done_cmd=$line
+	echo "XBGEN-GUEST command $line $(now)"
+	# shellcheck disable=SC2086 # split the command into its words
+	set -- $line
+	key=$1
+	cmd=${2:-$1}
+	shift $(($# < 2 ? $# : 2))
 	case $cmd in
 	rebind) rebind ;;
 	reload) reload ;;
-	*) report "$cmd" "FAIL unknown command '$cmd'" ;;
+	selftest) selftest "$key" "$@" ;;
+	counters) counters "$key" ;;
+	cycle) cycle "$key" "$@" ;;
+	*) report "$key" "FAIL unknown command '$cmd'" ;;
 	esac
 done

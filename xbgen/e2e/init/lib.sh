@@ -62,5 +62,54 @@ wait_for() {
 	return 0
 }
 
+# wait_long SECONDS TEST...: wait_for, polling every 50 ms at first and then
+# less and less often, up to once a second: each poll forks, and under
+# emulation that takes the CPU from what a long wait waits for.
+wait_long() {
+	deadline=$(( $(centis) + $1 * 100 )); shift
+	pause=50000
+	while ! "$@"; do
+		[ "$(centis)" -ge "$deadline" ] && return 1
+		usleep "$pause"
+		[ "$pause" -ge 1000000 ] || pause=$((pause * 2))
+	done
+	return 0
+}
+
 # log_count TEXT: occurrences of TEXT in the kernel log since the step began.
 log_count() { dmesg | tail -n +$((DMESG_MARK + 1)) | grep -cF "$1"; }
+
+# exited PID: the process ended (a zombie counts: ash reaps only in `wait`).
+exited() {
+	[ ! -e "/proc/$1/stat" ] && return 0
+	case "$(cat "/proc/$1/stat" 2>/dev/null)" in *") Z "*) return 0 ;; esac
+	return 1
+}
+
+# figure NAME "k=v k=v ...": the value of NAME in a self-test or counters line.
+figure() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1; }
+
+# irq_lines PATTERN: lines of /proc/interrupts whose chip is Xen's (an event
+# channel bound to an IRQ), or, with PATTERN, whose action is exactly PATTERN.
+irq_lines() {
+	if [ -z "$1" ]; then grep -c ' xen-' /proc/interrupts
+	else awk -v name="$1" '$NF == name' /proc/interrupts | wc -l
+	fi
+}
+
+# grant_figures: the grant table's deferred frees (grant-table.c's pr_debug
+# lines, enabled by enable_grant_debug): deferred, freed and leaked entries.
+grant_figures() {
+	dmesg > /tmp/dmesg.grants
+	echo "gnt_deferred=$(grep -c 'deferring g\.e\.' /tmp/dmesg.grants)" \
+		"gnt_freed=$(grep -c 'freeing g\.e\.' /tmp/dmesg.grants)" \
+		"gnt_leaked=$(grep -c 'leaking g\.e\.' /tmp/dmesg.grants)"
+}
+
+# enable_grant_debug: debugfs, and the grant table's pr_debug lines (a grant
+# still mapped by the other end when it is ended is freed later, by a timer).
+enable_grant_debug() {
+	mkdir -p /sys/kernel/debug
+	grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs debugfs /sys/kernel/debug
+	echo 'file grant-table.c +p' > /sys/kernel/debug/dynamic_debug/control
+}

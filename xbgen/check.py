@@ -28,6 +28,7 @@ from functools import cache
 from itertools import pairwise
 from pathlib import Path
 
+import pycparser
 from pycparser import c_ast, c_parser
 from pycparser.c_parser import ParseError
 
@@ -165,7 +166,7 @@ def _checker_digest() -> str:
     for header in sorted(FAKE_INCLUDE.rglob("*.h")):
         digest.update(str(header.relative_to(FAKE_INCLUDE)).encode() + b"\0")
         digest.update(header.read_bytes())
-    digest.update(repr((VERSIONS, sorted(FEATURES.items()))).encode())
+    digest.update(repr((VERSIONS, sorted(FEATURES.items()), pycparser.__version__)).encode())
     return digest.hexdigest()
 
 

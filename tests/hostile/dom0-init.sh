@@ -129,9 +129,6 @@ healthy_selftest() {
 	esac
 }
 
-# kstamp: the kernel timestamp of the first dmesg line on stdin.
-kstamp() { head -1 | sed -n 's/^\[ *\([0-9]*\.[0-9]*\)\].*/\1/p'; }
-
 stage_guest() {
 	step hostile/guest
 	load "$BE_MOD"
@@ -184,12 +181,13 @@ attack() {
 	case $mode in rewrite | event-storm) healthy_selftest "hostile/$mode/during" ;; esac
 
 	limit=$ATTACK_WAIT
-	[ "$mode" = rewrite ] && limit=$REWRITE_WAIT
+	case " $NO_CUT " in *" $mode "*) limit=$NO_CUT_WAIT ;; esac
 	if wait_for "$limit" error_seen "$DOMID" "$hd"; then cut=yes; else cut=no; fi
 	closed=no
 	[ $cut = yes ] && wait_for 10 be_closing "$DOMID" "$hd" && closed=yes
-	# The hostile frontend closes once the backend does: let it finish.
-	[ $closed = yes ] && wait_for 10 fe_closed "$DOMID" "$hd"
+	# The hostile frontend closes once the backend does (reconnect: after
+	# asking for the device back a few times): let it finish.
+	[ $closed = yes ] && wait_for 60 fe_closed "$DOMID" "$hd"
 	state=$(state_of "$(be_path "$DOMID" "$hd")")
 	fstate=$(state_of "$(fe_path "$DOMID" "$hd")")
 	error=$(xenstore-read "$(err_path "$DOMID" "$hd")/error" 2>/dev/null)
@@ -200,14 +198,16 @@ attack() {
 	sed 's/^/  | /' /tmp/deactivate.out
 	wait_for 10 be_unregistered "$DOMID" "$hd" && gone=yes || gone=no
 
-	# What the backend's kernel said about the device, and when (dom0 clock).
+	# What the backend's kernel said about the device, and when (dom0 clock):
+	# from the backend's connect line to its first line about the device.
 	dmesg | tail -n +$((mark + 1)) > /tmp/dmesg.attack
-	t_connect=$(grep -F "$CONNECT_BACK" /tmp/dmesg.attack | tail -1 | kstamp)
 	grep -F " $DEV-$DOMID-$hd: " /tmp/dmesg.attack > /tmp/dmesg.dev
-	t_error=$(kstamp < /tmp/dmesg.dev)
-	cutoff=-
-	[ -n "$t_connect" ] && [ -n "$t_error" ] && \
-		cutoff=$(echo "$t_connect $t_error" | awk '{printf "%.3f", $2 - $1}')
+	cutoff=$(awk -v conn="$CONNECT_BACK" -v dev=" $DEV-$DOMID-$hd: " '
+		function stamp(line) { sub(/^\[ */, "", line); sub(/\].*/, "", line); return line }
+		index($0, conn) { t0 = stamp($0) }
+		index($0, dev) { if (t0 != "") printf "%.3f", stamp($0) - t0; exit }' /tmp/dmesg.attack)
+	[ -n "$cutoff" ] || cutoff=-
+	connects=$(grep -cF "$CONNECT_BACK" /tmp/dmesg.attack)
 	sed "s/^\[ *[0-9.]*\] [^ ]* $DEV-$DOMID-$hd: //" /tmp/dmesg.dev | while read -r msg; do
 		record "XBGEN-HOSTILE-MSG $mode $msg"
 	done
@@ -222,7 +222,7 @@ attack() {
 	fi
 	healthy_selftest "hostile/$mode/after"
 	if both_connected "$DOMID" "$DEVID"; then healthy=Connected; else healthy=$(states "$DOMID" "$DEVID" | tr ' ' ,); fi
-	record "XBGEN-HOSTILE-RESULT $mode cut=$cut closed=$closed seconds=$cutoff state=$state frontend=$fstate deactivate=$deact unregistered=$gone kernel=$kernel healthy=$healthy"
+	record "XBGEN-HOSTILE-RESULT $mode cut=$cut closed=$closed seconds=$cutoff connects=$connects state=$state frontend=$fstate deactivate=$deact unregistered=$gone kernel=$kernel healthy=$healthy"
 	# Not end_step: a kernel complaint is recorded for the harness, and the
 	# next attack still runs.
 	pass "cut=$cut seconds=$cutoff kernel=$kernel"

@@ -43,7 +43,7 @@ MODULE = "xbgen_hostile"
 KERNEL_LINE = "6.1"
 HEALTHY_DEVID = 0
 HOSTILE_DEVID = 1
-#: Every attack, in the order one boot runs them.
+#: The six attacks of the issue, in the order one boot runs them.
 ATTACKS = (
     "ungranted-ref",
     "bad-evtchn",
@@ -52,8 +52,13 @@ ATTACKS = (
     "rewrite",
     "event-storm",
 )
+#: Two more modes: ``reconnect`` asks for the device back after each cut-off
+#: (is the cut-off final?), ``full-batches`` is a well-behaved frontend that
+#: fills the whole ring per event (it must not be cut off).
+EXTRA = ("reconnect", "full-batches")
+MODES = ATTACKS + EXTRA
 #: What the backend must say (a dom0 kernel line about the device) when it
-#: cuts the attack off; rewrite has nothing the backend must detect.
+#: cuts the attack off; None: nothing the backend must detect.
 EXPECTED: dict[str, str | None] = {
     "ungranted-ref": r"mapping in shared page \d+ from domain \d+",
     "bad-evtchn": r"binding event channel \d+",
@@ -61,10 +66,15 @@ EXPECTED: dict[str, str | None] = {
     "prod-overflow": r"req_prod \d+ is \d+ past our responses",
     "rewrite": None,
     "event-storm": r"\d+ events in a row brought no request",
+    "reconnect": r"req_prod \d+ is \d+ past our responses",
+    "full-batches": None,
 }
+#: Modes the backend must not cut off.
+NO_CUT = ("full-batches",)
 #: Seconds dom0 waits for the backend's error node after the attack began.
 ATTACK_WAIT = 60
-#: rewrite runs REWRITE_SECONDS; dom0 waits a little longer for a cut-off.
+#: rewrite runs REWRITE_SECONDS; for it and full-batches dom0 waits a
+#: little longer than that for a cut-off that need not come.
 REWRITE_SECONDS = 20
 STORM_SECONDS = 30
 #: Self-test on the healthy device after each attack: requests, in flight.
@@ -81,6 +91,7 @@ class Attack:
     cut: bool  # the backend wrote its error node (xenbus_dev_fatal)
     closed: bool  # and reached Closing or Closed
     seconds: float | None  # backend connect line -> first error line, dom0 clock
+    connects: int  # "Connecting the backend now." lines while the device was plugged
     state: str  # backend state key before the unplug
     unregistered: bool  # the unplug removed the backend device
     kernel_clean: bool
@@ -151,10 +162,11 @@ def hostile_conf(drv: driver_mod.Driver, attacks: Sequence[str], attack_wait: in
         "CHECK_DEPTH": str(min(CHECK[1], drv.ring.slots if drv.ring else 1)),
         "ATTACKS": " ".join(attacks),
         "ATTACK_WAIT": str(attack_wait),
-        "REWRITE_WAIT": str(REWRITE_SECONDS + 5),
+        "NO_CUT": " ".join(("rewrite", *NO_CUT)),
+        "NO_CUT_WAIT": str(REWRITE_SECONDS + 5),
         "HOSTILE_MOD": MODULE,
         "HOSTILE_DRV": f"{drv.devtype}-hostile",
-        "HOSTILE_ARGS": f"storm_s={STORM_SECONDS} rewrite_s={REWRITE_SECONDS}",
+        "HOSTILE_ARGS": f"storm_s={STORM_SECONDS} rewrite_s={REWRITE_SECONDS} reconnects=10",
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
@@ -180,7 +192,7 @@ def boot_timeout(attacks: Sequence[str], attack_wait: int) -> float:
 
 def run(
     tree_dir: Path,
-    attacks: Sequence[str] = ATTACKS,
+    attacks: Sequence[str] = MODES,
     *,
     accel: str = "auto",
     keep_logs: Path | None = None,
@@ -188,9 +200,9 @@ def run(
     progress: Progress | None = None,
 ) -> HostileRun:
     """Boot once and run ``attacks`` against ``tree_dir``'s backend."""
-    unknown = [a for a in attacks if a not in ATTACKS]
+    unknown = [a for a in attacks if a not in MODES]
     if unknown:
-        raise E2EError(f"unknown attack(s) {', '.join(unknown)}: choose from {', '.join(ATTACKS)}")
+        raise E2EError(f"unknown attack(s) {', '.join(unknown)}: choose from {', '.join(MODES)}")
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     timings: dict[str, float] = {}
     started = time.monotonic()
@@ -287,8 +299,8 @@ def parse_attacks(text: str, console: report.Console) -> dict[str, Attack]:
         mode = mode.removeprefix("hostile/").removesuffix("/after").removesuffix("/during")
         if kind == "RESULT":
             results[mode] = dict(_FIELD.findall(rest))
-        elif rest not in found.setdefault((kind, mode), []):
-            found[(kind, mode)].append(rest)
+        else:
+            found.setdefault((kind, mode), []).append(rest)
     attacks: dict[str, Attack] = {}
     for mode, fields in results.items():
         secs = fields.get("seconds", "-")
@@ -297,6 +309,7 @@ def parse_attacks(text: str, console: report.Console) -> dict[str, Attack]:
             cut=fields.get("cut") == "yes",
             closed=fields.get("closed") == "yes",
             seconds=None if secs == "-" else float(secs),
+            connects=int(fields.get("connects", "0")),
             state=fields.get("state", "?"),
             unregistered=fields.get("unregistered") == "yes",
             kernel_clean=fields.get("kernel") == "clean",
@@ -312,7 +325,7 @@ def parse_attacks(text: str, console: report.Console) -> dict[str, Attack]:
     return attacks
 
 
-def judge(result: HostileRun, attacks: Sequence[str] = ATTACKS) -> list[str]:
+def judge(result: HostileRun, attacks: Sequence[str] = MODES) -> list[str]:
     """Every way the backend let the hostile frontend hurt it; [] when none."""
     problems = [] if result.ok else [f"run: {result.failure}"]
     if result.baseline is None or not result.baseline.clean:
@@ -336,6 +349,8 @@ def _attack_problems(attack: Attack) -> list[str]:
             problems.append(f"no backend message like /{expected}/ in {attack.messages}")
         if attack.cut and not attack.closed:
             problems.append(f"error reported but the backend stayed in state {attack.state}")
+    if attack.mode in NO_CUT and attack.cut:
+        problems.append(f"the backend cut off a well-behaved frontend: {attack.messages}")
     if not attack.kernel_clean:
         problems.append(f"dom0 kernel: {attack.kernel_lines}")
     if not attack.unregistered:
@@ -359,7 +374,8 @@ def format_run(result: HostileRun) -> str:
         secs = f"{attack.seconds:.3f}s" if attack.seconds is not None else "-"
         lines.append(
             f"  {attack.mode:<14} cut={'yes' if attack.cut else 'no'} after {secs}, backend "
-            f"state {attack.state}, dom0 kernel {'clean' if attack.kernel_clean else 'NOT clean'}"
+            f"state {attack.state}, {attack.connects} connect(s), "
+            f"dom0 kernel {'clean' if attack.kernel_clean else 'NOT clean'}"
         )
         lines += [f"      backend: {m}" for m in attack.messages]
         if attack.error_node:
@@ -386,12 +402,12 @@ def _selftest(test: report.SelfTest) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("tree", type=Path)
-    parser.add_argument("--attack", action="append", choices=ATTACKS, dest="attacks")
+    parser.add_argument("--attack", action="append", choices=MODES, dest="attacks")
     parser.add_argument("--keep-logs", type=Path)
     parser.add_argument("--accel", default="auto")
     parser.add_argument("--attack-wait", type=int, default=ATTACK_WAIT)
     args = parser.parse_args(argv)
-    attacks = tuple(args.attacks or ATTACKS)
+    attacks = tuple(args.attacks or MODES)
     result = run(
         args.tree, attacks, accel=args.accel, keep_logs=args.keep_logs,
         attack_wait=args.attack_wait,

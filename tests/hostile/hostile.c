@@ -16,6 +16,12 @@
  *   rewrite         push requests and keep rewriting them (and, in the
  *                   second half, the producer index) while the backend works
  *   event-storm     once Connected, notify without requests for storm_s
+ *   reconnect       prod-overflow, but on each cut-off write our state
+ *                   Connected again (up to "reconnects" times), keeping the
+ *                   ring and the event channel: is the cut-off final?
+ *   full-batches    no attack: a well-behaved frontend that fills the whole
+ *                   ring, notifies as the protocol says and waits for all
+ *                   the responses, "batches" times (it must not be cut off)
  *
  * A backend that survives closes the device; the frontend then tears down
  * and goes Closed like any frontend, so the device can be unplugged.
@@ -67,6 +73,8 @@ enum xbh_mode {
 	XBH_PROD_OVERFLOW,
 	XBH_REWRITE,
 	XBH_EVENT_STORM,
+	XBH_RECONNECT,
+	XBH_FULL_BATCHES,
 };
 
 static const char * const xbh_modes[] = {
@@ -76,11 +84,13 @@ static const char * const xbh_modes[] = {
 	[XBH_PROD_OVERFLOW] = "prod-overflow",
 	[XBH_REWRITE] = "rewrite",
 	[XBH_EVENT_STORM] = "event-storm",
+	[XBH_RECONNECT] = "reconnect",
+	[XBH_FULL_BATCHES] = "full-batches",
 };
 
 static char *mode = "prod-overflow";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "the attack: ungranted-ref, bad-evtchn, order-too-big, prod-overflow, rewrite or event-storm");
+MODULE_PARM_DESC(mode, "ungranted-ref, bad-evtchn, order-too-big, prod-overflow, rewrite, event-storm, reconnect or full-batches");
 
 static unsigned int storm_s = 30;
 module_param(storm_s, uint, 0444);
@@ -89,6 +99,14 @@ MODULE_PARM_DESC(storm_s, "event-storm: seconds of notifications (default 30)");
 static unsigned int rewrite_s = 20;
 module_param(rewrite_s, uint, 0444);
 MODULE_PARM_DESC(rewrite_s, "rewrite: seconds of rewriting, the second half also req_prod (default 20)");
+
+static unsigned int reconnects = 10;
+module_param(reconnects, uint, 0444);
+MODULE_PARM_DESC(reconnects, "reconnect: how many times to ask for the device back (default 10)");
+
+static unsigned int batches = 32;
+module_param(batches, uint, 0444);
+MODULE_PARM_DESC(batches, "full-batches: how many full rings to send (default 32)");
 
 static unsigned int bad_port;
 module_param(bad_port, uint, 0444);
@@ -115,6 +133,7 @@ struct xbh_device {
 	bool attacking;			/* the backend is still Connected */
 	wait_queue_head_t wq;		/* the attack sleeps here */
 	unsigned long started;		/* jiffies when the attack began */
+	unsigned int reconnects;	/* reconnect: times we asked back */
 };
 
 static irqreturn_t xbh_interrupt(int irq, void *dev_id)
@@ -335,10 +354,21 @@ static void xbh_prod_overflow(struct xbh_device *h)
 		i, xbh_outcome(h), xbh_elapsed_ms(h), READ_ONCE(sring->rsp_prod));
 }
 
+/* Would RING_PUSH_REQUESTS_AND_CHECK_NOTIFY() notify for @old -> @new? */
+static bool xbh_wants_event(struct xbh_sring *sring, RING_IDX old, RING_IDX new)
+{
+	virt_mb();	/* req_prod written before req_event is read */
+	return (RING_IDX)(new - READ_ONCE(sring->req_event)) <
+	       (RING_IDX)(new - old);
+}
+
 /*
- * Fill the ring with requests and push them, then scribble over them while
- * the backend copies them out.  In the second half, also move req_prod
- * anywhere within a ring of the last rsp_prod seen, backwards included.
+ * Fill the ring with random requests, push half of them, then scribble
+ * over all of them while the backend copies them out.  In the second half,
+ * also move req_prod anywhere within a ring of the last rsp_prod seen,
+ * backwards included.  Events go only where the ring protocol asks for
+ * them (req_event), and no push fills the whole ring, so the backend sees
+ * requests rewritten, not an event storm nor full-ring batches.
  */
 static void xbh_rewrite(struct xbh_device *h)
 {
@@ -346,8 +376,8 @@ static void xbh_rewrite(struct xbh_device *h)
 	unsigned int size = RING_SIZE(&h->ring);
 	unsigned long end = jiffies + rewrite_s * HZ;
 	unsigned long half = jiffies + rewrite_s * HZ / 2;
-	unsigned long rounds = 0, rewrites = 0, rewinds = 0;
-	RING_IDX first = READ_ONCE(sring->rsp_prod), rsp;
+	unsigned long rounds = 0, rewrites = 0, rewinds = 0, events = 0;
+	RING_IDX first = READ_ONCE(sring->rsp_prod), prod = first, old, rsp;
 	unsigned int i, k;
 
 	while (xbh_attacking(h) && time_before(jiffies, end)) {
@@ -358,8 +388,13 @@ static void xbh_rewrite(struct xbh_device *h)
 			get_random_bytes(RING_GET_REQUEST(&h->ring, rsp + i),
 					 sizeof(struct xbh_request));
 		virt_wmb();	/* the requests before req_prod */
-		WRITE_ONCE(sring->req_prod, rsp + size);
-		notify_remote_via_irq(h->irq);
+		old = prod;
+		prod = rsp + size / 2;
+		WRITE_ONCE(sring->req_prod, prod);
+		if (xbh_wants_event(sring, old, prod)) {
+			notify_remote_via_irq(h->irq);
+			events++;
+		}
 
 		for (k = 0; k < 4 * size && xbh_attacking(h); k++) {
 			u32 *word = (u32 *)RING_GET_REQUEST(&h->ring,
@@ -369,9 +404,8 @@ static void xbh_rewrite(struct xbh_device *h)
 				get_random_u32();
 			rewrites++;
 			if (rewind && !(k % 16)) {
-				WRITE_ONCE(sring->req_prod,
-					   rsp + get_random_u32_below(size + 1));
-				notify_remote_via_irq(h->irq);
+				prod = rsp + get_random_u32_below(size + 1);
+				WRITE_ONCE(sring->req_prod, prod);
 				rewinds++;
 			}
 			if (!(k % 32))
@@ -380,9 +414,51 @@ static void xbh_rewrite(struct xbh_device *h)
 		rounds++;
 		cond_resched();
 	}
-	pr_info("rewrite: %lu rounds, %lu words rewritten, %lu req_prod rewrites, backend answered %u, %s after %u ms\n",
-		rounds, rewrites, rewinds, READ_ONCE(sring->rsp_prod) - first,
-		xbh_outcome(h), xbh_elapsed_ms(h));
+	pr_info("rewrite: %lu rounds, %lu words rewritten, %lu req_prod rewrites, %lu events, backend answered %u, %s after %u ms\n",
+		rounds, rewrites, rewinds, events,
+		READ_ONCE(sring->rsp_prod) - first, xbh_outcome(h),
+		xbh_elapsed_ms(h));
+}
+
+/*
+ * Behave: fill the whole ring with zeroed requests, push them with the
+ * protocol's notification check, wait for every response, take them.
+ */
+static void xbh_full_batches(struct xbh_device *h)
+{
+	struct xbh_sring *sring = h->ring.sring;
+	unsigned int size = RING_SIZE(&h->ring), n, i;
+	RING_IDX prod = h->ring.req_prod_pvt, old;
+	unsigned long events = 0;
+
+	for (n = 0; n < batches && xbh_attacking(h); n++) {
+		unsigned long deadline = jiffies + 10 * HZ;
+
+		for (i = 0; i < size; i++) {
+			struct xbh_request *req = RING_GET_REQUEST(&h->ring, prod + i);
+
+			memset(req, 0, sizeof(*req));
+			req->id = (u64)n * size + i;
+		}
+		virt_wmb();	/* the requests before req_prod */
+		old = prod;
+		prod += size;
+		WRITE_ONCE(sring->req_prod, prod);
+		if (xbh_wants_event(sring, old, prod)) {
+			notify_remote_via_irq(h->irq);
+			events++;
+		}
+		while (READ_ONCE(sring->rsp_prod) != prod && xbh_attacking(h) &&
+		       time_before(jiffies, deadline))
+			xbh_sleep(h, 2);
+		if (READ_ONCE(sring->rsp_prod) != prod)
+			break;
+		virt_rmb();	/* the responses after rsp_prod */
+		h->ring.rsp_cons = prod;
+		WRITE_ONCE(sring->rsp_event, prod + 1);
+	}
+	pr_info("full-batches: %u of %u full rings answered (%u requests each, %lu events), backend %s after %u ms\n",
+		n, batches, size, events, xbh_outcome(h), xbh_elapsed_ms(h));
 }
 
 /* Notify as fast as we can, with nothing on the ring. */
@@ -414,6 +490,9 @@ static int xbh_attack_thread(void *data)
 	case XBH_EVENT_STORM:
 		xbh_event_storm(h);
 		break;
+	case XBH_FULL_BATCHES:
+		xbh_full_batches(h);
+		break;
 	default:
 		break;
 	}
@@ -436,8 +515,15 @@ static void xbh_connected(struct xbh_device *h)
 	h->started = jiffies;
 	WRITE_ONCE(h->attacking, true);
 	pr_info("%s: Connected, mode %s\n", dev->nodename, xbh_modes[xbh_mode]);
+	if (xbh_mode == XBH_RECONNECT) {
+		/* As prod-overflow; every reconnect finds req_prod still there. */
+		WRITE_ONCE(h->ring.sring->req_prod,
+			   READ_ONCE(h->ring.sring->rsp_prod) + XBH_FAR);
+		notify_remote_via_irq(h->irq);
+		return;
+	}
 	if (xbh_mode != XBH_PROD_OVERFLOW && xbh_mode != XBH_REWRITE &&
-	    xbh_mode != XBH_EVENT_STORM)
+	    xbh_mode != XBH_EVENT_STORM && xbh_mode != XBH_FULL_BATCHES)
 		return;		/* the backend should never have got here */
 	task = kthread_run(xbh_attack_thread, h, "xbgen-hostile");
 	if (IS_ERR(task)) {
@@ -468,6 +554,13 @@ static void xbh_backend_changed(struct xenbus_device *dev,
 		break;
 
 	case XenbusStateConnected:
+		if (xbh_mode == XBH_RECONNECT && dev->state == XenbusStateConnected &&
+		    h->reconnects) {
+			pr_info("%s: backend Connected again (%u)\n", dev->nodename,
+				h->reconnects);
+			notify_remote_via_irq(h->irq);
+			break;
+		}
 		if (dev->state != XenbusStateInitialised)
 			break;
 		xenbus_switch_state(dev, XenbusStateConnected);
@@ -478,6 +571,20 @@ static void xbh_backend_changed(struct xenbus_device *dev,
 	case XenbusStateClosed:
 		if (dev->state == XenbusStateClosed)
 			break;
+		if (xbh_mode == XBH_RECONNECT && h->irq > 0 &&
+		    h->reconnects < reconnects) {
+			/* Closed is on the backend's way back: wait for Closing. */
+			if (backend_state == XenbusStateClosed)
+				break;
+			h->reconnects++;
+			pr_info("%s: backend %s %u ms after Connected, asking it back (%u)\n",
+				dev->nodename, xenbus_strstate(backend_state),
+				xbh_elapsed_ms(h), h->reconnects);
+			err = xenbus_printf(XBT_NIL, dev->nodename, "state", "%d",
+					    XenbusStateConnected);
+			if (!err)
+				break;
+		}
 		if (READ_ONCE(h->attacking)) {
 			WRITE_ONCE(h->attacking, false);
 			wake_up(&h->wq);

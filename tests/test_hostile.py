@@ -53,6 +53,18 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "out" / NAME
 
 
+@pytest.fixture(scope="module")
+def ring_tree(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated tree with the two known ring template bugs patched (see
+    harness.ring_workarounds): without them the healthy device answers nothing."""
+    tree = tmp_path_factory.mktemp("ring") / NAME
+    shutil.copytree(generated, tree)
+    PHASE_TIMINGS.append(
+        f"hostile frontend: workarounds {harness.ring_workarounds(tree, NAME) or 'none'}"
+    )
+    return tree
+
+
 def _timings(label: str, result: harness.HostileRun) -> None:
     PHASE_TIMINGS.append(
         f"{label}: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
@@ -61,10 +73,10 @@ def _timings(label: str, result: harness.HostileRun) -> None:
 
 @pytest.fixture(scope="module")
 def hostile_run(
-    generated: Path, tmp_path_factory: pytest.TempPathFactory
+    ring_tree: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[harness.HostileRun, str]:
     """One boot: the six attacks, then reconnect and full-batches."""
-    result = harness.run(generated, harness.MODES, keep_logs=tmp_path_factory.mktemp("logs"))
+    result = harness.run(ring_tree, harness.MODES, keep_logs=tmp_path_factory.mktemp("logs"))
     summary = harness.format_run(result)
     print(summary)
     _timings(f"hostile frontend, {len(harness.MODES)} modes, 1 boot", result)
@@ -113,6 +125,12 @@ def test_reconnecting_after_a_cut_off_is_cut_off_again(
 
 @pytest.mark.e2e
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="backend template: a work run that takes a full ring re-queues itself without "
+    "resetting the spurious count, so the re-run that finds nothing counts the event "
+    "as spurious: 17 full-ring batches in a row are cut off as an event storm",
+)
 def test_full_ring_batches_are_not_cut_off(hostile_run: tuple[harness.HostileRun, str]) -> None:
     """A frontend that fills the whole ring, notifies as the protocol says
     and waits for every response breaks no rule: the backend must keep it."""
@@ -124,9 +142,9 @@ def test_full_ring_batches_are_not_cut_off(hostile_run: tuple[harness.HostileRun
 
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_backend_without_the_overflow_check_fails(generated: Path, tmp_path: Path) -> None:
+def test_backend_without_the_overflow_check_fails(ring_tree: Path, tmp_path: Path) -> None:
     tree = tmp_path / NAME
-    shutil.copytree(generated, tree)
+    shutil.copytree(ring_tree, tree)
     core = tree / "backend" / f"{NAME}back_core.c"
     weakened, count = OVERFLOW_CHECK.subn("", core.read_text())
     assert count == 1, "the backend's RING_REQUEST_PROD_OVERFLOW check was not found"
@@ -136,9 +154,13 @@ def test_backend_without_the_overflow_check_fails(generated: Path, tmp_path: Pat
     print(summary)
     _timings("hostile frontend, planted bug, 1 boot", result)
     problems = harness.judge(result, ("prod-overflow",))
-    assert any(p.startswith("prod-overflow: the backend never cut") for p in problems), summary
+    assert "prod-overflow: the backend never cut the device off (no error node)" in problems, (
+        summary
+    )
     attack = result.attacks["prod-overflow"]
-    assert not attack.cut and not attack.messages, summary
+    # Instead it answers the garbage between rsp_prod and req_prod, for ever.
+    assert not attack.cut and not attack.messages and attack.state == "4", summary
+    assert "backend still Connected" in attack.guest, summary
 
 
 @pytest.mark.kernel

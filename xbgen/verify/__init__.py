@@ -1,13 +1,15 @@
 """``xbgen verify``: model-check the emitted drivers over every interleaving.
 
-The tree's ``frontend/*front.c`` and ``backend/*back.c`` are compiled
+The tree's ``frontend/*.c`` and ``backend/*.c`` (one file each for a
+handshake-only driver; core and user files with a ``[ring]``) are compiled
 unchanged, as user-space code with AddressSanitizer and UBSan, against a
-simulation of the xenbus API (``sim/sim.c``, declared by the same fake
-headers ``xbgen check`` uses).  ``sim/explore.c`` walks every configuration
-reachable within the bounds, breadth first with state hashing; the toolstack
-replays the tree's own ``activate.sh``/``deactivate.sh`` writes.  Then
-:mod:`xbgen.verify.model` checks the properties on the whole graph, and each
-violation is replayed to print its shortest schedule move by move.
+simulation of the xenbus, grant-table and event-channel API (``sim/sim.c``,
+declared by the same fake headers ``xbgen check`` uses).  ``sim/explore.c``
+walks every configuration reachable within the bounds, breadth first with
+state hashing; the toolstack replays the tree's own
+``activate.sh``/``deactivate.sh`` writes.  Then :mod:`xbgen.verify.model`
+checks the properties on the whole graph, and each violation is replayed to
+print its shortest schedule move by move.
 
 Pipeline: check the tree -> compile (cached by content) -> explore -> analyse
 -> replay the counterexamples.
@@ -28,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 
 from xbgen.cache import cache_dir
-from xbgen.check import FAKE_INCLUDE, check_paths
+from xbgen.check import FAKE_INCLUDE, check_paths, feature_defines
 from xbgen.errors import CheckError, ToolMissingError, UsageError, XbgenError
 
 from . import model, toolstack
@@ -38,8 +40,12 @@ Progress = Callable[[str], None]
 
 #: The guest's domain id in the model.
 DOMU = 1
-#: What the compiled drivers see: a kernel with both xenbus features.
-FEATURES = ("-DXBGEN_XENBUS_REMOVE_VOID", "-DXBGEN_XENBUS_NOT_ESSENTIAL")
+#: Kernel API the compiled drivers see -> the LINUX_VERSION_CODE whose Kbuild
+#: feature tests define it.  "6.12" has every feature (remove returns void,
+#: not_essential, xenbus_setup_ring, gnttab_end_foreign_access(ref, page),
+#: bind_interdomain_evtchn_to_irqhandler_lateeoi(dev, ...)); "5.10" none.
+KERNELS: dict[str, int] = {"6.12": (6 << 16) + (12 << 8), "5.10": (5 << 16) + (10 << 8)}
+DEFAULT_KERNEL = "6.12"
 CFLAGS = (
     "-std=gnu11",
     "-O1",
@@ -49,9 +55,32 @@ CFLAGS = (
     "-fno-omit-frame-pointer",
     "-DXBGEN_SIM",
 )
+#: The simulation's own C: warnings are bugs.
+SIM_CFLAGS = ("-Wall", "-Werror")
+#: Gathers the drivers' static variables (each in its own section, by
+#: -fdata-sections) between two symbols, so a configuration's snapshot holds
+#: them as it holds the heap; the sanitizers' own data (``..L`` sections, ODR
+#: indicators) goes elsewhere.
+DRIVER_CFLAGS = ("-fdata-sections", "-fno-common")
+LINKER_SCRIPT = """SECTIONS
+{
+  .xbgen_sanitizers : { *xbgen-drv-*.o(*..L* .bss.__odr_asan*) }
+  .xbgen_drivers : ALIGN(64)
+  {
+    __xbgen_drivers_start = .;
+    *xbgen-drv-*.o(.data .data.* .bss .bss.* COMMON)
+    . = ALIGN(64);
+    __xbgen_drivers_end = .;
+  }
+}
+INSERT AFTER .data;
+"""
 SANITIZER_ENV = {
-    "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=3",
-    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+    # the explorer frees snapshots by the thousand: a small quarantine keeps
+    # its memory to what it holds (the drivers' memory is the simulation's own)
+    "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=3:quarantine_size_mb=8",
+    # UBSan cannot reach the simulation's death callback: it aborts instead
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:abort_on_error=1",
 }
 
 
@@ -110,6 +139,7 @@ class VerifyResult:
     limited: bool
     findings: dict[int, Counterexample]
     graph: Graph
+    kernel: str = DEFAULT_KERNEL
 
     @property
     def ok(self) -> bool:
@@ -128,20 +158,49 @@ class Model:
 # --------------------------------------------------------------------------- build
 
 
-def _sources(tree: Path) -> tuple[Path, Path, str]:
+@dataclass(frozen=True)
+class Sources:
+    """The C a tree's two modules are built from."""
+
+    name: str
+    front: tuple[Path, ...]
+    back: tuple[Path, ...]
+    headers: tuple[Path, ...]  # include/*.h and the modules' own headers
+
+    @property
+    def ring(self) -> bool:
+        return any(path.stem.endswith("_core") for path in self.front)
+
+
+def _module_sources(folder: Path, role: str) -> tuple[str, tuple[Path, ...]] | None:
+    """The device name and the C files of ``folder``'s module, if it is one xbgen made."""
+    files = tuple(sorted(folder.glob("*.c")))
+    for path in files:
+        match = re.fullmatch(rf"(\w+){role}(_core)?\.c", path.name)
+        if match:
+            return match.group(1), files
+    return None
+
+
+def _sources(tree: Path) -> Sources:
     if not tree.is_dir():
         raise UsageError(f"{tree}: not a directory")
-    fronts = sorted((tree / "frontend").glob("*front.c"))
-    backs = sorted((tree / "backend").glob("*back.c"))
-    if len(fronts) != 1 or len(backs) != 1:
+    front = _module_sources(tree / "frontend", "front")
+    back = _module_sources(tree / "backend", "back")
+    if front is None or back is None or front[0] != back[0]:
         raise UsageError(
-            f"{tree}: not a generated tree (want one frontend/*front.c and one backend/*back.c)"
+            f"{tree}: not a generated tree (want frontend/NAMEfront.c and backend/NAMEback.c, "
+            "or NAMEfront_core.c and NAMEback_core.c)"
         )
-    name = fronts[0].name[: -len("front.c")]
     for script in ("activate.sh", "deactivate.sh"):
         if not (tree / script).is_file():
             raise UsageError(f"{tree}: {script} is missing")
-    return fronts[0], backs[0], name
+    headers = tuple(
+        sorted(
+            path for sub in ("include", "frontend", "backend") for path in (tree / sub).glob("*.h")
+        )
+    )
+    return Sources(front[0], front[1], back[1], headers)
 
 
 def _sim_dir() -> Path:
@@ -165,69 +224,78 @@ def _config(tree: Path, name: str) -> list[str]:
     return lines + toolstack.config_lines(a_ops, d_ops)
 
 
-def build(tree: Path, progress: Progress | None = None) -> Model:
-    """Compile the tree's drivers with the simulation (cached by content)."""
-    front, back, name = _sources(tree)
+def _features(kernel: str) -> list[str]:
+    if kernel not in KERNELS:
+        raise UsageError(f"kernel {kernel!r}: choose one of {', '.join(KERNELS)}")
+    return feature_defines(KERNELS[kernel])
+
+
+def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KERNEL) -> Model:
+    """Compile the tree's drivers with the simulation (cached by content).
+
+    `kernel` picks the kernel API the drivers are compiled for (`KERNELS`).
+    """
+    src = _sources(tree)
+    features = _features(kernel)
     gcc = shutil.which("gcc")
     if gcc is None:
         raise ToolMissingError("gcc not found: install gcc (Debian: apt-get install gcc)")
     sim = _sim_dir()
-    config = "\n".join(_config(tree, name)) + "\n"
+    config = "\n".join(_config(tree, src.name)) + "\n"
     digest = hashlib.sha256()
-    for part in (front.read_bytes(), back.read_bytes(), config.encode(), " ".join(CFLAGS).encode()):
-        digest.update(part)
+    for path in (*src.front, *src.back, *src.headers):
+        digest.update(str(path.relative_to(tree)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    flags = " ".join((*CFLAGS, *SIM_CFLAGS, *DRIVER_CFLAGS, *features))
+    for part in (config, flags, LINKER_SCRIPT):
+        digest.update(part.encode())
         digest.update(b"\0")
     for path in sorted([*sim.glob("*.[ch]"), *FAKE_INCLUDE.rglob("*.h")]):
         digest.update(path.read_bytes())
     folder = cache_dir() / "verify" / digest.hexdigest()[:20]
     binary = folder / "explore"
     if binary.is_file():
-        return Model(binary, folder / "config", name)
+        return Model(binary, folder / "config", src.name)
     if progress:
-        progress(f"compiling {front.name} and {back.name} with the xenbus simulation")
+        names = ", ".join(path.name for path in (*src.front, *src.back))
+        progress(f"compiling {names} with the xenbus simulation")
     work = Path(tempfile.mkdtemp(prefix="build-", dir=_mkdir(cache_dir() / "verify")))
     try:
         (work / "config").write_text(config)
-        units = [
-            (
-                front,
-                [
-                    "-nostdinc",
-                    "-D__KERNEL__",
-                    f'-DKBUILD_MODNAME="{name}front"',
-                    "-DXBGEN_SIM_ROLE=front",
-                    *FEATURES,
-                    "-I",
-                    str(FAKE_INCLUDE),
-                ],
-            ),
-            (
-                back,
-                [
-                    "-nostdinc",
-                    "-D__KERNEL__",
-                    f'-DKBUILD_MODNAME="{name}back"',
-                    "-DXBGEN_SIM_ROLE=back",
-                    *FEATURES,
-                    "-I",
-                    str(FAKE_INCLUDE),
-                ],
-            ),
-            (sim / "sim.c", [*FEATURES, "-I", str(FAKE_INCLUDE), "-I", str(sim)]),
-            (sim / "explore.c", ["-I", str(sim)]),
-        ]
+        (work / "drivers.lds").write_text(LINKER_SCRIPT)
+        units: list[tuple[Path, str, list[str]]] = []
+        for role, files in (("front", src.front), ("back", src.back)):
+            flags = [
+                *DRIVER_CFLAGS,
+                "-nostdinc",
+                "-D__KERNEL__",
+                f'-DKBUILD_MODNAME="{src.name}{role}"',
+                f"-DXBGEN_SIM_ROLE={role}",
+                *features,
+                "-I",
+                str(tree / f"{role}end"),
+                "-I",
+                str(tree / "include"),
+                "-I",
+                str(FAKE_INCLUDE),
+            ]
+            units += [(path, f"xbgen-drv-{role}-{path.stem}.o", flags) for path in files]
+        host = [*SIM_CFLAGS, "-I", str(FAKE_INCLUDE), "-I", str(sim)]
+        units.append((sim / "sim.c", "sim.o", [*host, "-DXBGEN_SIM_HOST", *features]))
+        units.append((sim / "explore.c", "explore.o", [*SIM_CFLAGS, "-I", str(sim)]))
         procs = []
-        for src, extra in units:
-            obj = work / (src.stem + ".o")
-            cmd = [gcc, *CFLAGS, *extra, "-c", str(src), "-o", str(obj)]
-            procs.append((src, subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)))
-        for src, proc in procs:
+        for path, obj, extra in units:
+            cmd = [gcc, *CFLAGS, *extra, "-c", str(path), "-o", str(work / obj)]
+            procs.append((path, subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)))
+        for path, proc in procs:
             _, err = proc.communicate()
             if proc.returncode:
-                raise VerifyError(f"compiling {src} for the model failed:\n{err.strip()}")
-        objs = [str(work / (src.stem + ".o")) for src, _ in units]
+                raise VerifyError(f"compiling {path} for the model failed:\n{err.strip()}")
+        objs = [str(work / obj) for _, obj, _ in units]
         link = subprocess.run(
-            [gcc, *CFLAGS, *objs, "-o", str(work / "explore")],
+            [gcc, *CFLAGS, *objs, f"-Wl,-T,{work / 'drivers.lds'}", "-o", str(work / "explore")],
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -242,7 +310,7 @@ def build(tree: Path, progress: Progress | None = None) -> Model:
     finally:
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
-    return Model(binary, folder / "config", name)
+    return Model(binary, folder / "config", src.name)
 
 
 def _mkdir(path: Path) -> Path:
@@ -267,17 +335,26 @@ def _env() -> dict[str, str]:
 # --------------------------------------------------------------------------- explore
 
 
-def verify(tree: Path, bounds: Bounds = Bounds(), progress: Progress | None = None) -> VerifyResult:
-    """Check the tree, build the model, explore it and check every property."""
+def verify(
+    tree: Path,
+    bounds: Bounds = Bounds(),
+    progress: Progress | None = None,
+    kernel: str = DEFAULT_KERNEL,
+) -> VerifyResult:
+    """Check the tree, build the model, explore it and check every property.
+
+    `kernel` picks the kernel API the drivers are compiled for (`KERNELS`).
+    """
     tree = Path(tree)
     _sources(tree)
+    _features(kernel)
     problems = check_paths([tree])
     if problems:
         raise CheckError(
             f"{tree} fails the check ({len(problems)} problem(s)); fix it before verifying",
             [str(p) for p in problems],
         )
-    built = build(tree, progress)
+    built = build(tree, progress, kernel)
     for script in ("activate.sh", "deactivate.sh"):
         for line in toolstack.unmarked_loops((tree / script).read_text()):
             if progress:
@@ -323,6 +400,7 @@ def verify(tree: Path, bounds: Bounds = Bounds(), progress: Progress | None = No
         limited=graph.limited,
         findings=examples,
         graph=graph,
+        kernel=kernel,
     )
 
 
@@ -454,13 +532,16 @@ def move_names(built: Model) -> dict[int, str]:
     return model.parse(proc.stdout.splitlines()).moves
 
 
-def replay(tree: Path, schedule: str, bounds: Bounds = Bounds()) -> Replay:
+def replay(
+    tree: Path, schedule: str, bounds: Bounds = Bounds(), kernel: str = DEFAULT_KERNEL
+) -> Replay:
     """Replay a schedule as `xbgen verify` prints it on ``tree``."""
-    built = build(Path(tree))
+    built = build(Path(tree), kernel=kernel)
     return replay_moves(built, bounds, parse_schedule(schedule, move_names(built)))
 
 
 __all__ = [
+    "KERNELS",
     "PROPERTIES",
     "Bounds",
     "Counterexample",

@@ -21,6 +21,11 @@ PROPERTIES: dict[int, tuple[str, str]] = {
     5: ("returns", "every callback returns (bounded xenstore accesses and kernel calls)"),
     6: ("no-deadlock", "no configuration where nothing can move and the goal is not reached"),
     7: ("honest-log", "'connected as well' is printed only when both ends are Connected"),
+    8: (
+        "resources",
+        "no grant, mapping, event channel, irq, debugfs entry, work item or transaction "
+        "is released twice or left behind",
+    ),
 }
 
 # sim.h's sim_summary.flags
@@ -122,30 +127,53 @@ class Graph:
 def parse(lines: list[str]) -> Graph:
     graph = Graph()
     for line in lines:
-        kind, _, rest = line.partition(" ")
-        if kind == "S":
-            graph.states.append(State.from_fields([int(x) for x in rest.split()]))
-        elif kind == "E":
-            a, b, m = (int(x) for x in rest.split())
-            graph.edges.append((a, b, m))
-        elif kind == "V":
-            prop, sid, move, message = rest.split(" ", 3)
-            graph.violations.append((int(prop), int(sid), int(move), message))
-        elif kind == "M":
-            number, name = rest.split(" ", 1)
-            graph.moves[int(number)] = name
-        elif kind == "D":
-            words = rest.split()
-            graph.transitions = int(words[1])
-            graph.seconds = float(words[2])
-            graph.limited = len(words) > 3
+        try:
+            _record(graph, line)
+        except ValueError:  # the last line of a run a sanitizer stopped
+            continue
     return graph
 
 
+def _record(graph: Graph, line: str) -> None:
+    kind, _, rest = line.partition(" ")
+    if kind == "S":
+        graph.states.append(State.from_fields([int(x) for x in rest.split()]))
+    elif kind == "E":
+        a, b, m = (int(x) for x in rest.split())
+        graph.edges.append((a, b, m))
+    elif kind == "V":
+        prop, sid, move, message = rest.split(" ", 3)
+        graph.violations.append((int(prop), int(sid), int(move), message))
+    elif kind == "M":
+        number, name = rest.split(" ", 1)
+        graph.moves[int(number)] = name
+    elif kind == "D":
+        words = rest.split()
+        graph.transitions = int(words[1])
+        graph.seconds = float(words[2])
+        graph.limited = len(words) > 3
+
+
+#: The moves the kernel or the toolstack will make (sim.h: MV_TOOLSTACK .. MV_IRQ_DOMU).
+SYSTEM_MOVES = frozenset(
+    {
+        "toolstack step",
+        "toolstack times out",
+        "a wait times out",
+        "dom0 watch event",
+        "domU watch event",
+        "dom0 runs",
+        "domU runs",
+        "dom0 work item runs",
+        "domU work item runs",
+        "dom0 interrupt",
+        "domU interrupt",
+    }
+)
+
+
 def system_move(name: str) -> bool:
-    return name in {"toolstack step", "toolstack times out"} or name.startswith(
-        ("dom0 watch", "domU watch", "dom0 runs", "domU runs")
-    )
+    return name in SYSTEM_MOVES
 
 
 def goal_problem(s: State) -> tuple[int, str] | None:

@@ -10,9 +10,18 @@
 #include <linux/jiffies.h>
 #include <linux/minmax.h>
 
+#if defined(XBGEN_SIM_HOST)
+#include <stdarg.h>
+#elif defined(XBGEN_SIM)
+/* xbgen verify runs the code: the compiler's own variable arguments. */
+typedef __builtin_va_list va_list;
+#define va_start(ap, last)	__builtin_va_start(ap, last)
+#define va_end(ap)		__builtin_va_end(ap)
+#else
 typedef char *va_list;
 #define va_start(ap, last)	((void)((ap) = (char *)&(last)))
 #define va_end(ap)		((void)(ap))
+#endif
 
 #define ARRAY_SIZE(arr) (sizeof(arr) / sizeof((arr)[0]))
 

@@ -5,7 +5,7 @@
 #include <linux/types.h>
 
 /* pycparser knows offsetof() itself; gcc (xbgen verify) needs the builtin. */
-#ifdef XBGEN_SIM
+#if defined(XBGEN_SIM) && !defined(offsetof)
 #define offsetof(type, member) __builtin_offsetof(type, member)
 #endif
 

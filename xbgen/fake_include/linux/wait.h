@@ -18,9 +18,31 @@ void wake_up(wait_queue_head_t *wq);
 void __xbgen_wait_event_lock_irq(wait_queue_head_t *wq, int condition, spinlock_t *lock);
 int __xbgen_wait_event_interruptible_lock_irq(wait_queue_head_t *wq, int condition,
 					      spinlock_t *lock);
+#ifdef XBGEN_SIM
+/*
+ * xbgen verify runs the code: re-evaluate @condition after each wakeup, as
+ * the real macros do.  __xbgen_sim_wait() drops @lock, sleeps until the
+ * queue is woken and takes @lock again; it returns -ERESTARTSYS when an
+ * interruptible sleep is interrupted.
+ */
+int __xbgen_sim_wait(wait_queue_head_t *wq, spinlock_t *lock, int interruptible);
+#define wait_event_lock_irq(wq, condition, lock)			\
+	do {								\
+		while (!(condition))					\
+			__xbgen_sim_wait(&(wq), &(lock), 0);		\
+	} while (0)
+#define wait_event_interruptible_lock_irq(wq, condition, lock)		\
+	({								\
+		int __xbgen_ret = 0;					\
+		while (!__xbgen_ret && !(condition))			\
+			__xbgen_ret = __xbgen_sim_wait(&(wq), &(lock), 1); \
+		__xbgen_ret;						\
+	})
+#else
 #define wait_event_lock_irq(wq, condition, lock) \
 	__xbgen_wait_event_lock_irq(&(wq), (condition), &(lock))
 #define wait_event_interruptible_lock_irq(wq, condition, lock) \
 	__xbgen_wait_event_interruptible_lock_irq(&(wq), (condition), &(lock))
+#endif
 
 #endif

@@ -66,6 +66,40 @@ static int schedule_of(int id, int *out)
 	return n;
 }
 
+/* A record of numbers, written without printf: there are millions of them. */
+static void put_record(char kind, const long *v, int n)
+{
+	char buf[32 * 16], *p = buf;
+	int i;
+
+	*p++ = kind;
+	for (i = 0; i < n; i++) {
+		char tmp[24];
+		unsigned long u = v[i] < 0 ? -(unsigned long)v[i] : (unsigned long)v[i];
+		int k = 0;
+
+		*p++ = ' ';
+		if (v[i] < 0)
+			*p++ = '-';
+		do {
+			tmp[k++] = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		while (k)
+			*p++ = tmp[--k];
+	}
+	*p++ = '\n';
+	fwrite(buf, 1, (size_t)(p - buf), stdout);
+}
+
+static void print_state(int id, int parent, int move, int depth, const struct sim_summary *s)
+{
+	long v[12] = { id, parent, move, depth, s->fe_state, s->be_state, s->fe_dev, s->be_dev,
+		       s->fe_bound, s->be_bound, s->system_moves, (long)s->flags };
+
+	put_record('S', v, 12);
+}
+
 static void print_summary(const struct sim_summary *s)
 {
 	printf(" %d %d %d %d %d %d %d %u\n", s->fe_state, s->be_state, s->fe_dev, s->be_dev,
@@ -126,8 +160,7 @@ static int explore(const struct sim_limits *lim, int max_states)
 	nodes[0].parent = -1;
 	nnodes = 1;
 	lookup(sum.hash, 0);
-	printf("S 0 -1 -1 0");
-	print_summary(&sum);
+	print_state(0, -1, -1, 0, &sum);
 	push(&layer, &nlayer, &caplayer, 0, sim_snapshot(&len));
 
 	while (nlayer) {
@@ -169,12 +202,15 @@ static int explore(const struct sim_limits *lim, int max_states)
 					nodes[to].parent = id;
 					nodes[to].move = (unsigned char)m;
 					nodes[to].depth = (unsigned short)(n + 1);
-					printf("S %d %d %d %d", to, id, m, n + 1);
-					print_summary(&sum);
+					print_state(to, id, m, n + 1, &sum);
 					if (push(&next, &nnext, &capnext, to, sim_snapshot(&len)))
 						return 70;
 				}
-				printf("E %d %d %d\n", id, to, m);
+				{
+					long e[3] = { id, to, m };
+
+					put_record('E', e, 3);
+				}
 			}
 			free(layer[i].snap);
 		}

@@ -28,16 +28,27 @@ enum sim_prop {
 	PROP_RETURNS = 5,	/* every callback returns */
 	PROP_DEADLOCK = 6,	/* no stuck configuration short of the goal */
 	PROP_LOG = 7,		/* the log lines tell the truth */
+	PROP_RESOURCES = 8,	/* grants, mappings, event channels, irqs, ... */
 };
 
-/* Moves: what the explorer may do next in a configuration. */
+/*
+ * Moves: what the explorer may do next in a configuration.  The system's
+ * own moves (MV_TOOLSTACK .. MV_IRQ_DOMU) are contiguous: the kernel and
+ * the toolstack will make them; the others may happen.
+ */
 enum sim_move {
 	MV_INSMOD_BACK, MV_INSMOD_FRONT, MV_RMMOD_BACK, MV_RMMOD_FRONT,
 	MV_UNBIND_BACK, MV_UNBIND_FRONT, MV_BIND_BACK, MV_BIND_FRONT,
 	MV_ACTIVATE, MV_DEACTIVATE, MV_DESTROY,
-	MV_TOOLSTACK, MV_TIMEOUT,
+	MV_EVENT_BACK,		/* the guest signals its event channel */
+	MV_EVENT_FRONT,		/* dom0 signals its event channel */
+	MV_TOOLSTACK, MV_TIMEOUT, MV_WAIT_TIMEOUT,
 	MV_WATCH_DOM0, MV_WATCH_DOMU, MV_RUN_DOM0, MV_RUN_DOMU,
+	MV_WORK_DOM0, MV_WORK_DOMU, MV_IRQ_DOM0, MV_IRQ_DOMU,
 	MV_XSFAIL_DOM0, MV_XSFAIL_DOMU, MV_NOMEM_DOM0, MV_NOMEM_DOMU,
+	MV_ALLOCFAIL_DOM0, MV_ALLOCFAIL_DOMU,	/* decide: this allocation fails */
+	MV_CONFLICT_DOM0, MV_CONFLICT_DOMU,	/* decide: this commit gets EAGAIN */
+	MV_HOSTILE_RING,	/* the guest corrupts the shared ring */
 	MV_HOSTILE0,		/* + value index: the guest writes a state */
 };
 
@@ -47,7 +58,7 @@ enum sim_move {
 struct sim_limits {
 	int env;	/* unbind/bind/rmmod/insmod/deactivate/destroy/activate */
 	int hostile;	/* state writes by a hostile guest */
-	int faults;	/* failed xenstore writes / allocations */
+	int faults;	/* failed xenstore writes / allocations / conflicts */
 	int steps;	/* xenstore accesses inside one callback */
 };
 

@@ -146,7 +146,11 @@ static void mydeviceback_work(struct work_struct *work)
 	unsigned int eoi_flags = 0;
 	int done;
 
-	if (be->broken)
+	/*
+	 * Binding the event channel can deliver an event before connect() has
+	 * stored the irq: leave it pending, connect() queues us again.
+	 */
+	if (!READ_ONCE(be->connected) || be->broken)
 		return;
 	done = mydeviceback_process(be);
 	if (done < 0)
@@ -298,9 +302,12 @@ static int mydeviceback_connect(struct mydeviceback_device *be)
 		return err;
 	}
 	be->irq = err;
-	be->connected = true;
+	WRITE_ONCE(be->connected, true);
 
-	/* Requests may be waiting already (after a rebind): look now. */
+	/*
+	 * Requests may be waiting already (after a rebind), and an event that
+	 * came while we bound is still owed its EOI: look now.
+	 */
 	schedule_work(&be->work);
 	return 0;
 }

@@ -374,13 +374,17 @@ static int mydevicefront_alloc_ring(struct mydevicefront_device *info,
 		xenbus_dev_fatal(info->dev, -ENOMEM, "allocating the ring");
 		return -ENOMEM;
 	}
-	SHARED_RING_INIT(sring);
 	err = xenbus_grant_ring(info->dev, sring, nr_pages, info->ring_ref);
 	if (err < 0) {
 		free_pages_exact(sring, nr_pages * XEN_PAGE_SIZE);
 		return err;
 	}
 #endif
+	/*
+	 * The pages come zeroed; the event indexes must start at 1 or neither
+	 * end would ever notify the other.
+	 */
+	SHARED_RING_INIT(sring);
 	FRONT_RING_INIT(&info->ring, sring, nr_pages * XEN_PAGE_SIZE);
 	info->nr_pages = nr_pages;
 	return 0;

@@ -53,18 +53,6 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "out" / NAME
 
 
-@pytest.fixture(scope="module")
-def ring_tree(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The generated tree with the two known ring template bugs patched (see
-    harness.ring_workarounds): without them the healthy device answers nothing."""
-    tree = tmp_path_factory.mktemp("ring") / NAME
-    shutil.copytree(generated, tree)
-    PHASE_TIMINGS.append(
-        f"hostile frontend: workarounds {harness.ring_workarounds(tree, NAME) or 'none'}"
-    )
-    return tree
-
-
 def _timings(label: str, result: harness.HostileRun) -> None:
     PHASE_TIMINGS.append(
         f"{label}: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
@@ -73,10 +61,10 @@ def _timings(label: str, result: harness.HostileRun) -> None:
 
 @pytest.fixture(scope="module")
 def hostile_run(
-    ring_tree: Path, tmp_path_factory: pytest.TempPathFactory
+    generated: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[harness.HostileRun, str]:
     """One boot: the six attacks, then reconnect and full-batches."""
-    result = harness.run(ring_tree, harness.MODES, keep_logs=tmp_path_factory.mktemp("logs"))
+    result = harness.run(generated, harness.MODES, keep_logs=tmp_path_factory.mktemp("logs"))
     summary = harness.format_run(result)
     print(summary)
     _timings(f"hostile frontend, {len(harness.MODES)} modes, 1 boot", result)
@@ -142,9 +130,9 @@ def test_full_ring_batches_are_not_cut_off(hostile_run: tuple[harness.HostileRun
 
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_backend_without_the_overflow_check_fails(ring_tree: Path, tmp_path: Path) -> None:
+def test_backend_without_the_overflow_check_fails(generated: Path, tmp_path: Path) -> None:
     tree = tmp_path / NAME
-    shutil.copytree(ring_tree, tree)
+    shutil.copytree(generated, tree)
     core = tree / "backend" / f"{NAME}back_core.c"
     weakened, count = OVERFLOW_CHECK.subn("", core.read_text())
     assert count == 1, "the backend's RING_REQUEST_PROD_OVERFLOW check was not found"

@@ -82,14 +82,6 @@ CHECK = (1000, 8)
 
 Progress = Callable[[str], None]
 
-# Two known bugs of the ring templates stop the healthy device's data path
-# on Linux >= 5.19 (tests/test_e2e.py, WORKAROUND, has the details and a
-# strict xfail that says when they are fixed): no SHARED_RING_INIT() after
-# xenbus_setup_ring(), and the backend's work can EOI before be->irq is set.
-# The same patches as there, applied only where the buggy text still is.
-_SETUP_RING = "\t\t\t\tnr_pages, info->ring_ref);\n\tif (err)\n\t\treturn err;\n#else\n"
-_WORK_START = "\tif (be->broken)\n\t\treturn;\n\tdone = {name}back_process(be);\n"
-
 
 @dataclass(frozen=True)
 class Attack:
@@ -124,23 +116,6 @@ class HostileRun:
     console: report.Console
     serial_log: Path
     timings: dict[str, float]
-
-
-def ring_workarounds(tree: Path, name: str) -> list[str]:
-    """Patch the two known ring template bugs in ``tree``; the names of those patched."""
-    applied = []
-    front = tree / "frontend" / f"{name}front_core.c"
-    if front.is_file() and _SETUP_RING in (text := front.read_text()):
-        fixed = _SETUP_RING.replace("#else\n", "\tSHARED_RING_INIT(sring);\n#else\n")
-        front.write_text(text.replace(_SETUP_RING, fixed))
-        applied.append("SHARED_RING_INIT after xenbus_setup_ring()")
-    back = tree / "backend" / f"{name}back_core.c"
-    start = _WORK_START.format(name=name)
-    if back.is_file() and start in (text := back.read_text()):
-        guard = "\tif (!READ_ONCE(be->irq))\n\t\treturn;\t/* connect() queues us again */\n"
-        back.write_text(text.replace(start, start.replace("\tdone", guard + "\tdone")))
-        applied.append("work waits for be->irq")
-    return applied
 
 
 def build_hostile(tree: Path, devtype: str, kernel: kernels.KernelTree, work: Path) -> Path:
@@ -431,24 +406,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep-logs", type=Path)
     parser.add_argument("--accel", default="auto")
     parser.add_argument("--attack-wait", type=int, default=ATTACK_WAIT)
-    parser.add_argument(
-        "--workarounds", action="store_true",
-        help="patch the two known ring template bugs in a copy of the tree first",
-    )  # fmt: skip
     args = parser.parse_args(argv)
     attacks = tuple(args.attacks or MODES)
-    with tempfile.TemporaryDirectory(prefix="xbgen-hostile-tree-") as tmp:
-        tree = args.tree
-        if args.workarounds:
-            src = driver_mod.locate_tree(args.tree)
-            tree = Path(tmp) / src.name
-            shutil.copytree(src, tree)
-            name = driver_mod.script_setting(tree / "activate.sh", "type")
-            print(f"workarounds: {', '.join(ring_workarounds(tree, name)) or 'none needed'}")
-        result = run(
-            tree, attacks, accel=args.accel, keep_logs=args.keep_logs,
-            attack_wait=args.attack_wait,
-        )  # fmt: skip
+    result = run(
+        args.tree, attacks, accel=args.accel, keep_logs=args.keep_logs,
+        attack_wait=args.attack_wait,
+    )  # fmt: skip
     print(format_run(result))
     problems = judge(result, attacks)
     for problem in problems:

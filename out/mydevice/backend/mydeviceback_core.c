@@ -57,7 +57,8 @@ struct mydeviceback_device {
 	unsigned int irq;
 	unsigned long flags;
 	struct work_struct work;	/* takes requests off the ring */
-	unsigned int spurious;
+	unsigned int spurious;		/* events in a row that brought nothing */
+	bool worked;			/* requests found since the last EOI */
 	bool broken;			/* the frontend broke the protocol */
 	struct work_struct fatal_work;	/* reports it and closes the device */
 	char fatal_msg[96];
@@ -155,14 +156,17 @@ static void mydeviceback_work(struct work_struct *work)
 	done = mydeviceback_process(be);
 	if (done < 0)
 		return;		/* cut off: no EOI, the channel stays masked */
+	if (done)
+		be->worked = true;
 	if (done >= RING_SIZE(&be->ring)) {
 		/* More may wait: come back after the other work items. */
 		schedule_work(&be->work);
 		return;
 	}
-	if (done) {
+	if (be->worked) {
 		be->spurious = 0;
 	} else if (test_bit(MYDEVICEBACK_EOI_PENDING, &be->flags)) {
+		/* Neither this run nor one it re-queued found a request. */
 		eoi_flags = XEN_EOI_FLAG_SPURIOUS;
 		if (++be->spurious > MYDEVICEBACK_MAX_SPURIOUS) {
 			mydeviceback_broken(be,
@@ -171,8 +175,10 @@ static void mydeviceback_work(struct work_struct *work)
 			return;
 		}
 	}
-	if (test_and_clear_bit(MYDEVICEBACK_EOI_PENDING, &be->flags))
+	if (test_and_clear_bit(MYDEVICEBACK_EOI_PENDING, &be->flags)) {
+		be->worked = false;
 		xen_irq_lateeoi(be->irq, eoi_flags);
+	}
 }
 
 static irqreturn_t mydeviceback_interrupt(int irq, void *dev_id)
@@ -283,6 +289,7 @@ static int mydeviceback_connect(struct mydeviceback_device *be)
 
 	be->flags = 0;
 	be->spurious = 0;
+	be->worked = false;
 	be->broken = false;
 #ifdef XBGEN_EVTCHN_BIND_DEV
 	err = bind_interdomain_evtchn_to_irqhandler_lateeoi(dev, port,

@@ -179,3 +179,13 @@ def test_check_paths_walks_a_tree(tmp_path: Path, files: dict[str, str]) -> None
 def test_a_single_handshake_file_checks_alone(handshake: dict[str, str]) -> None:
     front = "frontend/mydevicefront.c"
     assert check_c(handshake[front], front) == []
+
+
+def test_check_paths_skips_kbuild_products(tmp_path: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    # what `make` leaves behind: not xbgen's, and not checkable without the kernel
+    (tmp_path / "frontend" / "mydevicefront.mod.c").write_text("#include <linux/build-salt.h>\n")
+    (tmp_path / "frontend" / ".mydevicefront.o.cmd").write_text("cmd := gcc\n")
+    assert check_paths([tmp_path]) == []

@@ -111,6 +111,9 @@ def _expand(path: Path) -> Iterator[Path]:
 
 
 def _is_emitted(file: Path) -> bool:
+    """What xbgen writes into a tree; kbuild's products (``*.mod.c``) are not."""
+    if file.name.endswith(".mod.c") or file.name.startswith("."):
+        return False
     return file.suffix in {".c", ".h", ".sh", ".md"} or file.name in {"Makefile", "Kbuild"}
 
 

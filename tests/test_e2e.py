@@ -54,44 +54,6 @@ RUNNING_TOTALS = ("gnt_deferred", "gnt_freed")
 RING_ONLY = images.Scenario(orders=(), stage3=False, ring_cycles=0, handshake_timeout=FAULT_TIMEOUT)
 
 
-# ------------------------------------------------------------------ WORKAROUND
-# Two bugs in the ring templates (reported, not fixed here: the templates are
-# not this file's to edit).  Each patch below applies only where the exact
-# buggy text is still there, so it does nothing once the templates are fixed;
-# test_generated_ring_tree_needs_no_workaround then XPASSes (strict) to say
-# that this block can go.
-#
-# 1. The frontend never initialises the shared ring on Linux >= 5.19:
-#    xenbus_setup_ring() hands back a zeroed page and SHARED_RING_INIT() is
-#    only called on the older path, so req_event = rsp_event = 0 and neither
-#    end ever notifies the other: every call times out (10 s each).
-# 2. The backend's first event can be lost for good: binding the event
-#    channel delivers an event at once, the interrupt queues the work, and the
-#    work can run before `be->irq` is assigned (bind_..._lateeoi() sleeps after
-#    unmasking), so it calls xen_irq_lateeoi(0, ...) and the real channel stays
-#    masked (Xen's 'e' key shows it pending and masked): no request is ever
-#    answered.  Seen in 2 of 3 boots.
-_SETUP_RING = "\t\t\t\tnr_pages, info->ring_ref);\n\tif (err)\n\t\treturn err;\n#else\n"
-_WORK_START = "\tif (be->broken)\n\t\treturn;\n\tdone = {name}back_process(be);\n"
-
-
-def ring_workarounds(tree: Path, name: str = NAME) -> list[str]:
-    """Patch the two known template bugs in ``tree``; the names of those patched."""
-    applied = []
-    front = tree / "frontend" / f"{name}front_core.c"
-    if front.is_file() and _SETUP_RING in (text := front.read_text()):
-        fixed = _SETUP_RING.replace("#else\n", "\tSHARED_RING_INIT(sring);\n#else\n")
-        front.write_text(text.replace(_SETUP_RING, fixed))
-        applied.append("SHARED_RING_INIT after xenbus_setup_ring()")
-    back = tree / "backend" / f"{name}back_core.c"
-    start = _WORK_START.format(name=name)
-    if back.is_file() and start in (text := back.read_text()):
-        guard = "\tif (!READ_ONCE(be->irq))\n\t\treturn;\t/* connect() queues us again */\n"
-        back.write_text(text.replace(start, start.replace("\tdone", guard + "\tdone")))
-        applied.append("work waits for be->irq")
-    return applied
-
-
 # --------------------------------------------------------------------- trees
 
 
@@ -101,15 +63,6 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("gen")
     new(NAME, out / "out", spec_dir=out)
     return out / "out" / NAME
-
-
-@pytest.fixture(scope="module")
-def ring_tree(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default ring tree with the WORKAROUND patches above."""
-    tree = tmp_path_factory.mktemp("ring") / NAME
-    shutil.copytree(generated, tree)
-    ring_workarounds(tree)
-    return tree
 
 
 @pytest.fixture(scope="module")
@@ -176,9 +129,9 @@ def assert_clean_selftest(test: report.SelfTest, requests: int, depth: int) -> N
 
 @e2e
 @slow
-def test_default_spec_connects_dom0_and_guest(ring_tree: Path, logs: Path) -> None:
+def test_default_spec_connects_dom0_and_guest(generated: Path, logs: Path) -> None:
     """The ring tree `xbgen new` writes: handshakes, data path, cycles, rebinds."""
-    result = run(ring_tree, keep_logs=logs)
+    result = run(generated, keep_logs=logs)
     steps = passing_steps(result)
     PHASE_TIMINGS.append(
         "e2e default spec: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
@@ -228,10 +181,10 @@ def test_default_spec_connects_dom0_and_guest(ring_tree: Path, logs: Path) -> No
 
 @e2e
 @slow
-def test_ring_selftest_100000_requests(ring_tree: Path, logs: Path) -> None:
+def test_ring_selftest_100000_requests(generated: Path, logs: Path) -> None:
     """The full self-test: 100000 requests with 1 and with 32 in flight."""
     scenario = replace(RING_ONLY, requests=100_000, handshake_timeout=30)
-    result = run(ring_tree, keep_logs=logs, scenario=scenario)
+    result = run(generated, keep_logs=logs, scenario=scenario)
     steps = passing_steps(result)
     assert [n for n in steps if n.startswith("ring/")] == ["ring/selftest-1", "ring/selftest-32"]
     for depth in (1, 32):
@@ -259,11 +212,11 @@ def test_handshake_only_tree_connects(handshake: Path, logs: Path) -> None:
 @e2e
 @slow
 def test_corrupting_backend_handler_fails_the_selftest(
-    ring_tree: Path, tmp_path: Path, logs: Path
+    generated: Path, tmp_path: Path, logs: Path
 ) -> None:
     """A backend handler that answers one field wrong: bad > 0, the step fails."""
     tree = planted(
-        ring_tree, tmp_path, f"backend/{NAME}back_user.c",
+        generated, tmp_path, f"backend/{NAME}back_user.c",
         lambda c: c.replace("rsp->value = req->value;", "rsp->value = req->value ^ 1;"),
     )  # fmt: skip
     result = failing_run(tree, logs, scenario=replace(RING_ONLY, requests=500))
@@ -278,10 +231,10 @@ def test_corrupting_backend_handler_fails_the_selftest(
 @e2e
 @slow
 def test_frontend_that_never_connects_fails_the_connect_step(
-    ring_tree: Path, tmp_path: Path, logs: Path
+    generated: Path, tmp_path: Path, logs: Path
 ) -> None:
     tree = planted(
-        ring_tree, tmp_path, f"frontend/{NAME}front_core.c",
+        generated, tmp_path, f"frontend/{NAME}front_core.c",
         lambda c: c.replace("xenbus_switch_state(dev, XenbusStateConnected);", ";"),
     )  # fmt: skip
     result = failing_run(tree, logs, guest=False, handshake_timeout=FAULT_TIMEOUT)
@@ -293,9 +246,9 @@ def test_frontend_that_never_connects_fails_the_connect_step(
 
 @e2e
 @slow
-def test_activate_without_chmod_fails_stage2(ring_tree: Path, tmp_path: Path, logs: Path) -> None:
+def test_activate_without_chmod_fails_stage2(generated: Path, tmp_path: Path, logs: Path) -> None:
     tree = planted(
-        ring_tree, tmp_path, "activate.sh",
+        generated, tmp_path, "activate.sh",
         lambda s: re.sub(r"^xenstore-chmod .*\n", "", s, flags=re.M),
     )  # fmt: skip
     result = failing_run(tree, logs, handshake_timeout=FAULT_TIMEOUT)
@@ -309,10 +262,10 @@ def test_activate_without_chmod_fails_stage2(ring_tree: Path, tmp_path: Path, lo
 @e2e
 @slow
 def test_guest_writable_backend_fails_the_permission_step(
-    ring_tree: Path, tmp_path: Path, logs: Path
+    generated: Path, tmp_path: Path, logs: Path
 ) -> None:
     tree = planted(
-        ring_tree, tmp_path, "activate.sh",
+        generated, tmp_path, "activate.sh",
         lambda s: s.replace('xenstore-chmod "$be" "n$backend_domid" "r$domu"',
                             'xenstore-chmod "$be" "n$backend_domid" "b$domu"'),
     )  # fmt: skip
@@ -323,9 +276,9 @@ def test_guest_writable_backend_fails_the_permission_step(
 
 @e2e
 @slow
-def test_module_that_warns_on_remove_fails(ring_tree: Path, tmp_path: Path, logs: Path) -> None:
+def test_module_that_warns_on_remove_fails(generated: Path, tmp_path: Path, logs: Path) -> None:
     tree = planted(
-        ring_tree, tmp_path, f"backend/{NAME}back_core.c",
+        generated, tmp_path, f"backend/{NAME}back_core.c",
         lambda c: c.replace(f"\t{NAME}back_teardown(dev);\n", f"\tWARN_ON(1);\n\t{NAME}back_teardown(dev);\n"),
     )  # fmt: skip
     result = failing_run(tree, logs, guest=False, handshake_timeout=FAULT_TIMEOUT)
@@ -471,17 +424,6 @@ def test_init_scripts_pass_shellcheck() -> None:
 
 
 # --------------------------------------------------------------------- the ring
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="ring templates: no SHARED_RING_INIT after xenbus_setup_ring(); the backend's "
-    "work can EOI before be->irq is set (see WORKAROUND at the top of this file)",
-)
-def test_generated_ring_tree_needs_no_workaround(generated: Path, tmp_path: Path) -> None:
-    tree = tmp_path / NAME
-    shutil.copytree(generated, tree)
-    assert ring_workarounds(tree) == []
 
 
 def ring_spec(**ring: object) -> Spec:

@@ -65,23 +65,31 @@ boot_toolstack() {
 
 # start_watcher: one XBGEN-STATE line per write of a frontend/backend state key.
 # Each watch event reads the new complete lines of xenstored's trace, which holds
-# every write in order: states that last less than one poll are not lost.
+# every write in order: states that last less than one poll are not lost.  The
+# events that queued meanwhile are in the trace already: they are drained
+# unread (every fork counts under emulation, and dom0 has one vCPU).
 start_watcher() {
 	xenstore-watch /local/domain | {
 		seen=0
 		while read -r _; do
+			# shellcheck disable=SC3045 # busybox ash has read -t
+			while read -r -t 0.01 _; do :; done
 			lines=$(wc -l < "$TRACE")
 			[ "$lines" -gt "$seen" ] || continue
-			tail -n +$((seen + 1)) "$TRACE" | head -n $((lines - seen)) | state_events
+			state_events "$seen" "$lines" < "$TRACE"
 			seen=$lines
 		done
 	} &
 	WATCHER=$!
 }
 
-# state_events: trace lines in, "XBGEN-STATE <uptime> <side> <path> <value>" out.
+# state_events FROM TO: trace lines FROM+1..TO in, "XBGEN-STATE <uptime> <side>
+# <path> <value>" out.
 state_events() {
-	awk -v t="$(now)" -v dev="$DEV" '
+	awk -v from="$1" -v to="$2" -v dev="$DEV" '
+	BEGIN { getline up < "/proc/uptime"; split(up, u, " "); t = u[1] }
+	NR <= from { next }
+	NR > to { exit }
 	$1 != "IN" || ($5 != "WRITE" && $5 != "RM") { next }
 	{
 		path = substr($6, 2); value = $7; sub(/\)$/, "", value)
@@ -449,6 +457,14 @@ same_counts() {
 	}'
 }
 
+# lap NAME: add "NAME=<seconds since the previous lap>" to $laps.
+lap() {
+	t=$(centis)
+	d=$((t - LAP))
+	laps="$laps $1=$((d / 100)).$((d % 100 / 10))"
+	LAP=$t
+}
+
 # ring_cycles: unplug and plug the guest's device RING_CYCLES times, with the
 # self-test after each connect; the counters must come back where they began.
 ring_cycles() {
@@ -464,14 +480,21 @@ ring_cycles() {
 		# The guest first waits for its device to go, then for it to connect.
 		next_key cyc
 		run xenstore-write "/local/domain/$DOMID/data/xbgen-cmd" "$key cycle $DEVID $n $CHECK_DEPTH $bound"
+		LAP=$(centis) laps=
 		run sh $DRV/deactivate.sh "$DOMID"
+		lap deactivate
 		wait_for 10 no_nodes "$DOMID" || fail "cycle $i: device nodes still present after deactivate"
 		wait_for 10 be_unregistered "$DEVID" || fail "cycle $i: backend device still registered"
 		guest_answer "$HANDSHAKE_TIMEOUT" "$key-gone"
+		lap gone
 		run sh $DRV/activate.sh "$DOMID"
-		wait_for "$HANDSHAKE_TIMEOUT" both_connected "$DOMID" || \
+		lap activate
+		wait_long "$HANDSHAKE_TIMEOUT" both_connected "$DOMID" || \
 			fail "cycle $i: not Connected after ${HANDSHAKE_TIMEOUT}s: $(states "$DOMID")"
+		lap connect
 		selftest_answer "ring/cycle-$i" "$DEVID" "$CHECK_DEPTH" $((HANDSHAKE_TIMEOUT + bound + 30))
+		lap selftest
+		echo "XBGEN-CYCLE $i$laps"
 		i=$((i + 1))
 	done
 	took=$(( $(centis) - t0 ))

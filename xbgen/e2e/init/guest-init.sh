@@ -22,7 +22,11 @@ diagnostics() { dmesg | tail -15; }
 
 # fe_state [DEVID]: the frontend device's xenbus state, as sysfs names it.
 fe_state() { cat "/sys/bus/xen/devices/$DEV-${1:-$DEVID}/state" 2>/dev/null; }
-connected() { [ "$(fe_state "$@")" = Connected ]; }
+# connected [DEVID]: (a builtin read: it is polled)
+connected() {
+	{ read -r state < "/sys/bus/xen/devices/$DEV-${1:-$DEVID}/state"; } 2>/dev/null && \
+		[ "$state" = Connected ]
+}
 fe_absent() { [ ! -e "/sys/bus/xen/devices/$DEV-$1" ]; }
 unloaded() { ! grep -q "^$FRONT_MOD " /proc/modules; }
 
@@ -84,13 +88,21 @@ selftest() {
 		return
 	fi
 	wait "$pid" || { report "$1" "FAIL writing '$3 $4' to $file: $(cat /tmp/selftest.err)"; return; }
-	line=$(cat "$file")
-	if [ "$(figure requests "$line")" != "$3" ] || [ "$(figure ok "$line")" != "$3" ] || \
-		[ "$(figure bad "$line")" != 0 ] || [ "$(figure timeouts "$line")" != 0 ]; then
+	read -r line < "$file"
+	sent=; ok=; bad=; timeouts=
+	for pair in $line; do
+		case $pair in
+		requests=*) sent=${pair#*=} ;;
+		ok=*) ok=${pair#*=} ;;
+		bad=*) bad=${pair#*=} ;;
+		timeouts=*) timeouts=${pair#*=} ;;
+		esac
+	done
+	if [ "$sent/$ok/$bad/$timeouts" = "$3/$3/0/0" ]; then
+		check "$1" "$line"
+	else
 		report "$1" "FAIL want requests=$3 ok=$3 bad=0 timeouts=0, got: $line"
-		return
 	fi
-	check "$1" "$line"
 }
 
 # counters KEY: what the guest's kernel holds for Xen: IRQs bound to event
@@ -143,12 +155,11 @@ check backend-write "write to $BE/state refused"
 
 # dom0 drives the rest: it writes "KEY [COMMAND [ARGS...]]" to data/xbgen-cmd
 # (COMMAND defaults to KEY; every KEY is new) and waits for the result under
-# data/xbgen-<KEY>.
+# data/xbgen-<KEY>.  A watch wakes us (no polling to steal the vCPU).
 done_cmd=
-while :; do
+xenstore-watch data/xbgen-cmd | while read -r _; do
 	line=$(xenstore-read data/xbgen-cmd 2>/dev/null)
 	if [ -z "$line" ] || [ "$line" = "$done_cmd" ]; then
-		usleep 100000
 		continue
 	fi
 	done_cmd=$line
@@ -167,3 +178,5 @@ while :; do
 	*) report "$key" "FAIL unknown command '$cmd'" ;;
 	esac
 done
+echo "XBGEN-GUEST xenstore-watch data/xbgen-cmd ended"
+finish

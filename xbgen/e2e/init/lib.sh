@@ -63,7 +63,7 @@ wait_for() {
 }
 
 # wait_long SECONDS TEST...: wait_for, polling every 50 ms at first and then
-# less and less often, up to once a second: each poll forks, and under
+# less and less often, down to every 0.4-0.8 s: each poll forks, and under
 # emulation that takes the CPU from what a long wait waits for.
 wait_long() {
 	deadline=$(( $(centis) + $1 * 100 )); shift
@@ -71,7 +71,7 @@ wait_long() {
 	while ! "$@"; do
 		[ "$(centis)" -ge "$deadline" ] && return 1
 		usleep "$pause"
-		[ "$pause" -ge 1000000 ] || pause=$((pause * 2))
+		[ "$pause" -ge 400000 ] || pause=$((pause * 2))
 	done
 	return 0
 }
@@ -80,14 +80,19 @@ wait_long() {
 log_count() { dmesg | tail -n +$((DMESG_MARK + 1)) | grep -cF "$1"; }
 
 # exited PID: the process ended (a zombie counts: ash reaps only in `wait`).
+# (Builtins only: a fork is slow under emulation, and this runs in poll loops.)
 exited() {
-	[ ! -e "/proc/$1/stat" ] && return 0
-	case "$(cat "/proc/$1/stat" 2>/dev/null)" in *") Z "*) return 0 ;; esac
+	{ read -r stat < "/proc/$1/stat"; } 2>/dev/null || return 0
+	case "$stat" in *") Z "*) return 0 ;; esac
 	return 1
 }
 
 # figure NAME "k=v k=v ...": the value of NAME in a self-test or counters line.
-figure() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -1; }
+figure() {
+	for pair in $2; do
+		case $pair in "$1"=*) echo "${pair#*=}"; return 0 ;; esac
+	done
+}
 
 # irq_lines PATTERN: lines of /proc/interrupts whose chip is Xen's (an event
 # channel bound to an IRQ), or, with PATTERN, whose action is exactly PATTERN.

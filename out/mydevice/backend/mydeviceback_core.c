@@ -60,6 +60,7 @@ struct mydeviceback_device {
 	unsigned int spurious;		/* events in a row that brought nothing */
 	bool worked;			/* requests found since the last EOI */
 	bool broken;			/* the frontend broke the protocol */
+	bool cut_off;			/* ...and is not heard until it closes */
 	struct work_struct fatal_work;	/* reports it and closes the device */
 	char fatal_msg[96];
 };
@@ -87,8 +88,10 @@ static void mydeviceback_fatal_work(struct work_struct *work)
 		container_of(work, struct mydeviceback_device, fatal_work);
 
 	mutex_lock(&be->state_lock);
-	if (be->connected && be->broken)
+	if (be->connected && be->broken) {
 		xenbus_dev_fatal(be->dev, -EIO, "%s", be->fatal_msg);
+		be->cut_off = true;
+	}
 	mutex_unlock(&be->state_lock);
 }
 
@@ -385,7 +388,11 @@ static int mydeviceback_enter(struct mydeviceback_device *be,
 	if (state == XenbusStateConnected && !be->connected) {
 		err = mydeviceback_connect(be);
 		if (err) {
-			xenbus_dev_fatal(dev, err, "connecting the backend");
+			/*
+			 * connect() has said why (in the error node too); hear
+			 * nothing more from this frontend until it has closed.
+			 */
+			be->cut_off = true;
 			return err;
 		}
 	} else if (state != XenbusStateConnected && be->connected) {
@@ -449,12 +456,16 @@ static bool mydeviceback_follow(struct mydeviceback_device *be,
 
 	switch (frontend_state) {
 	case XenbusStateInitialising:
+		if (be->cut_off)
+			break;	/* it broke the protocol: wait until it closes */
 		mydeviceback_bring_up(be, XenbusStateInitWait);
 		break;
 
 	case XenbusStateInitialised:
 		/* The frontend has published its details and waits for us. */
 	case XenbusStateConnected:
+		if (be->cut_off)
+			break;
 		mydeviceback_bring_up(be, XenbusStateConnected);
 		break;
 
@@ -473,6 +484,7 @@ static bool mydeviceback_follow(struct mydeviceback_device *be,
 		break;
 
 	case XenbusStateClosed:
+		be->cut_off = false;	/* it has closed: it may start over */
 		mydeviceback_set_state(be, XenbusStateClosed);
 		if (xenbus_dev_is_online(dev))
 			break;
@@ -545,8 +557,7 @@ static int mydeviceback_probe(struct xenbus_device *dev,
 				 XenbusStateUnknown) == XenbusStateConnected) {
 		err = mydeviceback_connect(be);
 		if (err) {
-			xenbus_dev_fatal(dev, err, "reconnecting the backend");
-			goto fail;
+			goto fail;	/* connect() has said why */
 		}
 	}
 	return 0;

@@ -556,9 +556,8 @@ static int mydeviceback_probe(struct xenbus_device *dev,
 	    xenbus_read_unsigned(dev->otherend, "state",
 				 XenbusStateUnknown) == XenbusStateConnected) {
 		err = mydeviceback_connect(be);
-		if (err) {
+		if (err)
 			goto fail;	/* connect() has said why */
-		}
 	}
 	return 0;
 

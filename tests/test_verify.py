@@ -3,8 +3,12 @@ shortest schedule that replays to the violation, and passes the generated
 drivers on every spec option (but `on_invalid_state = "bug"`, which a guest
 can turn into a dom0 crash).
 
-Each check compiles the emitted C unchanged with gcc + ASan/UBSan (cached
-by content under ~/.cache/xbgen/verify) and explores a few 10k states.
+Handshake-only trees (`default_spec(name, ring=False)`) carry the xenbus
+protocol bugs; ring trees (the default spec) the grant, event-channel, work
+and lock bugs.  Each check compiles the emitted C unchanged with gcc +
+ASan/UBSan (cached by content under ~/.cache/xbgen/verify) and explores from
+a few 10k states (handshake, or a ring with small bounds) to a few 100k (a
+ring with the default bounds).
 """
 
 from __future__ import annotations
@@ -22,19 +26,113 @@ from typer.testing import CliRunner
 from xbgen.cli import app
 from xbgen.generate import generate
 from xbgen.render import render
-from xbgen.spec import default_spec
+from xbgen.spec import STARTER_RING, Spec, default_spec
 from xbgen.verify import PROPERTIES, Bounds, VerifyResult, replay, toolstack, verify
 from xbgen.verify.report import format_counterexample
 
 FIXTURE_010 = REPO / "tests" / "fixtures" / "mydevice-0.1.0"
 FRONT = "frontend/mydevicefront.c"
 BACK = "backend/mydeviceback.c"
+RING_FRONT = "frontend/mydevicefront_core.c"
+RING_BACK = "backend/mydeviceback_core.c"
+#: Enough for the planted ring bugs: one unbind, rmmod or deactivate.
+SMALL = Bounds(env=1, hostile=0, faults=0)
+
+# ------------------------------------------------------------------ KNOWN BUGS
+# What `xbgen verify` finds in the ring templates (reported, not fixed here:
+# the templates are not this file's to edit).  ring_fixes() patches each only
+# where its exact text is still there, so it does nothing once the templates
+# are fixed; test_generated_ring_tree_holds_every_property then XPASSes
+# (strict) to say that this block can go.
+#
+# 1. (2) close, (6): the backend's probe writes max-ring-page-order (and the
+#    feature-* keys) after the toolstack removed the device's directory, for
+#    instance when the frontend is unbound and deactivate.sh runs while the
+#    backend probes: the write brings the directory back for good, and the
+#    next activate.sh refuses to plug the device.  Fix: write them in a
+#    transaction that finds the device's `state` node (a removal meanwhile
+#    makes the commit fail with -EAGAIN, and the retry sees it gone).
+_PROBE_WRITE = '\terr = xenbus_printf(XBT_NIL, dev->nodename, "max-ring-page-order", "%u",\n'
+_PROBE_FAIL = (
+    "\tif (err) {\n"
+    '\t\txenbus_dev_fatal(dev, err, "advertising the ring\'s features");\n'
+    "\t\tgoto fail;\n"
+    "\t}\n"
+)
+_TRANSACTION_START = (
+    "\t{\n"
+    "\t\tstruct xenbus_transaction xbt;\n"
+    "\t\tint state;\n"
+    "\n"
+    "again:\n"
+    "\t\terr = xenbus_transaction_start(&xbt);\n"
+    "\t\tif (err) {\n"
+    '\t\t\txenbus_dev_fatal(dev, err, "starting transaction");\n'
+    "\t\t\tgoto fail;\n"
+    "\t\t}\n"
+    '\t\tif (xenbus_scanf(xbt, dev->nodename, "state", "%d", &state) != 1) {\n'
+    "\t\t\t/* the toolstack removed the device meanwhile */\n"
+    "\t\t\txenbus_transaction_end(xbt, 1);\n"
+    "\t\t\terr = -ENODEV;\n"
+    "\t\t\tgoto fail;\n"
+    "\t\t}\n"
+)
+_TRANSACTION_END = (
+    "\t\tif (err) {\n"
+    "\t\t\txenbus_transaction_end(xbt, 1);\n"
+    '\t\t\txenbus_dev_fatal(dev, err, "advertising the ring\'s features");\n'
+    "\t\t\tgoto fail;\n"
+    "\t\t}\n"
+    "\t\terr = xenbus_transaction_end(xbt, 0);\n"
+    "\t\tif (err == -EAGAIN)\n"
+    "\t\t\tgoto again;\n"
+    "\t\tif (err) {\n"
+    '\t\t\txenbus_dev_fatal(dev, err, "completing transaction");\n'
+    "\t\t\tgoto fail;\n"
+    "\t\t}\n"
+    "\t}\n"
+)
+
+
+def ring_fixes(tree: Path) -> list[str]:
+    """Patch the known ring template bugs in ``tree``; the names of those patched."""
+    applied = []
+    back = tree / RING_BACK
+    text = back.read_text()
+    if _PROBE_WRITE in text:
+        # the writes up to their error check, XBT_NIL -> xbt, one level in
+        start = text.index(_PROBE_WRITE)
+        end = text.index(_PROBE_FAIL, start)
+        writes = text[start:end].replace("XBT_NIL", "xbt").replace("\n\t", "\n\t\t")
+        block = _TRANSACTION_START + "\t" + writes + _TRANSACTION_END
+        text = text[:start] + block + text[end + len(_PROBE_FAIL) :]
+        applied.append("probe writes in a transaction")
+    back.write_text(text)
+    return applied
+
+
+# ----------------------------------------------------------------------- trees
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default spec's tree, as `xbgen new mydevice` writes it."""
+    """A handshake-only tree: `default_spec("mydevice", ring=False)`."""
+    return generate(default_spec("mydevice", ring=False), tmp_path_factory.mktemp("hs")).tree
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ring tree `xbgen new mydevice` writes (the default spec)."""
     return generate(default_spec("mydevice"), tmp_path_factory.mktemp("gen")).tree
+
+
+@pytest.fixture(scope="module")
+def ring_tree(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default ring tree with the KNOWN BUGS above patched."""
+    copy = tmp_path_factory.mktemp("ring") / "mydevice"
+    shutil.copytree(generated, copy)
+    ring_fixes(copy)
+    return copy
 
 
 def plant(tree: Path, tmp_path: Path, rel: str, old: str, new: str) -> Path:
@@ -64,14 +162,17 @@ def printed_schedule(result: VerifyResult, prop: int) -> str:
 
 
 def assert_found(result: VerifyResult, prop: int, words: str) -> None:
-    assert prop in result.findings, f"({prop}) {PROPERTIES[prop][0]} not found"
+    assert prop in result.findings, (
+        f"({prop}) {PROPERTIES[prop][0]} not found",
+        {p: c.message for p, c in result.findings.items()},
+    )
     example = result.findings[prop]
     assert re.search(words, example.message), example.message
     assert example.steps, "no schedule"
     printed = printed_schedule(result, prop)
     assert f"property ({prop}) {PROPERTIES[prop][0]} violated" in printed
     # the printed schedule, replayed from the text, reaches the same violation
-    replayed = replay(result.tree, printed, result.bounds)
+    replayed = replay(result.tree, printed, result.bounds, result.kernel)
     # a deadlock (6) replays as the property whose goal it misses
     assert replayed.prop == prop or (prop == 6 and replayed.prop in (1, 2, 3)), (
         replayed.prop,
@@ -80,19 +181,94 @@ def assert_found(result: VerifyResult, prop: int, words: str) -> None:
     assert len(replayed.steps) == len(example.steps)
 
 
+def findings(result: VerifyResult) -> dict[int, str]:
+    return {p: c.message for p, c in result.findings.items()}
+
+
 # --------------------------------------------------------------------------- passes
 
 
-def test_default_tree_holds_every_property(tree: Path) -> None:
-    result = timed("default spec", lambda: verify(tree))
-    assert result.ok, [c.message for c in result.findings.values()]
+def test_handshake_tree_holds_every_property(tree: Path) -> None:
+    result = timed("handshake spec", lambda: verify(tree))
+    assert result.ok, findings(result)
     assert result.states > 1000 and result.transitions > result.states
     assert not result.limited
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="ring templates: the backend's probe brings a removed directory back "
+    "(see KNOWN BUGS at the top of this file)",
+)
+def test_generated_ring_tree_holds_every_property(generated: Path, tmp_path: Path) -> None:
+    """What the templates should give: no known bug left to patch."""
+    copy = tmp_path / "mydevice"
+    shutil.copytree(generated, copy)
+    assert ring_fixes(copy) == []
+
+
+def test_ring_tree_holds_every_property(ring_tree: Path) -> None:
+    """The default spec, known bugs patched, on the default bounds."""
+    result = timed("default ring spec", lambda: verify(ring_tree))
+    assert result.ok, findings(result)
+    assert result.states > 10_000 and not result.limited
+    # the model went where the ring lives: interrupts, work items, faults
+    names = {result.graph.moves[m] for _, _, m in result.graph.edges}
+    for move in (
+        "dom0 interrupt",
+        "dom0 work item runs",
+        "domU sends an event",
+        "guest corrupts the ring",
+        "domU allocation fails",
+        "domU transaction conflicts (EAGAIN)",
+    ):
+        assert move in names, move
+
+
+def test_the_model_finds_the_known_ring_bugs(generated: Path) -> None:
+    """Each KNOWN BUG above, as the model reports it on the generated tree."""
+    result = timed("generated ring tree", lambda: verify(generated, SMALL))
+    if _PROBE_WRITE in (generated / RING_BACK).read_text():
+        assert_found(result, 2, r"a device directory is still there")
+
+
+def test_ring_tree_on_the_5_10_kernel_api(ring_tree: Path) -> None:
+    """alloc_pages_exact + xenbus_grant_ring, gnttab_end_foreign_access(ref, 0, page),
+    the domid binding and an int-returning remove."""
+    result = verify(ring_tree, SMALL, kernel="5.10")
+    assert result.ok, findings(result)
+
+
+def test_a_multi_page_ring_with_features(tmp_path: Path) -> None:
+    spec = Spec.model_validate(
+        {
+            "name": "mydevice",
+            "ring": {**STARTER_RING, "pages": 2, "selftest": False},
+            "feature": [{"name": "flush"}, {"name": "barrier", "default": True}],
+        }
+    )
+    tree = generate(spec, tmp_path / "out").tree
+    ring_fixes(tree)
+    result = verify(tree, SMALL)
+    assert result.ok, findings(result)
+
+
+def behaviour_specs() -> list[Spec]:
+    """Every combination of the options that change what the drivers do; the
+    license (which only changes a string) alternates between them."""
+    specs = all_option_specs()
+    licenses = sorted({s.license for s in specs})
+    return [
+        s
+        for s in specs
+        if s.license
+        == licenses[(s.log_messages + (s.on_invalid_state == "bug") + bool(s.backend_domid)) % 2]
+    ]
+
+
 @pytest.mark.parametrize(
     "spec",
-    all_option_specs(),
+    behaviour_specs(),
     ids=lambda s: f"log={s.log_messages},{s.on_invalid_state},{s.license},dom{s.backend_domid}",
 )
 def test_every_option_combination(spec, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -106,22 +282,28 @@ def test_every_option_combination(spec, tmp_path: Path) -> None:  # type: ignore
         moves = [step.move for step in result.findings[4].steps]
         assert any(move.startswith("guest writes its state") for move in moves), moves
     else:
-        assert result.ok, {p: c.message for p, c in result.findings.items()}
+        assert result.ok, findings(result)
 
 
 # --------------------------------------------------------------------------- planted bugs
 
 
-def test_finds_the_010_rebind_bug() -> None:
-    """Today's emitted default tree (0.1.0 templates): a frontend rebind leaves
-    both ends Closed, and the backend set_state loop spins on a failed switch."""
-    result = timed("0.1.0 tree", lambda: verify(FIXTURE_010, Bounds(hostile=0)))
-    assert_found(result, 3, r"not Connected \(frontend Closed \| backend Closed\)")
-    assert any(step.move == "unbind frontend" for step in result.findings[3].steps) or any(
-        step.move == "unbind backend" for step in result.findings[3].steps
-    )
-    assert_found(result, 5, r"more than 64 xenstore accesses")
-    assert_found(result, 7, r"connected as well")
+@pytest.fixture(scope="module")
+def result_010() -> VerifyResult:
+    """The 0.1.0 tree, explored once for the tests below (it spins: 160k states)."""
+    return timed("0.1.0 tree", lambda: verify(FIXTURE_010, Bounds(env=2, hostile=0, faults=0)))
+
+
+def test_finds_the_010_rebind_bug(result_010: VerifyResult) -> None:
+    """The 0.1.0 templates' default tree: a frontend rebind leaves both ends
+    Closed, "connected as well" is printed while closed, and the backend
+    set_state loop spins on a failed switch."""
+    assert_found(result_010, 3, r"not Connected \(frontend Closed \| backend Closed\)")
+    moves = [step.move for step in result_010.findings[3].steps]
+    assert "unbind frontend" in moves or "unbind backend" in moves
+    assert_found(result_010, 7, r"connected as well")
+    spins = verify(FIXTURE_010, Bounds(env=0, hostile=0, faults=1))
+    assert_found(spins, 5, r"more than 64 xenstore accesses")
 
 
 def test_finds_a_frontend_without_closed_without_closing(tree: Path, tmp_path: Path) -> None:
@@ -199,21 +381,116 @@ def test_asan_reports_a_use_after_free(tree: Path, tmp_path: Path) -> None:
         tree,
         tmp_path,
         BACK,
-        """		device_unregister(&dev->dev);
-		break;""",
-        """		device_unregister(&dev->dev);
-		be->connected = false;
-		break;""",
+        "\tif (gone)\n\t\tdevice_unregister(&dev->dev);\n",
+        "\tif (gone) {\n\t\tdevice_unregister(&dev->dev);\n\t\tbe->connected = false;\n\t}\n",
     )
     result = verify(bad)
     assert_found(result, 4, r"use-after-poison|use-after-free")
     assert any("AddressSanitizer" in line for line in result.findings[4].sanitizer)
 
 
-def test_a_smaller_bound_misses_what_a_larger_one_finds(tree: Path, tmp_path: Path) -> None:
+def test_a_smaller_bound_misses_what_a_larger_one_finds(result_010: VerifyResult) -> None:
     """The bounds mean something: the rebind bug needs two environment moves."""
     assert 3 not in verify(FIXTURE_010, Bounds(env=1, hostile=0, faults=0)).findings
-    assert 3 in verify(FIXTURE_010, Bounds(env=2, hostile=0, faults=0)).findings
+    assert 3 in result_010.findings
+
+
+# --------------------------------------------------------------------------- planted ring bugs
+
+
+def test_finds_a_frontend_that_never_ends_its_grants(ring_tree: Path, tmp_path: Path) -> None:
+    bad = plant(
+        ring_tree,
+        tmp_path,
+        RING_FRONT,
+        "\txenbus_teardown_ring((void **)&info->ring.sring, info->nr_pages,\n"
+        "\t\t\t     info->ring_ref);\n",
+        "",
+    )
+    assert_found(
+        verify(bad, SMALL), 8, r"leak: 1 grant\(s\) of the frontend \(grant 8\) still granted"
+    )
+
+
+def test_finds_a_work_item_that_eois_before_the_irq_is_known(
+    ring_tree: Path, tmp_path: Path
+) -> None:
+    """Binding raises an event at once (Xen does): the work it queues may run
+    before connect() stored the irq, and must not EOI irq 0 (found on Xen)."""
+    bad = plant(
+        ring_tree,
+        tmp_path,
+        RING_BACK,
+        "\tif (!READ_ONCE(be->connected) || be->broken)\n",
+        "\tif (be->broken)\n",
+    )
+    result = verify(bad, SMALL)
+    assert_found(result, 8, r"sends an EOI for irq 0, which is not bound")
+    moves = [step.move for step in result.findings[8].steps]
+    assert moves[-2:] == ["dom0 interrupt", "dom0 work item runs"], moves
+
+
+def test_finds_a_backend_that_unmaps_twice(ring_tree: Path, tmp_path: Path) -> None:
+    unmap = "\txenbus_unmap_ring_vfree(be->dev, be->ring.sring);\n"
+    bad = plant(ring_tree, tmp_path, RING_BACK, unmap, unmap + unmap)
+    assert_found(verify(bad, SMALL), 8, r"unmaps a ring, which it has not mapped")
+
+
+def test_finds_a_backend_that_never_unbinds_its_irq(ring_tree: Path, tmp_path: Path) -> None:
+    bad = plant(
+        ring_tree,
+        tmp_path,
+        RING_BACK,
+        "\tunbind_from_irqhandler(be->irq, be);\n",
+        "",
+    )
+    assert_found(verify(bad, SMALL), 8, r"leak: irq 32 of the backend \(event channel 1\)")
+
+
+def test_finds_a_frontend_that_unbinds_under_its_spinlock(ring_tree: Path, tmp_path: Path) -> None:
+    bad = plant(
+        ring_tree,
+        tmp_path,
+        RING_FRONT,
+        "\tspin_unlock_irq(&info->lock);\n\n\tunbind_from_irqhandler(info->irq, info);\n",
+        "\tunbind_from_irqhandler(info->irq, info);\n\tspin_unlock_irq(&info->lock);\n",
+    )
+    assert_found(verify(bad, SMALL), 4, r"sleeps \(unbind_from_irqhandler\(\)\) while it holds")
+
+
+def test_finds_a_debugfs_file_left_on_freed_data(ring_tree: Path, tmp_path: Path) -> None:
+    bad = plant(ring_tree, tmp_path, RING_FRONT, "\tdebugfs_remove(info->debugfs);\n", "")
+    assert_found(verify(bad, SMALL), 4, r"frees the data of debugfs file 'selftest'")
+
+
+def test_finds_a_teardown_that_cancels_fatal_work_under_the_lock(
+    ring_tree: Path, tmp_path: Path
+) -> None:
+    """fatal_work takes the state lock: waiting for it with the lock held deadlocks once
+    a hostile guest has made the backend queue it."""
+    bad = plant(
+        ring_tree,
+        tmp_path,
+        RING_BACK,
+        "\tmutex_unlock(&be->state_lock);\n\tcancel_work_sync(&be->fatal_work);\n",
+        "\tcancel_work_sync(&be->fatal_work);\n\tmutex_unlock(&be->state_lock);\n",
+    )
+    result = verify(bad, Bounds(env=1, hostile=1, faults=0))
+    assert_found(result, 6, r"deadlock: .*cancel_work_sync\(\).*mutex_lock\(\)")
+    assert "guest corrupts the ring" in [step.move for step in result.findings[6].steps]
+
+
+def test_finds_a_work_item_that_outlives_the_ring(ring_tree: Path, tmp_path: Path) -> None:
+    """Without cancel_work_sync() the work runs after the disconnect dropped the ring."""
+    bad = plant(
+        ring_tree,
+        tmp_path,
+        RING_BACK,
+        "\tdisable_irq(be->irq);\n\tcancel_work_sync(&be->work);\n",
+        "\tdisable_irq(be->irq);\n",
+    )
+    result = verify(bad, Bounds(env=1, hostile=0, faults=0))
+    assert_found(result, 4, r"null pointer|queued work item|use-after")
 
 
 # --------------------------------------------------------------------------- CLI
@@ -230,19 +507,17 @@ def test_cli_exit_codes_and_report(runner: CliRunner, tree: Path, tmp_path: Path
     if shutil.which("dot"):
         assert (tmp_path / "g.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
 
-    bad = runner.invoke(app, ["verify", str(FIXTURE_010), "--hostile", "0", "--faults", "0"])
+    bounds = ["--env", "1", "--hostile", "0", "--faults", "0"]
+    bad = runner.invoke(app, ["verify", str(FIXTURE_010), *bounds])
     assert bad.exit_code == 1
-    assert "FAIL (3) rebind" in bad.stdout
-    block = bad.stdout[bad.stdout.index("property (3)") :]
+    assert "FAIL (7) honest-log" in bad.stdout
+    block = bad.stdout[bad.stdout.index("property (7)") :]
     block = block.split("\nproperty (", 1)[0]
     schedule = tmp_path / "schedule.txt"
     schedule.write_text(block)
-    again = runner.invoke(
-        app,
-        ["verify", str(FIXTURE_010), "--hostile", "0", "--faults", "0", "--replay", str(schedule)],
-    )
+    again = runner.invoke(app, ["verify", str(FIXTURE_010), *bounds, "--replay", str(schedule)])
     assert again.exit_code == 1, again.output
-    assert "property (3) rebind violated" in again.stdout
+    assert "property (7) honest-log violated" in again.stdout
 
     assert runner.invoke(app, ["verify", str(tmp_path / "nope")]).exit_code == 2
     assert runner.invoke(app, ["verify", str(tree), "--env", "-1"]).exit_code == 2

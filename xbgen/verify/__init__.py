@@ -17,6 +17,7 @@ Pipeline: check the tree -> compile (cached by content) -> explore -> analyse
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -230,8 +231,61 @@ def _features(kernel: str) -> list[str]:
     return feature_defines(KERNELS[kernel])
 
 
+def _compile(gcc: str, units: list[tuple[Path, Path, list[str]]]) -> None:
+    """Compile (source, object, flags) units in parallel."""
+    procs = []
+    for path, obj, extra in units:
+        cmd = [gcc, *CFLAGS, *extra, "-c", str(path), "-o", str(obj)]
+        procs.append((path, subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)))
+    failed = []
+    for path, proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode:
+            failed.append(f"compiling {path} for the model failed:\n{err.strip()}")
+    if failed:
+        raise VerifyError(failed[0])
+
+
+def _cached(folder: Path, make: Callable[[Path], None]) -> Path:
+    """``folder``, made by ``make`` in a temporary folder renamed into place."""
+    if folder.is_dir():
+        return folder
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=_mkdir(folder.parent)))
+    try:
+        make(work)
+        with contextlib.suppress(OSError):  # made meanwhile by another run
+            work.rename(folder)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return folder
+
+
+def _simulation(gcc: str, features: list[str], progress: Progress | None) -> Path:
+    """The simulation's objects (sim.o, explore.o) for a kernel API, shared by all trees."""
+    sim = _sim_dir()
+    digest = hashlib.sha256(" ".join((*CFLAGS, *SIM_CFLAGS, *features)).encode())
+    for path in sorted([*sim.glob("*.[ch]"), *FAKE_INCLUDE.rglob("*.h")]):
+        digest.update(str(path.relative_to(path.parent.parent)).encode())
+        digest.update(path.read_bytes())
+
+    def make(work: Path) -> None:
+        if progress:
+            progress("compiling the xenbus simulation")
+        host = [*SIM_CFLAGS, "-I", str(FAKE_INCLUDE), "-I", str(sim)]
+        _compile(
+            gcc,
+            [
+                (sim / "sim.c", work / "sim.o", [*host, "-DXBGEN_SIM_HOST", *features]),
+                (sim / "explore.c", work / "explore.o", [*SIM_CFLAGS, "-I", str(sim)]),
+            ],
+        )
+
+    return _cached(cache_dir() / "verify" / f"sim-{digest.hexdigest()[:20]}", make)
+
+
 def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KERNEL) -> Model:
-    """Compile the tree's drivers with the simulation (cached by content).
+    """Compile the tree's drivers with the simulation (both cached by content).
 
     `kernel` picks the kernel API the drivers are compiled for (`KERNELS`).
     """
@@ -240,32 +294,25 @@ def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KE
     gcc = shutil.which("gcc")
     if gcc is None:
         raise ToolMissingError("gcc not found: install gcc (Debian: apt-get install gcc)")
-    sim = _sim_dir()
+    objects = _simulation(gcc, features, progress)
     config = "\n".join(_config(tree, src.name)) + "\n"
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(str(objects).encode())
     for path in (*src.front, *src.back, *src.headers):
         digest.update(str(path.relative_to(tree)).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
-    flags = " ".join((*CFLAGS, *SIM_CFLAGS, *DRIVER_CFLAGS, *features))
-    for part in (config, flags, LINKER_SCRIPT):
+    for part in (config, " ".join((*CFLAGS, *DRIVER_CFLAGS, *features)), LINKER_SCRIPT):
         digest.update(part.encode())
         digest.update(b"\0")
-    for path in sorted([*sim.glob("*.[ch]"), *FAKE_INCLUDE.rglob("*.h")]):
-        digest.update(path.read_bytes())
-    folder = cache_dir() / "verify" / digest.hexdigest()[:20]
-    binary = folder / "explore"
-    if binary.is_file():
-        return Model(binary, folder / "config", src.name)
-    if progress:
-        names = ", ".join(path.name for path in (*src.front, *src.back))
-        progress(f"compiling {names} with the xenbus simulation")
-    work = Path(tempfile.mkdtemp(prefix="build-", dir=_mkdir(cache_dir() / "verify")))
-    try:
+
+    def make(work: Path) -> None:
+        if progress:
+            names = ", ".join(path.name for path in (*src.front, *src.back))
+            progress(f"compiling {names} with the xenbus simulation")
         (work / "config").write_text(config)
         (work / "drivers.lds").write_text(LINKER_SCRIPT)
-        units: list[tuple[Path, str, list[str]]] = []
+        units: list[tuple[Path, Path, list[str]]] = []
         for role, files in (("front", src.front), ("back", src.back)):
             flags = [
                 *DRIVER_CFLAGS,
@@ -281,19 +328,10 @@ def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KE
                 "-I",
                 str(FAKE_INCLUDE),
             ]
-            units += [(path, f"xbgen-drv-{role}-{path.stem}.o", flags) for path in files]
-        host = [*SIM_CFLAGS, "-I", str(FAKE_INCLUDE), "-I", str(sim)]
-        units.append((sim / "sim.c", "sim.o", [*host, "-DXBGEN_SIM_HOST", *features]))
-        units.append((sim / "explore.c", "explore.o", [*SIM_CFLAGS, "-I", str(sim)]))
-        procs = []
-        for path, obj, extra in units:
-            cmd = [gcc, *CFLAGS, *extra, "-c", str(path), "-o", str(work / obj)]
-            procs.append((path, subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)))
-        for path, proc in procs:
-            _, err = proc.communicate()
-            if proc.returncode:
-                raise VerifyError(f"compiling {path} for the model failed:\n{err.strip()}")
-        objs = [str(work / obj) for _, obj, _ in units]
+            units += [(path, work / f"xbgen-drv-{role}-{path.stem}.o", flags) for path in files]
+        _compile(gcc, units)
+        objs = [str(obj) for _, obj, _ in units]
+        objs += [str(objects / "sim.o"), str(objects / "explore.o")]
         link = subprocess.run(
             [gcc, *CFLAGS, *objs, f"-Wl,-T,{work / 'drivers.lds'}", "-o", str(work / "explore")],
             stderr=subprocess.PIPE,
@@ -301,16 +339,11 @@ def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KE
         )
         if link.returncode:
             raise VerifyError(f"linking the model failed:\n{link.stderr.strip()}")
-        for obj in objs:
-            Path(obj).unlink()
-        try:
-            work.rename(folder)
-        except OSError:  # built meanwhile by another run
-            shutil.rmtree(work, ignore_errors=True)
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
-    return Model(binary, folder / "config", src.name)
+        for _, obj, _ in units:
+            obj.unlink()
+
+    folder = _cached(cache_dir() / "verify" / digest.hexdigest()[:20], make)
+    return Model(folder / "explore", folder / "config", src.name)
 
 
 def _mkdir(path: Path) -> Path:

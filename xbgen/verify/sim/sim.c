@@ -2111,6 +2111,7 @@ int xenbus_map_ring_valloc(struct xenbus_device *dev, grant_ref_t *gnt_refs,
 	unsigned int i;
 
 	api_call();
+	may_sleep("xenbus_map_ring_valloc()");
 	*vaddr = NULL;
 	if (nr_grefs > RING_PAGES_MAX)
 		return -EINVAL;
@@ -2168,6 +2169,7 @@ int xenbus_unmap_ring_vfree(struct xenbus_device *dev, void *vaddr)
 
 	api_call();
 	(void)dev;
+	may_sleep("xenbus_unmap_ring_vfree()");
 	for (i = 0; i < MAX_MAPS; i++)
 		if (w.maps[i].used && w.maps[i].dom == dom_index(d) && w.maps[i].vaddr == vaddr) {
 			m = &w.maps[i];
@@ -2319,6 +2321,7 @@ int bind_evtchn_to_irqhandler_lateeoi(evtchn_port_t evtchn, irq_handler_t handle
 	api_call();
 	(void)irqflags;
 	(void)devname;
+	may_sleep("binding an irq");
 	x = port_of(d, evtchn);
 	if (!x) {
 		violate(PROP_RESOURCES, "%s binds event channel %u, which is not open", me(), evtchn);
@@ -2342,6 +2345,7 @@ static int bind_interdomain(int remote_domain, evtchn_port_t remote_port, irq_ha
 	int p;
 
 	api_call();
+	may_sleep("binding an irq");
 	if (fault_here("binding an irq"))
 		return -ENOMEM;
 	hyp_point();
@@ -2365,8 +2369,18 @@ static int bind_interdomain(int remote_domain, evtchn_port_t remote_port, irq_ha
 		return p;
 	y->state = P_INTERDOMAIN;
 	y->rport = p;
-	trace("%s binds event channel %d to dom%d's %u", d->name, p, remote_domain, remote_port);
-	return bind_irq(d, p, handler, dev_id);
+	/*
+	 * Xen raises an event on the new port at once, for any notification
+	 * lost while the remote port was unbound; the irq is unmasked before
+	 * the bind returns, and returning may sleep: the handler can run before
+	 * the caller has stored the irq number.
+	 */
+	w.ports[dom_index(d)][p].pending = 1;
+	trace("%s binds event channel %d to dom%d's %u (an event is pending on it)", d->name, p,
+	      remote_domain, remote_port);
+	p = bind_irq(d, p, handler, dev_id);
+	hyp_point();
+	return p;
 }
 
 #ifdef XBGEN_EVTCHN_BIND_DEV
@@ -2408,6 +2422,7 @@ void unbind_from_irqhandler(unsigned int irq, void *dev_id)
 	int p;
 
 	api_call();
+	may_sleep("unbind_from_irqhandler()");
 	q = irq_of(d, irq);
 	if (!q) {
 		violate(PROP_RESOURCES, "%s unbinds irq %u, which is not bound (unbound twice?)",
@@ -2795,6 +2810,7 @@ static struct dentry *dent_create(const char *name, struct dentry *parent, int d
 	int i, pi = -1;
 
 	api_call();
+	may_sleep("creating a debugfs entry");
 	if (is_err(parent))
 		return parent;
 	if (parent) {
@@ -2866,6 +2882,7 @@ void debugfs_remove(struct dentry *dentry)
 	int i;
 
 	api_call();
+	may_sleep("debugfs_remove()");
 	if (!dentry || is_err(dentry))
 		return;
 	i = dent_index(dentry);

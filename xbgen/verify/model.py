@@ -17,9 +17,17 @@ PROPERTIES: dict[int, tuple[str, str]] = {
     1: ("connect", "from activation, every fair schedule brings both ends to Connected"),
     2: ("close", "after deactivate.sh both ends reach Closed and the backend device is gone"),
     3: ("rebind", "after unbind+bind or rmmod+insmod of either side, both reconnect"),
-    4: ("safe", "no BUG/WARN, no leak, no sanitizer report, no fatal on a legal schedule"),
+    4: (
+        "safe",
+        "no BUG/WARN, no leak, no sanitizer report, no sleep in atomic context, "
+        "no fatal on a legal schedule",
+    ),
     5: ("returns", "every callback returns (bounded xenstore accesses and kernel calls)"),
-    6: ("no-deadlock", "no configuration where nothing can move and the goal is not reached"),
+    6: (
+        "no-deadlock",
+        "no configuration where nothing can move short of the goal, no threads waiting "
+        "for each other",
+    ),
     7: ("honest-log", "'connected as well' is printed only when both ends are Connected"),
     8: (
         "resources",

@@ -215,6 +215,9 @@ def test_ring_tree_holds_every_property(ring_tree: Path) -> None:
     # the model went where the ring lives: interrupts, work items, faults
     names = {result.graph.moves[m] for _, _, m in result.graph.edges}
     for move in (
+        "a domU program calls the frontend",
+        "domU program runs",
+        "domU interrupt",
         "dom0 interrupt",
         "dom0 work item runs",
         "domU sends an event",
@@ -428,6 +431,17 @@ def test_finds_a_work_item_that_eois_before_the_irq_is_known(
     assert_found(result, 8, r"sends an EOI for irq 0, which is not bound")
     moves = [step.move for step in result.findings[8].steps]
     assert moves[-2:] == ["dom0 interrupt", "dom0 work item runs"], moves
+
+
+def test_finds_a_ring_whose_ends_never_notify(ring_tree: Path, tmp_path: Path) -> None:
+    """xenbus_setup_ring() hands back zeroed pages: without SHARED_RING_INIT() the
+    event indexes stay 0, no response is ever signalled and a call times out
+    with both ends Connected (found on Xen)."""
+    bad = plant(ring_tree, tmp_path, RING_FRONT, "\tSHARED_RING_INIT(sring);\n", "")
+    result = verify(bad, SMALL)
+    assert_found(result, 9, r"returned -110 \(-ETIMEDOUT: no answer, both ends Connected\)")
+    moves = [step.move for step in result.findings[9].steps]
+    assert "a domU program calls the frontend" in moves and moves[-1] == "a wait times out"
 
 
 def test_finds_a_backend_that_unmaps_twice(ring_tree: Path, tmp_path: Path) -> None:

@@ -98,6 +98,7 @@ class Bounds:
     faults: int = 1  # failed xenstore writes / allocations
     steps: int = 64  # xenstore accesses inside one callback
     max_states: int = 2_000_000
+    calls: int = 1  # a program in the guest calls NAMEfront_call() (ring trees)
 
 
 @dataclass
@@ -225,6 +226,45 @@ def _config(tree: Path, name: str) -> list[str]:
     return lines + toolstack.config_lines(a_ops, d_ops)
 
 
+#: A ring tree's guest program: one call of NAMEfront_call(), made while the
+#: frontend's user hooks say calls may be made (the linker wraps them).
+CALLER = """// SPDX-License-Identifier: GPL-2.0-only
+/* xbgen verify: a program in the guest that calls {front}_call(). */
+#include <linux/string.h>
+
+#include "{front}.h"
+
+void xbgen_sim_user_up(void *fdev);
+void xbgen_sim_user_down(void *fdev);
+int __real_{front}_user_connect(struct {front}_device *fdev);
+void __real_{front}_user_disconnect(struct {front}_device *fdev);
+
+int __wrap_{front}_user_connect(struct {front}_device *fdev)
+{{
+	int err = __real_{front}_user_connect(fdev);
+
+	if (!err)
+		xbgen_sim_user_up(fdev);
+	return err;
+}}
+
+void __wrap_{front}_user_disconnect(struct {front}_device *fdev)
+{{
+	xbgen_sim_user_down(fdev);
+	__real_{front}_user_disconnect(fdev);
+}}
+
+int xbgen_sim_call(void *fdev)
+{{
+	struct {name}_request req;
+	struct {name}_response rsp;
+
+	memset(&req, 0, sizeof(req));
+	return {front}_call(fdev, &req, &rsp);
+}}
+"""
+
+
 def _features(kernel: str) -> list[str]:
     if kernel not in KERNELS:
         raise UsageError(f"kernel {kernel!r}: choose one of {', '.join(KERNELS)}")
@@ -302,7 +342,7 @@ def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KE
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
-    for part in (config, " ".join((*CFLAGS, *DRIVER_CFLAGS, *features)), LINKER_SCRIPT):
+    for part in (config, " ".join((*CFLAGS, *DRIVER_CFLAGS, *features)), LINKER_SCRIPT, CALLER):
         digest.update(part.encode())
         digest.update(b"\0")
 
@@ -313,6 +353,7 @@ def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KE
         (work / "config").write_text(config)
         (work / "drivers.lds").write_text(LINKER_SCRIPT)
         units: list[tuple[Path, Path, list[str]]] = []
+        wraps: list[str] = []
         for role, files in (("front", src.front), ("back", src.back)):
             flags = [
                 *DRIVER_CFLAGS,
@@ -329,11 +370,25 @@ def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KE
                 str(FAKE_INCLUDE),
             ]
             units += [(path, work / f"xbgen-drv-{role}-{path.stem}.o", flags) for path in files]
+            if role == "front" and src.ring:
+                caller = work / "xbgen-call.c"
+                front = f"{src.name}front"
+                caller.write_text(CALLER.format(front=front, name=src.name))
+                units.append((caller, work / "xbgen-drv-front-call.o", flags))
+                wraps = [f"-Wl,--wrap={front}_user_connect,--wrap={front}_user_disconnect"]
         _compile(gcc, units)
         objs = [str(obj) for _, obj, _ in units]
         objs += [str(objects / "sim.o"), str(objects / "explore.o")]
         link = subprocess.run(
-            [gcc, *CFLAGS, *objs, f"-Wl,-T,{work / 'drivers.lds'}", "-o", str(work / "explore")],
+            [
+                gcc,
+                *CFLAGS,
+                *objs,
+                *wraps,
+                f"-Wl,-T,{work / 'drivers.lds'}",
+                "-o",
+                str(work / "explore"),
+            ],
             stderr=subprocess.PIPE,
             text=True,
         )
@@ -358,6 +413,7 @@ def _limits(bounds: Bounds) -> list[str]:
         "--faults", str(bounds.faults),
         "--steps", str(bounds.steps),
         "--max-states", str(bounds.max_states),
+        "--calls", str(bounds.calls),
     ]  # fmt: skip
 
 

@@ -34,6 +34,11 @@ PROPERTIES: dict[int, tuple[str, str]] = {
         "no grant, mapping, event channel, irq, debugfs entry, work item or transaction "
         "is released twice or left behind",
     ),
+    9: (
+        "calls",
+        "a call of the frontend's API on a legal schedule is answered, or fails with "
+        "-ENOTCONN when the device goes",
+    ),
 }
 
 # sim.h's sim_summary.flags
@@ -162,7 +167,7 @@ def _record(graph: Graph, line: str) -> None:
         graph.limited = len(words) > 3
 
 
-#: The moves the kernel or the toolstack will make (sim.h: MV_TOOLSTACK .. MV_IRQ_DOMU).
+#: The moves the kernel or the toolstack will make (sim.h: MV_TOOLSTACK .. MV_USER_DOMU).
 SYSTEM_MOVES = frozenset(
     {
         "toolstack step",
@@ -176,6 +181,7 @@ SYSTEM_MOVES = frozenset(
         "domU work item runs",
         "dom0 interrupt",
         "domU interrupt",
+        "domU program runs",
     }
 )
 

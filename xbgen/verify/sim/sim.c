@@ -104,6 +104,16 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #endif
 void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
+/*
+ * A ring tree's guest program (`xbgen verify` compiles it with the tree's
+ * frontend header): one call of NAMEfront_call(); absent for a handshake
+ * tree.  The frontend's calls of the user hooks reach xbgen_sim_user_up()
+ * and xbgen_sim_user_down() first (the linker wraps them).
+ */
+int xbgen_sim_call(void *fdev) __attribute__((weak));
+void xbgen_sim_user_up(void *fdev);
+void xbgen_sim_user_down(void *fdev);
+
 /* The modules' hooks (module_init/module_exit under XBGEN_SIM). */
 extern int (*xbgen_sim_init_front)(void);
 extern void (*xbgen_sim_exit_front)(void);
@@ -144,9 +154,12 @@ unsigned long volatile jiffies = 100000;
 #define GFP_SLEEPS 0x400	/* __GFP_DIRECT_RECLAIM: GFP_KERNEL may sleep */
 
 enum { EV_BUS = 1, EV_OTHEREND = 2 };
-enum { ACT_NONE, ACT_WATCH, ACT_BIND, ACT_UNBIND, ACT_INSMOD, ACT_RMMOD, ACT_WORK, ACT_IRQ };
-enum { TH_MAIN, TH_WORK, TH_IRQ, SIM_NTH };
-enum { BLK_NONE, BLK_MUTEX, BLK_WORK, BLK_FLUSH, BLK_WAITQ, BLK_COMPLETION };
+enum {
+	ACT_NONE, ACT_WATCH, ACT_BIND, ACT_UNBIND, ACT_INSMOD, ACT_RMMOD, ACT_WORK, ACT_IRQ,
+	ACT_CALL,
+};
+enum { TH_MAIN, TH_WORK, TH_IRQ, TH_USER, SIM_NTH };
+enum { BLK_NONE, BLK_MUTEX, BLK_WORK, BLK_FLUSH, BLK_WAITQ, BLK_COMPLETION, BLK_USER };
 enum { DEC_NONE, DEC_ALLOC, DEC_COMMIT };
 enum { K_MEM, K_PAGES, K_SIM };
 enum { P_FREE, P_UNBOUND, P_INTERDOMAIN };
@@ -316,6 +329,10 @@ static struct {
 	struct irqrec irqs[SIM_NDOM][MAX_IRQS];
 	struct dent dents[MAX_DENTRIES];
 	int deciding;			/* threads waiting for a decision */
+	/* the guest program: the device it may call, its calls, the last result */
+	void *user_fdev;
+	int calls_used;
+	int call_result;
 	/* toolstack */
 	int script;			/* 0 idle, 1 activate, 2 deactivate */
 	int pc;
@@ -402,6 +419,7 @@ static const char *act_name(int act)
 	case ACT_RMMOD: return "module exit";
 	case ACT_WORK: return "work item";
 	case ACT_IRQ: return "interrupt handler";
+	case ACT_CALL: return "program's call";
 	default: return "thread";
 	}
 }
@@ -2785,6 +2803,31 @@ unsigned long wait_for_completion_timeout(struct completion *x, unsigned long ti
 	return timeout ? timeout : 1;
 }
 
+/* ------------------------------------------------------- the guest program */
+
+/* NAMEfront_user_connect() returned 0: calls may start. */
+void xbgen_sim_user_up(void *fdev)
+{
+	trace("%s: calls may start", cur ? cur->name : "?");
+	w.user_fdev = fdev;
+}
+
+/*
+ * NAMEfront_user_disconnect() is called: as its contract says, the program
+ * stops calling and the hook waits until its call in flight has returned.
+ */
+void xbgen_sim_user_down(void *fdev)
+{
+	struct thread *u = &fe()->th[TH_USER];
+
+	(void)fdev;
+	w.user_fdev = NULL;
+	if (u->act != ACT_NONE && u != cur_t) {
+		trace("%s: waits for the program's call to return", cur->name);
+		block_on(BLK_USER, u, 0, "the user's disconnect hook");
+	}
+}
+
 /* ---------------------------------------------------------------- debugfs */
 
 #define SIM_ERR_PTR(e) ((void *)(intptr_t)(e))
@@ -3116,6 +3159,11 @@ static void trampoline(void)
 		trace("%s: a work item runs", d->name);
 		t->work->func(t->work);
 		break;
+	case ACT_CALL:
+		trace("%s: the program calls %sfront_call()", d->name, devtype);
+		w.call_result = xbgen_sim_call(w.user_fdev);
+		trace("%s: the call returns %d", d->name, w.call_result);
+		break;
 	case ACT_IRQ: {
 		struct irqrec *q = &w.irqs[dom_index(d)][t->irq];
 		irq_handler_t handler = q->handler;
@@ -3141,6 +3189,15 @@ static int shared_memory(void)
 	return 0;
 }
 
+static int both_connected(void);
+
+/* Both drivers are loaded and bound: someone is there to answer. */
+static int serving(void)
+{
+	return fe()->loaded && be()->loaded && fe()->dev && fe()->dev->bound && be()->dev &&
+	       be()->dev->bound;
+}
+
 /* The thread returned: check what it leaves behind. */
 static void finish(struct dom *d, struct thread *t)
 {
@@ -3150,6 +3207,19 @@ static void finish(struct dom *d, struct thread *t)
 		violate(PROP_SAFE, "%s returns holding a mutex", name);
 	else if (t->spins)
 		violate(PROP_SAFE, "%s returns holding a spinlock", name);
+	/*
+	 * On a legal schedule a call gets its answer, or -ENOTCONN when the
+	 * device goes meanwhile.  A wait times out only when nothing else can
+	 * happen: a timeout is a lost request or event, unless the user left
+	 * no backend to answer (unbound, unloaded).
+	 */
+	if (t->act == ACT_CALL && !(w.flags & SF_TAINTED) && w.call_result &&
+	    w.call_result != -ENOTCONN &&
+	    (w.call_result != -ETIMEDOUT || (serving() && both_connected())))
+		violate(PROP_CALLS, "a call of %sfront_call() returned %d%s on a legal schedule",
+			devtype, w.call_result,
+			w.call_result == -ETIMEDOUT ? " (-ETIMEDOUT: no answer, both ends Connected)" :
+			w.call_result == -EIO ? " (-EIO: the backend broke the protocol)" : "");
 	t->act = ACT_NONE;
 	t->done = 0;
 	t->work = NULL;
@@ -3274,6 +3344,8 @@ static int thread_runnable(struct dom *d, struct thread *t)
 		return ((const wait_queue_head_t *)t->block_on)->waiters != (int)t->block_val;
 	case BLK_COMPLETION:
 		return ((const struct completion *)t->block_on)->done > 0;
+	case BLK_USER:
+		return ((const struct thread *)t->block_on)->act == ACT_NONE;
 	default:
 		return 1;
 	}
@@ -3287,6 +3359,7 @@ static const char *block_name(int block)
 	case BLK_FLUSH: return "flush_work()";
 	case BLK_WAITQ: return "a wait_event()";
 	case BLK_COMPLETION: return "wait_for_completion()";
+	case BLK_USER: return "the disconnect hook";
 	default: return "?";
 	}
 }
@@ -3301,6 +3374,8 @@ static struct thread *waits_for(struct dom *d, struct thread *t, struct dom **od
 	case BLK_WORK:
 	case BLK_FLUSH:
 		return work_busy(d, t->block_on) ? &d->th[TH_WORK] : NULL;
+	case BLK_USER:
+		return (struct thread *)t->block_on;
 	default:
 		return NULL;
 	}
@@ -3426,6 +3501,7 @@ static const char *const move_names[] = {
 	[MV_DESTROY] = "xl destroy guest",
 	[MV_EVENT_BACK] = "domU sends an event",
 	[MV_EVENT_FRONT] = "dom0 sends an event",
+	[MV_CALL] = "a domU program calls the frontend",
 	[MV_TOOLSTACK] = "toolstack step",
 	[MV_TIMEOUT] = "toolstack times out",
 	[MV_WAIT_TIMEOUT] = "a wait times out",
@@ -3437,6 +3513,7 @@ static const char *const move_names[] = {
 	[MV_WORK_DOMU] = "domU work item runs",
 	[MV_IRQ_DOM0] = "dom0 interrupt",
 	[MV_IRQ_DOMU] = "domU interrupt",
+	[MV_USER_DOMU] = "domU program runs",
 	[MV_XSFAIL_DOM0] = "dom0 xenstore write fails",
 	[MV_XSFAIL_DOMU] = "domU xenstore write fails",
 	[MV_NOMEM_DOM0] = "dom0 runs short of memory",
@@ -3497,7 +3574,7 @@ static int env_left(void)
 
 static int system_move(int move)
 {
-	return move >= MV_TOOLSTACK && move <= MV_IRQ_DOMU;
+	return move >= MV_TOOLSTACK && move <= MV_USER_DOMU;
 }
 
 static int decision_move(int move)
@@ -3517,7 +3594,7 @@ static int drivers_quiet(void)
 {
 	int m;
 
-	for (m = MV_WATCH_DOM0; m <= MV_IRQ_DOMU; m++)
+	for (m = MV_WATCH_DOM0; m <= MV_USER_DOMU; m++)
 		if (enabled_nontimeout(m))
 			return 0;
 	return 1;
@@ -3632,7 +3709,7 @@ int sim_enabled(int move)
 	if (dt) {
 		int b = dd == be();
 		int run = dt == &dd->th[TH_MAIN] ? (b ? MV_RUN_DOM0 : MV_RUN_DOMU) :
-			  (b ? MV_WORK_DOM0 : MV_WORK_DOMU);
+			  dt == &dd->th[TH_USER] ? MV_USER_DOMU : (b ? MV_WORK_DOM0 : MV_WORK_DOMU);
 		int fault = dt->decision == DEC_ALLOC ? (b ? MV_ALLOCFAIL_DOM0 : MV_ALLOCFAIL_DOMU) :
 			    (b ? MV_CONFLICT_DOM0 : MV_CONFLICT_DOMU);
 
@@ -3695,6 +3772,12 @@ static int enabled_nontimeout(int move)
 		return runs(fe()) && env_left() && signal_port_of(fe()) >= 0;
 	case MV_EVENT_FRONT:
 		return runs(be()) && env_left() && signal_port_of(be()) >= 0;
+	case MV_CALL:
+		return xbgen_sim_call && w.user_fdev && runs(fe()) && w.calls_used < lim.calls &&
+		       env_left() && fe()->th[TH_USER].act == ACT_NONE;
+	case MV_USER_DOMU:
+		t = &fe()->th[TH_USER];
+		return runs(fe()) && t->act != ACT_NONE && !t->dead && thread_runnable(fe(), t);
 	case MV_TOOLSTACK:
 		return w.script && (!cur_op() || wait_ready(cur_op()));
 	case MV_WATCH_DOM0:
@@ -3764,6 +3847,7 @@ static void destroy_guest(void)
 	d->qlen = 0;
 	d->nworks = 0;
 	d->txn = NULL;
+	w.user_fdev = NULL;
 	if (d->dev)
 		arena_free(d->dev, sizeof(*d->dev));
 	d->dev = NULL;
@@ -3818,7 +3902,7 @@ static int nothing_can_move(void)
 {
 	int m;
 
-	for (m = MV_TOOLSTACK; m <= MV_IRQ_DOMU; m++)
+	for (m = MV_TOOLSTACK; m <= MV_USER_DOMU; m++)
 		if (sim_enabled(m))
 			return 0;
 	return 1;
@@ -3995,6 +4079,14 @@ int sim_apply(int move)
 		signal_port(from, signal_port_of(from));
 		break;
 	}
+	case MV_CALL:
+		w.env_used++;
+		w.calls_used++;
+		start(fe(), TH_USER, ACT_CALL);
+		break;
+	case MV_USER_DOMU:
+		resume(fe(), &fe()->th[TH_USER]);
+		break;
 	case MV_TOOLSTACK:
 		toolstack_step(0);
 		break;
@@ -4298,7 +4390,9 @@ static uint64_t world_hash(int with_activities)
 	}
 	h = mix(h, (uint64_t)w.script << 8 | (uint64_t)w.pc);
 	h = mix(h, w.flags);
-	h = mix(h, (uint64_t)(w.env_used | w.hostile_used << 8 | w.faults_used << 16));
+	h = mix(h, (uint64_t)(w.env_used | w.hostile_used << 8 | w.faults_used << 16 |
+			      w.calls_used << 24));
+	h = hash_word(h, (uint64_t)(uintptr_t)w.user_fdev);
 	h = hash_xen(h);
 	h = hash_drivers(h);
 	return hash_heap(h);
@@ -4321,7 +4415,7 @@ void sim_summarise(struct sim_summary *s)
 	s->fe_bound = fe()->dev && fe()->dev->bound;
 	s->be_bound = be()->dev && be()->dev->bound;
 	s->system_moves = 0;
-	for (m = MV_TOOLSTACK; m <= MV_IRQ_DOMU; m++)
+	for (m = MV_TOOLSTACK; m <= MV_USER_DOMU; m++)
 		if (sim_enabled(m))
 			s->system_moves++;
 	s->flags = w.flags;

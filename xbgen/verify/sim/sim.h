@@ -29,11 +29,12 @@ enum sim_prop {
 	PROP_DEADLOCK = 6,	/* no stuck configuration short of the goal */
 	PROP_LOG = 7,		/* the log lines tell the truth */
 	PROP_RESOURCES = 8,	/* grants, mappings, event channels, irqs, ... */
+	PROP_CALLS = 9,		/* a call on a connected ring is answered */
 };
 
 /*
  * Moves: what the explorer may do next in a configuration.  The system's
- * own moves (MV_TOOLSTACK .. MV_IRQ_DOMU) are contiguous: the kernel and
+ * own moves (MV_TOOLSTACK .. MV_USER_DOMU) are contiguous: the kernel and
  * the toolstack will make them; the others may happen.
  */
 enum sim_move {
@@ -42,9 +43,11 @@ enum sim_move {
 	MV_ACTIVATE, MV_DEACTIVATE, MV_DESTROY,
 	MV_EVENT_BACK,		/* the guest signals its event channel */
 	MV_EVENT_FRONT,		/* dom0 signals its event channel */
+	MV_CALL,		/* a program in the guest calls NAMEfront_call() */
 	MV_TOOLSTACK, MV_TIMEOUT, MV_WAIT_TIMEOUT,
 	MV_WATCH_DOM0, MV_WATCH_DOMU, MV_RUN_DOM0, MV_RUN_DOMU,
 	MV_WORK_DOM0, MV_WORK_DOMU, MV_IRQ_DOM0, MV_IRQ_DOMU,
+	MV_USER_DOMU,		/* that program runs */
 	MV_XSFAIL_DOM0, MV_XSFAIL_DOMU, MV_NOMEM_DOM0, MV_NOMEM_DOMU,
 	MV_ALLOCFAIL_DOM0, MV_ALLOCFAIL_DOMU,	/* decide: this allocation fails */
 	MV_CONFLICT_DOM0, MV_CONFLICT_DOMU,	/* decide: this commit gets EAGAIN */
@@ -60,6 +63,7 @@ struct sim_limits {
 	int hostile;	/* state writes by a hostile guest */
 	int faults;	/* failed xenstore writes / allocations / conflicts */
 	int steps;	/* xenstore accesses inside one callback */
+	int calls;	/* calls of the frontend's API by a guest program */
 };
 
 /* What the explorer needs to know about a configuration. */

@@ -262,6 +262,42 @@ static int mydeviceback_read_ring(struct xenbus_device *dev, grant_ref_t *refs,
 	return 0;
 }
 
+/*
+ * Write what the frontend reads before it sets up its ring.  In a
+ * transaction that first finds our state node: the toolstack may remove the
+ * device's directory while we probe, and a plain write would bring it back
+ * for good (and the next plug of this device would find it in the way).
+ */
+static int mydeviceback_advertise(struct xenbus_device *dev)
+{
+	struct xenbus_transaction xbt;
+	int err, state;
+
+again:
+	err = xenbus_transaction_start(&xbt);
+	if (err) {
+		xenbus_dev_fatal(dev, err, "starting transaction");
+		return err;
+	}
+	if (xenbus_scanf(xbt, dev->nodename, "state", "%d", &state) != 1) {
+		xenbus_transaction_end(xbt, 1);
+		return -ENODEV;		/* unplugged meanwhile */
+	}
+	err = xenbus_printf(xbt, dev->nodename, "max-ring-page-order", "%u",
+			    MYDEVICE_MAX_RING_ORDER);
+	if (err) {
+		xenbus_transaction_end(xbt, 1);
+		xenbus_dev_fatal(dev, err, "advertising the ring's features");
+		return err;
+	}
+	err = xenbus_transaction_end(xbt, 0);
+	if (err == -EAGAIN)
+		goto again;
+	if (err)
+		xenbus_dev_fatal(dev, err, "completing transaction");
+	return err;
+}
+
 /* Map the frontend's ring and bind its event channel. */
 static int mydeviceback_connect(struct mydeviceback_device *be)
 {
@@ -538,13 +574,9 @@ static int mydeviceback_probe(struct xenbus_device *dev,
 	INIT_WORK(&be->work, mydeviceback_work);
 	INIT_WORK(&be->fatal_work, mydeviceback_fatal_work);
 
-	/* What the frontend reads before it sets up its ring. */
-	err = xenbus_printf(XBT_NIL, dev->nodename, "max-ring-page-order", "%u",
-			    MYDEVICE_MAX_RING_ORDER);
-	if (err) {
-		xenbus_dev_fatal(dev, err, "advertising the ring's features");
+	err = mydeviceback_advertise(dev);
+	if (err)
 		goto fail;
-	}
 
 	/*
 	 * The driver allows rebind, so after an unbind+bind (or rmmod+insmod)

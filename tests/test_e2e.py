@@ -470,6 +470,8 @@ def test_config_tells_the_scripts_about_the_ring(tmp_path: Path) -> None:
     assert full.depths_for(Ring(tmp_path / "r.h", 64, True)) == (1, 32, 64)
     plain = images.config_text(fake_driver(None), images.Scenario())
     assert "RING=0\n" in plain and "SELFTEST=0\n" in plain and "DEPTHS=''\n" in plain
+    assert "PINGS=0\n" in plain and not images.Scenario().vif
+    assert images.Scenario(pings=5).vif
 
 
 RING_CONSOLE = """\
@@ -480,6 +482,7 @@ XBGEN-SELFTEST ring/cycle-1 devid=0 depth=8 requests=10 ok=10 bad=0 timeouts=0 r
 XBGEN-SELFTEST ring/cycle-2 devid=0 depth=8 requests=10 ok=9 bad=1 timeouts=0 roundtrip_ns=700000 per_s=8000
 XBGEN-COUNTERS before d0.irq_xen=18 guest.irq_dev=1 xen.evtchn_guest=8
 XBGEN-COUNTERS after d0.irq_xen=18 guest.irq_dev=1 xen.evtchn_guest=9
+XBGEN-PING count=200 min_us=2112 avg_us=9147 max_us=31154
 """
 
 
@@ -498,5 +501,6 @@ def test_report_parses_selftests_and_counters() -> None:
     table = report.format_counters(console)
     assert table[0].split() == ["counter", "before", "after"]
     assert table[-1].split() == ["xen.evtchn_guest", "8", "9"]
+    assert console.ping == report.Ping(200, 2112, 9147, 31154)
     # PASS details show in the steps too.
     assert "per_s=2700" in report.format_steps(console)[0]

@@ -176,6 +176,8 @@ def _run_in(
     say(f"building {tree_dir} against {kernel_tree.abi}")
     drv = driver_mod.prepare(tree_dir, kernel_tree, work)
     timings["build"] = drv.build_seconds
+    if scenario.vif:
+        assets_mod.ensure_modules(assets, assets_mod.NET_MODULES, say)
     t0 = time.monotonic()
     guest_rd = None
     if scenario.guest:
@@ -264,6 +266,12 @@ def format_result(result: E2EResult) -> str:
     lines += report.format_steps(result.console)
     if result.console.selftests:
         lines += ["ring self-test:", *report.format_selftests(result.console)]
+    if result.console.ping:
+        ping = result.console.ping
+        lines.append(
+            f"ping over a vif, {ping.count} times: round trip min/avg/max "
+            f"{ping.min_us}/{ping.avg_us}/{ping.max_us} us"
+        )
     if result.console.counters:
         lines += ["counters:", *report.format_counters(result.console)]
     lines += ["state timeline (dom0 uptime):", *report.format_timeline(result.console)]

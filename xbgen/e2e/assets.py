@@ -53,6 +53,10 @@ XEN_MODULES = (
     "drivers/xen/xen-gntdev.ko",
     "drivers/xen/xen-gntalloc.ko",
 )
+#: Xen's network drivers, for the benchmark's vif: netback in dom0, netfront in the guest.
+NETBACK = "drivers/net/xen-netback/xen-netback.ko"
+NETFRONT = "drivers/net/xen-netfront.ko"
+NET_MODULES = (NETBACK, NETFRONT)
 STAMP = "xbgen-assets.json"
 ARCH_DIR = "x86_64-linux-gnu"
 
@@ -150,8 +154,14 @@ def _unpack_all(debs: list[debian.Deb], root: Path, say: debian.Progress) -> Non
 def _unpack_kernel(deb: debian.Deb, root: Path) -> None:
     """Only the kernel image and the Xen modules: the full image is ~400 MB unpacked."""
     abi = deb.name.removeprefix("linux-image-")
-    members = [f"./boot/vmlinuz-{abi}"]
-    members += [f"./lib/modules/{abi}/kernel/{rel}" for rel in XEN_MODULES]
+    _extract(deb, root, [f"./boot/vmlinuz-{abi}", *_members(abi, (*XEN_MODULES, *NET_MODULES))])
+
+
+def _members(abi: str, rels: tuple[str, ...]) -> list[str]:
+    return [f"./lib/modules/{abi}/kernel/{rel}" for rel in rels]
+
+
+def _extract(deb: debian.Deb, root: Path, members: list[str]) -> None:
     root.mkdir(parents=True, exist_ok=True)
     script = 'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" "${@:3}"'
     proc = subprocess.run(
@@ -160,6 +170,23 @@ def _unpack_kernel(deb: debian.Deb, root: Path) -> None:
     )  # fmt: skip
     if proc.returncode != 0:
         raise FetchError(f"unpacking {deb.path.name} failed: {proc.stderr.strip()[-500:]}")
+
+
+def ensure_modules(
+    assets: Assets, rels: tuple[str, ...], progress: debian.Progress | None = None
+) -> None:
+    """Unpack kernel modules ``rels`` into ``assets.root`` if an older xbgen left them out."""
+    missing = tuple(rel for rel in rels if not assets.kernel_module(rel).is_file())
+    if not missing:
+        return
+    name = f"linux-image-{assets.abi}"
+    (deb,) = debian.download([name], RELEASE, progress)
+    if deb.version != assets.versions.get(name):
+        raise FetchError(
+            f"{name} is {deb.version} now, the unpacked root has {assets.versions.get(name)}: "
+            f"remove {assets.root} and retry"
+        )
+    _extract(deb, assets.root, _members(assets.abi, missing))
 
 
 def _gunzip_xen(root: Path) -> None:

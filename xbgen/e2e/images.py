@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .assets import XEN_MODULES, Assets
+from .assets import NETBACK, NETFRONT, XEN_MODULES, Assets
 from .driver import Driver, Ring
 from .initramfs import Initramfs, add_elf_with_libs, busybox_applets, find_busybox
 
@@ -35,6 +35,19 @@ RING_CYCLES = 20
 CHECK_REQUESTS = (1000, 8)
 
 
+#: The vif's point-to-point addresses (no bridge: dom0 addresses its vifN.0).
+VIF_DOM0_IP = "10.99.0.1"
+VIF_GUEST_IP = "10.99.0.2"
+#: libxl's hotplug script for that vif: nothing to plug it into, say it is up
+#: (netback waits for hotplug-status before it connects).
+VIF_HOTPLUG = b"""#!/bin/sh
+case "$1" in
+online | add) /usr/bin/xenstore-write "$XENBUS_PATH/hotplug-status" connected ;;
+esac
+exit 0
+"""
+
+
 @dataclass(frozen=True)
 class Scenario:
     """Knobs passed to the init scripts through /xbgen/config."""
@@ -48,6 +61,12 @@ class Scenario:
     ring_cycles: int = RING_CYCLES
     check_requests: tuple[int, int] = CHECK_REQUESTS
     stage3: bool = True
+    #: A vif between dom0 (netback) and the guest (netfront), pinged this many times.
+    pings: int = 0
+
+    @property
+    def vif(self) -> bool:
+        return self.pings > 0
 
     def depths_for(self, ring: Ring | None) -> tuple[int, ...]:
         """The self-test depths this ring takes: each capped at its slots, no repeats."""
@@ -88,6 +107,9 @@ def config_text(driver: Driver, scenario: Scenario) -> str:
             min(scenario.check_requests[1], driver.ring.slots if driver.ring else 1)
         ),
         "STAGE3": "1" if scenario.stage3 else "0",
+        "PINGS": str(scenario.pings),
+        "DOM0_IP": VIF_DOM0_IP,
+        "GUEST_IP": VIF_GUEST_IP,
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
@@ -117,8 +139,15 @@ def guest_image(assets: Assets, driver: Driver, scenario: Scenario, dest: Path) 
     ramfs = _base(config_text(driver, scenario))
     _xenstore_tools(ramfs, assets)
     ramfs.add_file(f"/xbgen/driver/{driver.front_mod}.ko", driver.front_ko, 0o644)
+    if scenario.vif:
+        _add_modules(ramfs, assets, (NETFRONT,))
     ramfs.add_bytes("/init", init_script("guest-init.sh"), 0o755)
     return ramfs.write(dest)
+
+
+def _add_modules(ramfs: Initramfs, assets: Assets, rels: tuple[str, ...]) -> None:
+    for rel in rels:
+        ramfs.add_file(f"/lib/modules/{Path(rel).name}", assets.kernel_module(rel), 0o644)
 
 
 def dom0_image(
@@ -130,8 +159,10 @@ def dom0_image(
     for tool in tools:
         add_elf_with_libs(ramfs, f"/usr/lib/xen-4.17/bin/{tool}", assets.xen_bin / tool,
                           assets.lib_dirs, assets.loader, extra=DLOPENED)  # fmt: skip
-    for rel in XEN_MODULES:
-        ramfs.add_file(f"/lib/modules/{Path(rel).name}", assets.kernel_module(rel), 0o644)
+    _add_modules(ramfs, assets, XEN_MODULES)
+    if scenario.vif:
+        _add_modules(ramfs, assets, (NETBACK,))
+        ramfs.add_bytes("/xbgen/vif-hotplug", VIF_HOTPLUG, 0o755)
     ramfs.add_file(f"/xbgen/driver/{driver.front_mod}.ko", driver.front_ko, 0o644)
     ramfs.add_file(f"/xbgen/driver/{driver.back_mod}.ko", driver.back_ko, 0o644)
     ramfs.add_file("/xbgen/driver/activate.sh", driver.activate, 0o755)

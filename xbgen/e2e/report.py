@@ -68,6 +68,16 @@ class SelfTest:
         return self.ok == self.requests and self.bad == 0 and self.timeouts == 0
 
 
+@dataclass(frozen=True)
+class Ping:
+    """dom0 pinging the guest over a vif (netback/netfront), microseconds."""
+
+    count: int
+    min_us: int
+    avg_us: int
+    max_us: int
+
+
 @dataclass
 class Console:
     """Everything parsed out of one serial log."""
@@ -83,6 +93,7 @@ class Console:
     selftests: dict[str, SelfTest] = field(default_factory=dict)
     #: XBGEN-COUNTERS snapshots by label ("before", "after"): counter -> value.
     counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    ping: Ping | None = None
 
     @property
     def failed_step(self) -> Step | None:
@@ -136,6 +147,7 @@ SELFTEST_RE = re.compile(
     r"XBGEN-SELFTEST (\S+) devid=(\d+) depth=(\d+) requests=(\d+) ok=(\d+) bad=(\d+)"
     r" timeouts=(\d+) roundtrip_ns=(\d+) per_s=(\d+)"
 )
+PING_RE = re.compile(r"XBGEN-PING count=(\d+) min_us=(\d+) avg_us=(\d+) max_us=(\d+)")
 COUNTERS_RE = re.compile(r"XBGEN-COUNTERS (\S+) ((?:[\w.]+=\d+ ?)+)")
 
 
@@ -182,6 +194,10 @@ def _on_counters(console: Console, m: re.Match[str]) -> None:
     console.counters[m.group(1)] = {key: int(value) for key, value in pairs}
 
 
+def _on_ping(console: Console, m: re.Match[str]) -> None:
+    console.ping = Ping(*(int(n) for n in m.groups()))
+
+
 _HANDLERS: list[tuple[re.Pattern[str], Callable[[Console, re.Match[str]], None]]] = [
     (STEP_RE, _on_step),
     (STATE_RE, _on_state),
@@ -191,6 +207,7 @@ _HANDLERS: list[tuple[re.Pattern[str], Callable[[Console, re.Match[str]], None]]
     (DOMID_RE, _on_domid),
     (SELFTEST_RE, _on_selftest),
     (COUNTERS_RE, _on_counters),
+    (PING_RE, _on_ping),
 ]
 
 

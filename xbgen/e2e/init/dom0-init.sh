@@ -219,6 +219,11 @@ stage2() {
 	step stage2/create-guest
 	DMESG_STAGE2=$DMESG_MARK
 	load "$BE_MOD"
+	vif=
+	if [ "$PINGS" -gt 0 ]; then
+		run insmod /lib/modules/xen-netback.ko
+		vif="vif = [ 'script=/xbgen/vif-hotplug' ]"
+	fi
 	cat > /tmp/guest.cfg <<-CFG
 		name = "$GUEST_NAME"
 		type = "pv"
@@ -230,6 +235,7 @@ stage2() {
 		cpus = "1"
 		on_poweroff = "destroy"
 		on_crash = "preserve"
+		$vif
 	CFG
 	run xl create /tmp/guest.cfg
 	DOMID=$(xl domid $GUEST_NAME)
@@ -525,6 +531,28 @@ ring_stage() {
 	[ "$RING_CYCLES" -gt 0 ] && ring_cycles
 }
 
+# net_stage: ping the guest over the vif (netfront/netback), for comparison
+# with the ring's round trip; one XBGEN-PING line with the figures.
+net_stage() {
+	step net/ping
+	dev=vif$DOMID.0
+	wait_for 30 test -e "/sys/class/net/$dev" || fail "no $dev in dom0"
+	run ip addr add "$DOM0_IP/24" dev "$dev"
+	run ip link set "$dev" up
+	guest_answer 60 net
+	wait_for 30 ping -c 1 -W 1 "$GUEST_IP" > /dev/null || fail "$GUEST_IP does not answer"
+	ping -q -c "$PINGS" -i 0.05 "$GUEST_IP" > /tmp/ping.out 2>&1 || \
+		fail "ping: $(tail -1 /tmp/ping.out)"
+	sed 's/^/  | /' /tmp/ping.out
+	figures=$(awk -v n="$PINGS" '/round-trip/ {
+		split($4, ms, "/")
+		printf "count=%d min_us=%d avg_us=%d max_us=%d", n, ms[1] * 1000, ms[2] * 1000, ms[3] * 1000
+	}' /tmp/ping.out)
+	[ -n "$figures" ] || fail "no round-trip line in ping's output"
+	echo "XBGEN-PING $figures"
+	end_step "$figures"
+}
+
 main() {
 	mount -t proc proc /proc
 	mount -t sysfs sysfs /sys
@@ -537,6 +565,7 @@ main() {
 	if [ "$GUEST" = 1 ]; then
 		stage2
 		[ "$RING" = 1 ] && ring_stage
+		[ "$PINGS" -gt 0 ] && net_stage
 		[ "$STAGE3" = 1 ] && stage3
 	fi
 	finish PASS

@@ -133,6 +133,18 @@ mount -t devtmpfs dev /dev
 echo "XBGEN-GUEST boot $(now)"
 [ "$RING" = 1 ] && enable_grant_debug
 
+# net: the benchmark's vif (netfront), addressed for dom0's ping.
+net() {
+	insmod /lib/modules/xen-netfront.ko || { report net "FAIL insmod xen-netfront exited $?"; return; }
+	wait_for 30 test -e /sys/class/net/eth0 || { report net "FAIL no eth0"; return; }
+	if ! ip addr add "$GUEST_IP/24" dev eth0 || ! ip link set eth0 up; then
+		report net "FAIL ip"
+		return
+	fi
+	report net PASS
+}
+[ "$PINGS" -gt 0 ] && net
+
 insmod "/xbgen/driver/$FRONT_MOD.ko" || { report loaded "FAIL insmod exited $?"; finish; }
 check loaded
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,11 +24,13 @@ import pytest
 from conftest import PHASE_TIMINGS, REPO, all_option_specs
 from typer.testing import CliRunner
 
+import xbgen.verify as verify_module
+from xbgen.check import FAKE_INCLUDE, feature_defines
 from xbgen.cli import app
 from xbgen.generate import generate
 from xbgen.render import render
 from xbgen.spec import STARTER_RING, Spec, default_spec
-from xbgen.verify import PROPERTIES, Bounds, VerifyResult, replay, toolstack, verify
+from xbgen.verify import KERNELS, PROPERTIES, Bounds, VerifyResult, replay, toolstack, verify
 from xbgen.verify.report import format_counterexample
 
 FIXTURE_010 = REPO / "tests" / "fixtures" / "mydevice-0.1.0"
@@ -37,79 +40,6 @@ RING_FRONT = "frontend/mydevicefront_core.c"
 RING_BACK = "backend/mydeviceback_core.c"
 #: Enough for the planted ring bugs: one unbind, rmmod or deactivate.
 SMALL = Bounds(env=1, hostile=0, faults=0)
-
-# ------------------------------------------------------------------ KNOWN BUGS
-# What `xbgen verify` finds in the ring templates (reported, not fixed here:
-# the templates are not this file's to edit).  ring_fixes() patches each only
-# where its exact text is still there, so it does nothing once the templates
-# are fixed; test_generated_ring_tree_holds_every_property then XPASSes
-# (strict) to say that this block can go.
-#
-# 1. (2) close, (6): the backend's probe writes max-ring-page-order (and the
-#    feature-* keys) after the toolstack removed the device's directory, for
-#    instance when the frontend is unbound and deactivate.sh runs while the
-#    backend probes: the write brings the directory back for good, and the
-#    next activate.sh refuses to plug the device.  Fix: write them in a
-#    transaction that finds the device's `state` node (a removal meanwhile
-#    makes the commit fail with -EAGAIN, and the retry sees it gone).
-_PROBE_WRITE = '\terr = xenbus_printf(XBT_NIL, dev->nodename, "max-ring-page-order", "%u",\n'
-_PROBE_FAIL = (
-    "\tif (err) {\n"
-    '\t\txenbus_dev_fatal(dev, err, "advertising the ring\'s features");\n'
-    "\t\tgoto fail;\n"
-    "\t}\n"
-)
-_TRANSACTION_START = (
-    "\t{\n"
-    "\t\tstruct xenbus_transaction xbt;\n"
-    "\t\tint state;\n"
-    "\n"
-    "again:\n"
-    "\t\terr = xenbus_transaction_start(&xbt);\n"
-    "\t\tif (err) {\n"
-    '\t\t\txenbus_dev_fatal(dev, err, "starting transaction");\n'
-    "\t\t\tgoto fail;\n"
-    "\t\t}\n"
-    '\t\tif (xenbus_scanf(xbt, dev->nodename, "state", "%d", &state) != 1) {\n'
-    "\t\t\t/* the toolstack removed the device meanwhile */\n"
-    "\t\t\txenbus_transaction_end(xbt, 1);\n"
-    "\t\t\terr = -ENODEV;\n"
-    "\t\t\tgoto fail;\n"
-    "\t\t}\n"
-)
-_TRANSACTION_END = (
-    "\t\tif (err) {\n"
-    "\t\t\txenbus_transaction_end(xbt, 1);\n"
-    '\t\t\txenbus_dev_fatal(dev, err, "advertising the ring\'s features");\n'
-    "\t\t\tgoto fail;\n"
-    "\t\t}\n"
-    "\t\terr = xenbus_transaction_end(xbt, 0);\n"
-    "\t\tif (err == -EAGAIN)\n"
-    "\t\t\tgoto again;\n"
-    "\t\tif (err) {\n"
-    '\t\t\txenbus_dev_fatal(dev, err, "completing transaction");\n'
-    "\t\t\tgoto fail;\n"
-    "\t\t}\n"
-    "\t}\n"
-)
-
-
-def ring_fixes(tree: Path) -> list[str]:
-    """Patch the known ring template bugs in ``tree``; the names of those patched."""
-    applied = []
-    back = tree / RING_BACK
-    text = back.read_text()
-    if _PROBE_WRITE in text:
-        # the writes up to their error check, XBT_NIL -> xbt, one level in
-        start = text.index(_PROBE_WRITE)
-        end = text.index(_PROBE_FAIL, start)
-        writes = text[start:end].replace("XBT_NIL", "xbt").replace("\n\t", "\n\t\t")
-        block = _TRANSACTION_START + "\t" + writes + _TRANSACTION_END
-        text = text[:start] + block + text[end + len(_PROBE_FAIL) :]
-        applied.append("probe writes in a transaction")
-    back.write_text(text)
-    return applied
-
 
 # ----------------------------------------------------------------------- trees
 
@@ -121,18 +51,9 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ring_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ring tree `xbgen new mydevice` writes (the default spec)."""
-    return generate(default_spec("mydevice"), tmp_path_factory.mktemp("gen")).tree
-
-
-@pytest.fixture(scope="module")
-def ring_tree(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default ring tree with the KNOWN BUGS above patched."""
-    copy = tmp_path_factory.mktemp("ring") / "mydevice"
-    shutil.copytree(generated, copy)
-    ring_fixes(copy)
-    return copy
+    return generate(default_spec("mydevice"), tmp_path_factory.mktemp("ring")).tree
 
 
 def plant(tree: Path, tmp_path: Path, rel: str, old: str, new: str) -> Path:
@@ -195,20 +116,8 @@ def test_handshake_tree_holds_every_property(tree: Path) -> None:
     assert not result.limited
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ring templates: the backend's probe brings a removed directory back "
-    "(see KNOWN BUGS at the top of this file)",
-)
-def test_generated_ring_tree_holds_every_property(generated: Path, tmp_path: Path) -> None:
-    """What the templates should give: no known bug left to patch."""
-    copy = tmp_path / "mydevice"
-    shutil.copytree(generated, copy)
-    assert ring_fixes(copy) == []
-
-
 def test_ring_tree_holds_every_property(ring_tree: Path) -> None:
-    """The default spec, known bugs patched, on the default bounds."""
+    """The default spec on the default bounds."""
     result = timed("default ring spec", lambda: verify(ring_tree))
     assert result.ok, findings(result)
     assert result.states > 10_000 and not result.limited
@@ -228,13 +137,6 @@ def test_ring_tree_holds_every_property(ring_tree: Path) -> None:
         assert move in names, move
 
 
-def test_the_model_finds_the_known_ring_bugs(generated: Path) -> None:
-    """Each KNOWN BUG above, as the model reports it on the generated tree."""
-    result = timed("generated ring tree", lambda: verify(generated, SMALL))
-    if _PROBE_WRITE in (generated / RING_BACK).read_text():
-        assert_found(result, 2, r"a device directory is still there")
-
-
 def test_ring_tree_on_the_5_10_kernel_api(ring_tree: Path) -> None:
     """alloc_pages_exact + xenbus_grant_ring, gnttab_end_foreign_access(ref, 0, page),
     the domid binding and an int-returning remove."""
@@ -251,7 +153,6 @@ def test_a_multi_page_ring_with_features(tmp_path: Path) -> None:
         }
     )
     tree = generate(spec, tmp_path / "out").tree
-    ring_fixes(tree)
     result = verify(tree, SMALL)
     assert result.ok, findings(result)
 
@@ -444,6 +345,28 @@ def test_finds_a_ring_whose_ends_never_notify(ring_tree: Path, tmp_path: Path) -
     assert "a domU program calls the frontend" in moves and moves[-1] == "a wait times out"
 
 
+def test_finds_a_probe_that_brings_a_removed_directory_back(
+    ring_tree: Path, tmp_path: Path
+) -> None:
+    """Without the state check in its transaction, the backend's probe writes
+    max-ring-page-order after the toolstack removed the device: the directory
+    comes back for good (found by this model in the first ring templates)."""
+    bad = plant(
+        ring_tree,
+        tmp_path,
+        RING_BACK,
+        '\tif (xenbus_scanf(xbt, dev->nodename, "state", "%d", &state) != 1) {\n'
+        "\t\txenbus_transaction_end(xbt, 1);\n"
+        "\t\treturn -ENODEV;\t\t/* unplugged meanwhile */\n"
+        "\t}\n",
+        "",
+    )
+    result = verify(bad, SMALL)
+    assert_found(result, 2, r"deactivate.sh finished but a device directory is still there")
+    moves = [step.move for step in result.findings[2].steps]
+    assert "deactivate.sh" in moves
+
+
 def test_finds_a_backend_that_unmaps_twice(ring_tree: Path, tmp_path: Path) -> None:
     unmap = "\txenbus_unmap_ring_vfree(be->dev, be->ring.sring);\n"
     bad = plant(ring_tree, tmp_path, RING_BACK, unmap, unmap + unmap)
@@ -546,6 +469,19 @@ def test_cli_exit_codes_and_report(runner: CliRunner, tree: Path, tmp_path: Path
 
 
 # --------------------------------------------------------------------------- the model's inputs
+
+
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_the_simulation_compiles_without_warnings(kernel: str, tmp_path: Path) -> None:
+    sim = Path(verify_module.__file__).parent / "sim"
+    flags = ["-std=gnu11", "-O1", "-Wall", "-Werror", "-DXBGEN_SIM", "-I", str(FAKE_INCLUDE)]
+    for source, extra in (
+        ("sim.c", ["-DXBGEN_SIM_HOST", *feature_defines(KERNELS[kernel])]),
+        ("explore.c", []),
+    ):
+        cmd = ["gcc", *flags, *extra, "-I", str(sim), "-c", str(sim / source)]
+        proc = subprocess.run([*cmd, "-o", str(tmp_path / "x.o")], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
 
 
 def test_toolstack_follows_the_scripts_writes_in_order() -> None:

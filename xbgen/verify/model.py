@@ -78,7 +78,7 @@ def state_name(value: int) -> str:
     return STATE_NAMES[value] if 0 <= value < len(STATE_NAMES) else f"state {value}"
 
 
-@dataclass
+@dataclass(slots=True)
 class State:
     id: int
     parent: int
@@ -139,9 +139,17 @@ class Graph:
 
 def parse(lines: list[str]) -> Graph:
     graph = Graph()
+    edges, states = graph.edges, graph.states
     for line in lines:
         try:
-            _record(graph, line)
+            if line.startswith("E "):  # most of them: the fast way
+                _, a, b, m = line.split()
+                edges.append((int(a), int(b), int(m)))
+            elif line.startswith("S "):
+                v = list(map(int, line[2:].split()))
+                states.append(State(*v[:8], v[8] != 0, v[9] != 0, v[10], v[11]))
+            else:
+                _record(graph, line)
         except ValueError:  # the last line of a run a sanitizer stopped
             continue
     return graph
@@ -265,35 +273,44 @@ def analyse(graph: Graph) -> dict[int, Finding]:
 
 
 def _system_cycle(graph: Graph) -> tuple[int, list[int]] | None:
-    """A reachable cycle made of system moves only: (entry state, its moves)."""
-    names = graph.moves
-    succ: dict[int, list[tuple[int, int]]] = {}
+    """A reachable cycle made of system moves only: (entry state, its moves).
+
+    Peels off, as Kahn's algorithm does, every state no system-move cycle
+    passes through (first those with no system move into them, then those
+    with none out of them); what is left lies on or between cycles, and the
+    shallowest state that is on one is the entry.
+    """
+    system = {number for number, name in graph.moves.items() if system_move(name)}
+    count = len(graph.states)
+    succ: list[list[int]] = [[] for _ in range(count)]
+    pred: list[list[int]] = [[] for _ in range(count)]
     for a, b, m in graph.edges:
-        if system_move(names.get(m, "")):
-            succ.setdefault(a, []).append((b, m))
-    # iterative DFS colouring
-    colour: dict[int, int] = {}
-    for root in sorted(succ, key=lambda s: graph.states[s].depth):
-        if colour.get(root):
-            continue
-        stack = [(root, iter(succ.get(root, ())))]
-        colour[root] = 1
-        path = [root]
-        while stack:
-            node, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                colour[node] = 2
-                stack.pop()
-                path.pop()
-                continue
-            child, _ = nxt
-            if colour.get(child) == 1:
-                return child, _cycle_moves(child, succ)
-            if not colour.get(child):
-                colour[child] = 1
-                stack.append((child, iter(succ.get(child, ()))))
-                path.append(child)
+        if m in system:
+            succ[a].append(b)
+            pred[b].append(a)
+    alive = [bool(succ[n] or pred[n]) for n in range(count)]
+    for into, out in ((pred, succ), (succ, pred)):
+        degree = [sum(alive[x] for x in into[n]) if alive[n] else 0 for n in range(count)]
+        queue = [n for n in range(count) if alive[n] and not degree[n]]
+        while queue:
+            node = queue.pop()
+            alive[node] = False
+            for other in out[node]:
+                if alive[other]:
+                    degree[other] -= 1
+                    if not degree[other]:
+                        queue.append(other)
+    left = [n for n in range(count) if alive[n]]
+    if not left:
+        return None
+    inner: dict[int, list[tuple[int, int]]] = {n: [] for n in left}
+    for a, b, m in graph.edges:
+        if m in system and alive[a] and alive[b]:
+            inner[a].append((b, m))
+    for entry in sorted(left, key=lambda s: (graph.states[s].depth, s)):
+        moves = _cycle_moves(entry, inner)
+        if moves:
+            return entry, moves
     return None
 
 

@@ -3,5 +3,7 @@
 #define _XBGEN_LINUX_BITS_H
 
 #define BIT(nr) (1UL << (nr))
+#define BIT_ULL(nr) (1ULL << (nr))
+#define GENMASK_ULL(h, l) (((~0ULL) >> (63 - (h))) & ~((1ULL << (l)) - 1))
 
 #endif

@@ -15,6 +15,7 @@
 #define EPROTO		71
 #define ERESTARTSYS	512
 #define EOPNOTSUPP	95
+#define EBADMSG		74
 #define ENOTCONN	107
 #define ETIMEDOUT	110
 

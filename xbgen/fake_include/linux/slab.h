@@ -11,5 +11,7 @@ void *kmalloc(size_t size, gfp_t flags);
 void *kzalloc(size_t size, gfp_t flags);
 void *kcalloc(size_t n, size_t size, gfp_t flags);
 void kfree(const void *objp);
+void *kvcalloc(size_t n, size_t size, gfp_t flags);
+void kvfree(const void *addr);
 
 #endif

@@ -31,13 +31,14 @@
  *    fail with -EAGAIN;
  *  - schedule_work() queues a work item on the domain's worker thread.
  *
- * Each domain runs three threads, as coroutines: the xenwatch thread (which
+ * Each domain runs its threads as coroutines: the xenwatch thread (which
  * also stands for the user's insmod, rmmod and sysfs bind/unbind), a
- * worker for work items, and interrupt handlers, which may not sleep.
- * Every xenstore write, every read of the other end's nodes, and every
- * grant-table or event-channel operation the other domain can observe is a
- * point where the rest of the world runs (one shared access per atomic
- * step); so is a sleep on a mutex, a work item or a wait queue.
+ * worker for work items, interrupt handlers, which may not sleep, and in
+ * the guest a program that calls the frontend's API.  Every xenstore
+ * write, every read of the other end's nodes, and every grant map or
+ * event-channel bind (which depend on the other domain) is a point where
+ * the rest of the world runs (one shared access per atomic step); so is a
+ * sleep on a mutex, a work item, a wait queue or a completion.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -2754,18 +2755,23 @@ int __xbgen_sim_wait(wait_queue_head_t *wq, spinlock_t *lock, int interruptible)
 	return 0;
 }
 
-/* The parse-only versions (the condition evaluated once): never waits. */
+/*
+ * The parse-only versions, which get the condition's value once: under
+ * XBGEN_SIM the headers use the loops above instead, so these only run for
+ * code compiled without it, and cannot wait for a condition they cannot see.
+ */
 void __xbgen_wait_event_lock_irq(wait_queue_head_t *wq, int condition, spinlock_t *lock)
 {
-	while (!condition)
-		__xbgen_sim_wait(wq, lock, 0);
+	(void)wq;
+	(void)lock;
+	if (!condition)
+		violate(PROP_RETURNS, "%s waits on a condition the model cannot re-evaluate", me());
 }
 
 int __xbgen_wait_event_interruptible_lock_irq(wait_queue_head_t *wq, int condition,
 					      spinlock_t *lock)
 {
-	while (!condition)
-		__xbgen_sim_wait(wq, lock, 1);
+	__xbgen_wait_event_lock_irq(wq, condition, lock);
 	return 0;
 }
 

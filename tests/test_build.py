@@ -93,13 +93,23 @@ def _choices(name: str) -> list[object]:
 
 
 def spec_variants() -> list[tuple[str, Spec]]:
-    """The product of every finite spec option (ids like ``log_messages=False,...``)."""
-    fields = [name for name in Spec.model_fields if name != "name" and _choices(name)]
+    """Every combination of the options that change the C (ids like
+    ``log_messages=False,...``), each license once along the way (a license
+    changes only MODULE_LICENSE and the SPDX line), then the ring variants."""
+    fields = [
+        name
+        for name in Spec.model_fields
+        if name not in ("name", "license", "scripts") and _choices(name)
+    ]
+    licenses = _choices("license")
+    combos = list(itertools.product(*(_choices(name) for name in fields)))
     variants = []
-    for values in itertools.product(*(_choices(name) for name in fields)):
+    for index, values in enumerate(combos):
         options = dict(zip(fields, values, strict=True))
+        options["license"] = licenses[index % len(licenses)]
         label = ",".join(f"{k}={v}" for k, v in options.items())
         variants.append((label, Spec(name=NAME, **options)))
+    assert len(combos) >= len(licenses), "every license must be built once"
     return variants + ring_variants()
 
 

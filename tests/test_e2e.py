@@ -504,3 +504,15 @@ def test_report_parses_selftests_and_counters() -> None:
     assert console.ping == report.Ping(200, 2112, 9147, 31154)
     # PASS details show in the steps too.
     assert "per_s=2700" in report.format_steps(console)[0]
+
+
+def test_report_fails_on_leaked_grants_but_not_on_deferred_frees() -> None:
+    deferred = (
+        "[guest] [ 31.1] xen:grant_table: deferring g.e. 0x8 (pfn 0x6def) "
+        "(total deferred 1, total leaked 0)\n"
+        "[guest] [ 32.1] xen:grant_table: freeing g.e. 0x8 (pfn 0x6def), 0 remaining\n"
+    )
+    assert report.parse(CONSOLE + deferred).kernel_problems == []
+    for bad in ("leaking g.e. 0x8 (pfn 0x6def)", "g.e. 0x8 still pending"):
+        console = report.parse(CONSOLE + f"[  40.0] xen:grant_table: {bad}\n")
+        assert console.kernel_problems == [f"dom0: [  40.0] xen:grant_table: {bad}"]

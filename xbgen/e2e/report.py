@@ -9,10 +9,11 @@ from pathlib import Path
 
 GUEST_PREFIX = "[guest] "
 #: Kernel complaints that fail a run wherever they appear (Xen's own lines excluded),
-#: and user-space crashes, which mean the emulation itself went wrong.
+#: user-space crashes, which mean the emulation itself went wrong, and grants
+#: leaked or never freed ("deferring g.e." alone is fine: the peer still mapped it).
 KERNEL_BAD = re.compile(
     r"WARNING:|BUG:|Oops|Call Trace:|general protection fault|Kernel panic"
-    r"|segfault at|traps: |malloc\(\): "
+    r"|segfault at|traps: |malloc\(\): |leaking g\.e\.|g\.e\. 0x[0-9a-f]+ still"
 )
 STATE_NAMES = {
     "0": "Unknown", "1": "Initialising", "2": "InitWait", "3": "Initialised",

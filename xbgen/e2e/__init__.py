@@ -69,7 +69,8 @@ def boot_timeout(scenario: images.Scenario, ring: Ring | None = None) -> float:
     guest = 10 * scenario.handshake_timeout + 200 if scenario.guest else 0
     if scenario.guest and ring is not None:
         # self-tests at each depth, then the connect/close cycles
-        tests = len(scenario.depths_for(ring)) * (scenario.requests / 500 + 30)
+        # (as dom0-init.sh's selftest_bound, and the guest's answer on top)
+        tests = len(scenario.depths_for(ring)) * (scenario.requests / 50 + 90)
         guest += tests + scenario.ring_cycles * (scenario.handshake_timeout + 20)
     return 120 + scenario.cycles * len(scenario.orders) * per_order + guest
 

@@ -188,12 +188,7 @@ def write_file(path: Path, text: str, force: bool = False) -> None:
     if path.exists() and not force:
         raise OutputExistsError(f"{path} already exists; pass --force to replace it")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        _replace_file(path, text, executable=False)
     except OSError as exc:
         raise XbgenError(f"cannot write {path}: {exc.strerror or exc}") from None
 
@@ -238,6 +233,7 @@ def update_tree(
 
 
 def _replace_file(path: Path, text: str, executable: bool) -> None:
+    """Write one file atomically: a temporary file beside it, then a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

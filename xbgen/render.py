@@ -191,24 +191,22 @@ def outputs(spec: Spec) -> dict[str, str]:
     return RING_OUTPUTS if spec.ring is not None else OUTPUTS
 
 
-def render(spec: Spec) -> dict[str, str]:
-    """Render every file xbgen owns in `spec`'s driver tree."""
+def _render_all(spec: Spec, templates: dict[str, str]) -> dict[str, str]:
     ctx = context(spec)
     return {
         out.format(name=spec.name): _render_one(template, ctx)
-        for template, out in outputs(spec).items()
+        for template, out in templates.items()
     }
+
+
+def render(spec: Spec) -> dict[str, str]:
+    """Render every file xbgen owns in `spec`'s driver tree."""
+    return _render_all(spec, outputs(spec))
 
 
 def render_user(spec: Spec) -> dict[str, str]:
     """The user-owned files as `xbgen new` first writes them (none without a ring)."""
-    if spec.ring is None:
-        return {}
-    ctx = context(spec)
-    return {
-        out.format(name=spec.name): _render_one(template, ctx)
-        for template, out in USER_OUTPUTS.items()
-    }
+    return {} if spec.ring is None else _render_all(spec, USER_OUTPUTS)
 
 
 def render_spec_file(spec: Spec) -> str:

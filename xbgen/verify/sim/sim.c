@@ -669,45 +669,39 @@ static int state_of_uncached(const char *dir)
  * remember them until xenstore changes (or another configuration is
  * restored).
  */
-static unsigned long fe_epoch, be_epoch, fe_x_epoch, be_x_epoch;
-static int fe_cached, be_cached, fe_x_cached, be_x_cached;
+struct epoch_cache {
+	unsigned long epoch;
+	int value;
+};
+
+static struct epoch_cache fe_state, be_state, fe_exists, be_exists;
+
+/* fn(dir), from @cache while xenstore has not changed since it was filled. */
+static int cached(struct epoch_cache *cache, int (*fn)(const char *), const char *dir)
+{
+	if (cache->epoch != xs_epoch) {
+		cache->value = fn(dir);
+		cache->epoch = xs_epoch;
+	}
+	return cache->value;
+}
 
 /* xs_exists() of a device directory, remembered likewise. */
 static int dir_exists(const char *dir)
 {
-	if (dir == fe_dir) {
-		if (fe_x_epoch != xs_epoch) {
-			fe_x_cached = xs_exists(dir);
-			fe_x_epoch = xs_epoch;
-		}
-		return fe_x_cached;
-	}
-	if (dir == be_dir) {
-		if (be_x_epoch != xs_epoch) {
-			be_x_cached = xs_exists(dir);
-			be_x_epoch = xs_epoch;
-		}
-		return be_x_cached;
-	}
+	if (dir == fe_dir)
+		return cached(&fe_exists, xs_exists, dir);
+	if (dir == be_dir)
+		return cached(&be_exists, xs_exists, dir);
 	return xs_exists(dir);
 }
 
 static int state_of(const char *dir)
 {
-	if (dir == fe_dir) {
-		if (fe_epoch != xs_epoch) {
-			fe_cached = state_of_uncached(dir);
-			fe_epoch = xs_epoch;
-		}
-		return fe_cached;
-	}
-	if (dir == be_dir) {
-		if (be_epoch != xs_epoch) {
-			be_cached = state_of_uncached(dir);
-			be_epoch = xs_epoch;
-		}
-		return be_cached;
-	}
+	if (dir == fe_dir)
+		return cached(&fe_state, state_of_uncached, dir);
+	if (dir == be_dir)
+		return cached(&be_state, state_of_uncached, dir);
 	return state_of_uncached(dir);
 }
 

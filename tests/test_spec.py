@@ -10,7 +10,15 @@ from typer.testing import CliRunner
 
 from xbgen.cli import app
 from xbgen.errors import SpecError
-from xbgen.spec import LICENSES, Message, Spec, default_spec, parse_spec, ring_slots
+from xbgen.spec import (
+    LICENSES,
+    STARTER_RING,
+    Message,
+    Spec,
+    default_spec,
+    parse_spec,
+    ring_slots,
+)
 
 OK = {"name": "mydevice"}
 
@@ -262,6 +270,24 @@ def test_starter_spec_has_the_issue_ring() -> None:
     assert ring.request == {"op": "u32", "value": "u64", "data": "u8[16]"}
     assert ring.response == {"status": "s32", "value": "u64", "data": "u8[16]"}
     assert ring.echoed == ("value", "data")
+
+
+@pytest.mark.parametrize("name", ["mydevice", "vif", "a" * 31])
+def test_starter_spec_is_what_full_validation_makes_of_it(name: str) -> None:
+    # default_spec() checks only the name and builds the rest unvalidated.
+    assert default_spec(name) == Spec.model_validate({"name": name, "ring": STARTER_RING})
+    assert default_spec(name, ring=False) == Spec.model_validate({"name": name})
+    ring = default_spec(name).ring
+    assert ring is not None and ring.request is not STARTER_RING["request"]
+
+
+@pytest.mark.parametrize("name", ["int", "My-Dev", "", "a" * 40, "9pfs"])
+def test_starter_spec_refuses_a_bad_name_as_validation_does(name: str) -> None:
+    with pytest.raises(SpecError) as fast:
+        default_spec(name)
+    with pytest.raises(SpecError) as full:
+        parse_spec(f'name = "{name}"\n'.encode(), "NAME")
+    assert fast.value.message.partition(": ")[2] == full.value.message.partition("name: ")[2]
 
 
 def test_layout_pads_every_field_to_its_size_and_the_message_to_8() -> None:

@@ -380,7 +380,7 @@ def test_mirror_option_reaches_the_fetchers(
     result = runner.invoke(app, ["--mirror", "http://mirror.example/debian", "schema"])
     assert result.exit_code == 0
     assert debian.mirror() == "http://mirror.example/debian"
-    monkeypatch.delenv(debian.MIRROR_ENV, raising=False)
+    os.environ.pop(debian.MIRROR_ENV)  # not monkeypatch: it would put the value back
 
 
 def test_shell_completion_is_offered(runner: CliRunner) -> None:
@@ -399,3 +399,125 @@ def test_shell_completion_is_offered(runner: CliRunner) -> None:
            "COMP_CWORD": "1"}  # fmt: skip
     words = subprocess.run([xbgen], env=env, capture_output=True, text=True, check=False)
     assert words.stdout.split() == ["render"]
+
+
+# --------------------------------------------------------------------------- the console script
+
+
+@pytest.mark.parametrize(
+    ("args", "parsed"),
+    [
+        (["new", "mydevice"], ("mydevice", Path("out"), False)),
+        (["new", "x", "--out", "o", "--force"], ("x", Path("o"), True)),
+        (["new", "-f", "-o", "a/b", "x"], ("x", Path("a/b"), True)),
+        (["new", "x", "--force", "--force"], None),
+        (["new", "x", "-o", "a", "--out", "b"], None),
+        (["new", "x", "--out=o"], None),
+        (["new", "x", "--out"], None),
+        (["new", "x", "--out", "--force"], None),
+        (["new", "x", "--help"], None),
+        (["new", "x", "y"], None),
+        (["new", "--", "x"], None),
+        (["new", ""], None),
+        (["new"], None),
+        (["render", "x.toml"], None),
+        (["--version"], None),
+        ([], None),
+    ],
+)
+def test_the_script_reads_only_plain_new_itself(
+    args: list[str], parsed: tuple[str, Path, bool] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xbgen.__main__ import plain_new
+
+    monkeypatch.delenv("_XBGEN_COMPLETE", raising=False)
+    monkeypatch.delenv("XBGEN_DEBIAN_MIRROR", raising=False)
+    assert plain_new(args) == parsed
+    for variable in ("_XBGEN_COMPLETE", "XBGEN_DEBIAN_MIRROR"):
+        monkeypatch.setenv(variable, "x")
+        assert plain_new(args) is None
+        monkeypatch.delenv(variable)
+
+
+def _plain_env(**env: str) -> dict[str, str]:
+    """The environment, less what sends `xbgen new` to typer."""
+    skip = ("_XBGEN_COMPLETE", "XBGEN_DEBIAN_MIRROR")
+    return {**{k: v for k, v in os.environ.items() if k not in skip}, **env}
+
+
+def _script(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    import shutil
+    import subprocess
+
+    xbgen = shutil.which("xbgen")
+    assert xbgen, "the xbgen console script is not installed"
+    proc = subprocess.run([xbgen, *args], cwd=cwd, capture_output=True, text=True,
+                          env=_plain_env(), check=False)  # fmt: skip
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize("name", ["mydevice", "vif", "int"])
+def test_the_scripts_own_new_does_what_typer_does(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    fast, typer_run = tmp_path / "fast", tmp_path / "typer"
+    fast.mkdir()
+    typer_run.mkdir()
+    monkeypatch.chdir(typer_run)
+    for _ in range(2):  # the second run finds everything up to date
+        result = runner.invoke(app, ["new", name])
+        expected = (result.exit_code, result.stdout, result.stderr)
+        assert _script(["new", name], fast) == expected
+    assert tree_files(fast) == tree_files(typer_run)
+
+
+def test_the_scripts_own_new_loads_neither_typer_nor_rich(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.argv = ['xbgen', 'new', 'mydevice']\n"
+        "from xbgen.__main__ import main; main()\n"
+        "print(*[m for m in ('typer', 'rich', 'pydantic_core', 'pycparser') if m in sys.modules])"
+    )
+    env = _plain_env(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    loaded = [
+        subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True,
+                       capture_output=True, text=True).stdout.splitlines()[-1]
+        for _ in range(2)
+    ]  # fmt: skip
+    # pydantic is the spec's; pycparser only parses what the check cache lacks.
+    assert loaded == ["pydantic_core pycparser", "pydantic_core"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wrote spec  mydevice.toml",
+        "\nnext steps:",
+        "  xbgen build out/mydevice  # or: make -C out/mydevice",
+        "  ~!@#$%^&*()_+-=;'\",./<>?|`{}\\ ",
+        "[bold]x[/]",
+        "a[b]c",
+        "x :smile: y",
+        "a:b:c",
+        "tab\there",
+        "bell\a",
+        "caf\u00e9",
+    ],
+)
+@pytest.mark.parametrize("terminal", [False, True])
+def test_plain_lines_are_written_as_rich_would(text: str, terminal: bool) -> None:
+    import io
+
+    from rich.console import Console
+
+    from xbgen.console import _plain
+
+    buffer = io.StringIO()
+    rich = Console(file=buffer, force_terminal=terminal, highlight=False, soft_wrap=True, width=20)
+    rich.print(text)
+    if _plain(text):
+        assert buffer.getvalue() == text + "\n"
+    else:
+        assert any(c in text for c in "[:\t\a\u00e9")

@@ -8,20 +8,15 @@ failed); no traceback is shown for a user error.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from . import __version__
-from .errors import EXIT_CHECK, CheckError, UsageError, XbgenError
-
-if TYPE_CHECKING:
-    from .generate import Generated
+from .console import err_console, escape, out_console, user_errors
+from .console import report as _report
+from .errors import EXIT_CHECK, UsageError, XbgenError
 
 app = typer.Typer(
     name="xbgen",
@@ -31,34 +26,12 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-out_console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
 OutOption = Annotated[
     Path, typer.Option("--out", "-o", help="Output folder; the tree goes to OUT/NAME/.")
 ]
 ForceOption = Annotated[
     bool, typer.Option("--force", "-f", help="Replace an existing spec file or generated tree.")
 ]
-
-
-def fail(error: XbgenError) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {escape(error.message)}")
-    if isinstance(error, CheckError):
-        for line in error.diagnostics:
-            err_console.print(escape(line))
-    raise typer.Exit(error.exit_code)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    try:
-        yield
-    except XbgenError as error:
-        fail(error)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        raise typer.Exit(130) from None
 
 
 def _version(value: bool) -> None:
@@ -93,36 +66,6 @@ def main_callback(
                 use_mirror(mirror)
             except XbgenError as error:
                 raise UsageError(error.message) from None
-
-
-def _report(result: Generated, verb: str) -> None:
-    for warning in result.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
-    if result.spec_file is not None:
-        out_console.print(f"wrote spec  {result.spec_file}")
-    if result.unchanged:
-        out_console.print(f"{result.tree}/ is up to date (nothing rewritten)")
-    else:
-        out_console.print(f"{verb} {result.tree}/")
-    for path in result.files:
-        out_console.print(f"  {path.relative_to(result.tree)}")
-    for path in result.removed:
-        out_console.print(f"  {path.relative_to(result.tree)} (removed: no longer generated)")
-    if result.kept and not result.unchanged:
-        kept = ", ".join(str(p.relative_to(result.tree)) for p in result.kept)
-        out_console.print(f"kept your files: {kept}")
-    spec, tree = result.spec, result.tree
-    steps = [
-        (f"xbgen build {tree}", "or: make -C " + str(tree)),
-        (f"insmod {tree}/backend/{spec.backend_module}.ko", f"in dom{spec.backend_domid}"),
-        (f"{tree}/activate.sh DOMU_ID", f"in dom{spec.backend_domid}"),
-        (f"insmod {tree}/frontend/{spec.frontend_module}.ko", "in the guest DOMU_ID"),
-        (f"xbgen e2e {tree}", "prove it on Xen in QEMU"),
-    ]
-    width = max(len(cmd) for cmd, _ in steps)
-    out_console.print("\nnext steps:")
-    for cmd, why in steps:
-        out_console.print(f"  {cmd:<{width}}  # {why}")
 
 
 @app.command()

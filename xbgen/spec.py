@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import keyword
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -611,6 +610,8 @@ def parse_spec(raw: bytes, source: str = "<spec>") -> Spec:
         raise SpecError(f"{source}: contains NUL bytes: a spec is a TOML file")
     if not text.strip():
         raise SpecError(f'{source}: is empty; at least `name = "..."` is required')
+    import tomllib  # here: `xbgen new` reads no TOML
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -5,6 +5,13 @@ for the subset the generated scripts use (read, write, rm, exists, chmod) and
 appends ``[TOOL, *ARGS]`` to ``STORE.log`` (one JSON list per line), so a test can
 check which writes happened and in which order. :func:`install` puts one wrapper
 per tool into a folder meant to go first on ``PATH``.
+
+Permissions are kept as xenstored keeps them for dom0, the only caller here: a
+node that a write creates, the written one or a missing parent, gets its
+parent's permissions (xenstored's ``construct_node``; an unprivileged caller
+would own it instead), ``chmod`` replaces a node's list, ``rm`` drops them.
+A node without an entry in ``perms`` has none recorded (the test did not set
+its parent's).
 """
 
 from __future__ import annotations
@@ -55,8 +62,12 @@ def _main(store: Path, tool: str, args: list[str]) -> int:
                 print("Usage: xenstore-write [-h] [-s] [-R] key value...", file=sys.stderr)
                 return 1
             for path, value in zip(args[::2], args[1::2], strict=True):
-                for parent in _parents(path):
-                    nodes.setdefault(parent, "")
+                for node in [*_parents(path), path]:
+                    if node not in nodes:
+                        nodes[node] = ""
+                        parent = node.rsplit("/", 1)[0] or "/"
+                        if parent in perms:
+                            perms[node] = list(perms[parent])
                 nodes[path] = value
         elif tool == "rm":
             for path in args:

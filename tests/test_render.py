@@ -173,8 +173,9 @@ def test_license_maps_to_module_license() -> None:
 
 def test_backend_domid_reaches_the_scripts() -> None:
     files = render(Spec(name="d", backend_domid=7, devid=3))
-    assert "backend_domid=7" in files["activate.sh"]
-    assert "devid=${2:-3}" in files["deactivate.sh"]
+    for script in ("activate.sh", "deactivate.sh"):
+        assert "backend_domid=${BACKEND_DOMID-7}" in files[script]
+        assert "devid=${2:-3}" in files[script]
 
 
 @pytest.mark.parametrize(

@@ -494,7 +494,10 @@ def test_toolstack_follows_the_scripts_writes_in_order() -> None:
         (be, ""), (f"{be}/frontend-id", "1"), (f"{be}/frontend", fe), (f"{be}/online", "1"),
         (f"{fe}/state", "1"), (f"{be}/state", "1"),
     ]  # fmt: skip
-    assert [op.kind for op in ops][:2] == ["absent", "no-stale-backend"]
+    assert [(op.kind, op.args) for op in ops][:2] == [
+        ("absent", (fe, be)), ("no-stale-backend", ("0",)),
+    ]  # fmt: skip
+    assert toolstack.assumed_waits(ops) == []
     ops = toolstack.extract(files["deactivate.sh"], "deactivate.sh", ["1"])
     assert [(op.kind, op.args) for op in ops] == [
         ("skip-if-done", ("5",)),
@@ -504,6 +507,32 @@ def test_toolstack_follows_the_scripts_writes_in_order() -> None:
         ("rm", (be,)),
         ("rm", (fe,)),
     ]
+
+
+def test_toolstack_of_a_driver_domain() -> None:
+    """backend_domid = 5: the paths under dom5, no stale-device wait in the
+    script (it runs in dom0), so the model assumes it; the loop that makes the
+    directories above the backend's is not a step."""
+    files = render(Spec(name="mydevice", backend_domid=5))
+    be = "/local/domain/5/backend/mydevice/1/0"
+    ops = toolstack.extract(files["activate.sh"], "activate.sh", ["1"])
+    assert ("no-stale-backend", ("5",)) in [(op.kind, op.args) for op in ops]
+    assert toolstack.assumed_waits(ops) == ["5"]
+    writes = [op.args[0] for op in ops if op.kind == "write"]
+    assert writes[0] == "/local/domain/1/device/mydevice/0"
+    assert all(w.startswith(("/local/domain/1/device/mydevice/0", be)) for w in writes), writes
+    config = toolstack.config_lines(ops, [])
+    assert "activate 2 no-stale-backend" in config
+
+
+def test_verify_says_what_it_assumes_for_a_driver_domain(tmp_path: Path) -> None:
+    spec = Spec.model_validate({"name": "mydevice", "backend_domid": 5})
+    tree = generate(spec, tmp_path / "out").tree
+    said: list[str] = []
+    result = verify(tree, Bounds(env=0, hostile=0, faults=0), progress=said.append)
+    assert result.ok, findings(result)
+    notes = [line for line in said if line.startswith("note:")]
+    assert len(notes) == 1 and "cannot see dom5's devices" in notes[0], said
 
 
 def test_generated_readme_shows_both_state_machines() -> None:

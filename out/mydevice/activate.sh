@@ -1,21 +1,27 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Plug a "mydevice" device between the backend domain (0) and a guest,
-# the way the Xen toolstack plugs its own devices.  Run it in the backend
-# domain once both modules can load:  ./activate.sh DOMU_ID [DEVID]
+# Plug a "mydevice" device between a guest and the backend domain
+# (BACKEND_DOMID, default 0) the way the Xen toolstack (libxl) plugs its
+# own devices.  Run it as root in dom0, whichever domain runs the backend:
+# only dom0 may create the guest's device directory.  Load the backend module
+# in the backend domain first:  ./activate.sh DOMU_ID [DEVID]
 set -eu
 
 usage() {
-	echo "usage: $0 DOMU_ID [DEVID]" >&2
-	echo "  DOMU_ID  domain id of the guest running the frontend (0: dom0 itself)" >&2
-	echo "  DEVID    device id (default 0)" >&2
+	echo "usage: [BACKEND_DOMID=N] $0 DOMU_ID [DEVID]   (as root in dom0)" >&2
+	echo "  DOMU_ID        domain id of the guest running the frontend (0: dom0 itself)" >&2
+	echo "  DEVID          device id (default 0)" >&2
+	echo "  BACKEND_DOMID  domain id of the backend's domain (default 0); a driver" >&2
+	echo "                 domain gets a new one each time it starts: xl domid NAME" >&2
 	exit 2
 }
 
+# A domain or device id: decimal digits, no leading zero (xenstore's paths
+# spell ids that way, and the shell would read 010 as octal).
 is_number() {
 	case $1 in
-	'' | *[!0-9]*) return 1 ;;
+	'' | *[!0-9]* | 0?*) return 1 ;;
 	*) return 0 ;;
 	esac
 }
@@ -28,7 +34,10 @@ is_number "$1" || usage
 
 domu=$1
 devid=${2:-0}
-backend_domid=0
+# Set but empty is an error, not the default: a failed $(xl domid NAME)
+# must not plug the device into another domain.
+backend_domid=${BACKEND_DOMID-0}
+is_number "$backend_domid" || usage
 type=mydevice
 fe=/local/domain/$domu/device/$type/$devid
 be=/local/domain/$backend_domid/backend/$type/$domu/$devid
@@ -45,33 +54,66 @@ done
 # xbgen-verify: absent "$fe" "$be"
 for dir in "$fe" "$be"; do
 	if xenstore-exists "$dir"; then
-		echo "$0: $dir already exists: run deactivate.sh $domu $devid first" >&2
+		echo "$0: $dir already exists: run ${BACKEND_DOMID+BACKEND_DOMID=$backend_domid }deactivate.sh $domu $devid first" >&2
 		exit 1
 	fi
 done
 
-# A backend device left from an earlier plug that this domain has not torn
-# down yet (its xenwatch thread lags behind deactivate.sh) would take the new
-# directory for its own, with a stale state: give it a moment to go.
-stale=/sys/bus/xen-backend/devices/$type-$domu-$devid
-tries=50
-# xbgen-verify: no-stale-backend
-while [ -e "$stale" ] && [ "$tries" -gt 0 ]; do
-	sleep 0.1
-	tries=$((tries - 1))
+# Both domains must be running: a driver domain's id changes each time it
+# starts, and writing under a dead one's id would plug nothing.
+for dom in "$backend_domid" "$domu"; do
+	if ! xenstore-exists "/local/domain/$dom"; then
+		echo "$0: no domain $dom (/local/domain/$dom is missing): is it running?" >&2
+		exit 1
+	fi
 done
-if [ -e "$stale" ]; then
-	echo "$0: $stale still exists: the previous device is not torn down" >&2
-	exit 1
+
+# A backend device left from an earlier plug that the backend domain has not
+# torn down yet (its xenwatch thread lags behind deactivate.sh) would take the
+# new directory for its own, with a stale state: give it a moment to go.  Only
+# the backend domain sees its devices, so this waits only for a backend in
+# dom0, where this script runs.  For a driver domain, before plugging the same
+# DOMU_ID and DEVID again, wait in the driver domain until
+# /sys/bus/xen-backend/devices/$type-DOMU_ID-DEVID is gone.
+if [ "$backend_domid" = 0 ]; then
+	stale=/sys/bus/xen-backend/devices/$type-$domu-$devid
+	tries=50
+	# xbgen-verify: no-stale-backend "$backend_domid"
+	while [ -e "$stale" ] && [ "$tries" -gt 0 ]; do
+		sleep 0.1
+		tries=$((tries - 1))
+	done
+	if [ -e "$stale" ]; then
+		echo "$0: $stale still exists: the previous device is not torn down" >&2
+		exit 1
+	fi
 fi
 
 # Permissions go on each directory before its children are written: the
 # children inherit them (xenstore-chmod without -r leaves existing ones).
+# libxl writes the same (libxl__device_generic_add).
 
 # Frontend directory: owned by the guest, readable by the backend domain.
 xenstore-write "$fe" ""
 xenstore-chmod "$fe" "n$domu" "r$backend_domid"
 xenstore-write "$fe/backend-id" "$backend_domid" "$fe/backend" "$be"
+
+# The directories above the backend's (backend, backend/$type and
+# backend/$type/DOMU_ID under the backend domain's home) are dom0's: the
+# backend domain lists them to find its devices when its xenbus starts, the
+# guest has nothing to do there.  libxl lets xenstored create them, inheriting
+# the home directory's permissions (libxl__domain_make: owner dom0, read for
+# the domain); writing those explicitly also serves a backend domain whose
+# home was made some other way.  Existing ones are left alone.
+# xbgen-verify: backend-parents
+for dir in "/local/domain/$backend_domid/backend" \
+	"/local/domain/$backend_domid/backend/$type" \
+	"/local/domain/$backend_domid/backend/$type/$domu"; do
+	if ! xenstore-exists "$dir"; then
+		xenstore-write "$dir" ""
+		xenstore-chmod "$dir" n0 "r$backend_domid"
+	fi
+done
 
 # Backend directory: owned by the backend domain, read-only for the guest,
 # so the guest cannot forge the backend's state or settings.

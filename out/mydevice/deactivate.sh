@@ -1,24 +1,32 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Unplug a "mydevice" device the way the Xen toolstack does: take the
+# Unplug a "mydevice" device the way the Xen toolstack (libxl) does: take the
 # backend offline, ask it to close, wait for Closed, then remove both
-# directories.  ./deactivate.sh DOMU_ID [DEVID]
+# directories.  Run it as root in dom0, with the BACKEND_DOMID (default 0)
+# activate.sh had:  ./deactivate.sh DOMU_ID [DEVID]
 # TIMEOUT (seconds, default 10) bounds the wait for Closed.  A frontend that is
 # already Closed, or gone with its guest, answers nothing: then both
-# directories are removed at once.
+# directories are removed at once.  dom0 removes the backend's directory too,
+# whichever domain runs the backend: with a driver domain libxl waits for its
+# xl devd to remove it first, and nothing there does that for this device.
+# The directories above it stay for the next plug.
 set -eu
 
 usage() {
-	echo "usage: $0 DOMU_ID [DEVID]" >&2
-	echo "  DOMU_ID  domain id of the guest running the frontend (0: dom0 itself)" >&2
-	echo "  DEVID    device id (default 0)" >&2
+	echo "usage: [BACKEND_DOMID=N] $0 DOMU_ID [DEVID]   (as root in dom0)" >&2
+	echo "  DOMU_ID        domain id of the guest running the frontend (0: dom0 itself)" >&2
+	echo "  DEVID          device id (default 0)" >&2
+	echo "  BACKEND_DOMID  domain id of the backend's domain (default 0); a driver" >&2
+	echo "                 domain gets a new one each time it starts: xl domid NAME" >&2
 	exit 2
 }
 
+# A domain or device id: decimal digits, no leading zero (xenstore's paths
+# spell ids that way, and the shell would read 010 as octal).
 is_number() {
 	case $1 in
-	'' | *[!0-9]*) return 1 ;;
+	'' | *[!0-9]* | 0?*) return 1 ;;
 	*) return 0 ;;
 	esac
 }
@@ -31,7 +39,10 @@ is_number "$1" || usage
 
 domu=$1
 devid=${2:-0}
-backend_domid=0
+# Set but empty is an error, not the default: a failed $(xl domid NAME)
+# must not plug the device into another domain.
+backend_domid=${BACKEND_DOMID-0}
+is_number "$backend_domid" || usage
 type=mydevice
 fe=/local/domain/$domu/device/$type/$devid
 be=/local/domain/$backend_domid/backend/$type/$domu/$devid

@@ -452,6 +452,14 @@ def verify(
                     f"warning: {tree / script}:{line}: a loop without an `# xbgen-verify:` "
                     "marker; the model does not wait there"
                 )
+    activate = toolstack.extract((tree / "activate.sh").read_text(), "activate.sh", [str(DOMU)])
+    for domid in toolstack.assumed_waits(activate):
+        if progress:
+            progress(
+                f"note: activate.sh runs in dom0 and cannot see dom{domid}'s devices; the model "
+                f"assumes that before a device is plugged again, its backend device from the "
+                f"last plug is gone in dom{domid} (/sys/bus/xen-backend/devices/)"
+            )
     if progress:
         progress(
             f"exploring (bounds: {bounds.env} environment moves, {bounds.hostile} hostile "

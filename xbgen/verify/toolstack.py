@@ -7,9 +7,18 @@ control flow is not interpreted; the scripts mark it with comments:
 
 ``# xbgen-verify: absent "$fe" "$be"``
     the script refuses to run when one of these paths exists
-``# xbgen-verify: no-stale-backend``
+``# xbgen-verify: no-stale-backend "$backend_domid"``
     the script waits for, then refuses while, a backend device object from
-    an earlier plug still exists in the backend domain
+    an earlier plug still exists in the backend domain.  The script runs in
+    dom0 and sees only dom0's devices: for another backend domain it does not
+    wait, and the model assumes that the user waited there (see
+    :func:`assumed_waits`)
+``# xbgen-verify: backend-parents``
+    the following ``for ... done`` loop creates the directories above the
+    backend's that do not exist yet and sets their permissions.  The model
+    skips it: it has no permissions, xenstore creates those directories with
+    the backend's anyway, and the xenbus core ignores events above a device's
+    directory
 ``# xbgen-verify: skip-if-done``
     the following ``case ... esac`` removes both directories at once when
     the frontend is Closed or gone, or the backend directory is gone
@@ -18,7 +27,9 @@ control flow is not interpreted; the scripts mark it with comments:
     gone, giving the second a short grace period once the first is
 
 A script without the markers is modelled as straight-line code.  Calls of
-the script's own shell functions are expanded.
+the script's own shell functions are expanded.  Variables are expanded as the
+shell would with no environment: ``${VAR:-default}`` and ``${VAR-default}``
+give the default (the spec's value) unless the script set ``VAR``.
 """
 
 from __future__ import annotations
@@ -39,19 +50,21 @@ SHELL_OPS = {"||", "&&", ";", "|", ">", "2>/dev/null", ">/dev/null", "2>&1"}
 class Op:
     step: int
     kind: str  # write | rm | absent | no-stale-backend | skip-if-done | wait-closed
+    # args: write (path, value); rm (path,); absent (paths); no-stale-backend
+    # (the backend's domid,); skip-if-done (the step it jumps to,)
     args: tuple[str, ...] = ()
 
 
 def _expand(word: str, env: dict[str, str]) -> str:
     def repl(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(3) or match.group(4)
-        default = match.group(2)
+        name = match.group(1) or match.group(4) or match.group(5)
+        colon, default = match.group(2), match.group(3)
         value = env.get(name, "")
-        if default is not None and not value:
+        if default is not None and (name not in env or (colon and not value)):
             value = _expand(default, env)
         return value
 
-    return re.sub(r"\$\{(\w+):-([^}]*)\}|\$\{(\w+)\}|\$(\w+|\d)", repl, word)
+    return re.sub(r"\$\{(\w+)(:?)-([^}]*)\}|\$\{(\w+)\}|\$(\w+|\d)", repl, word)
 
 
 def _words(line: str, env: dict[str, str]) -> list[str]:
@@ -130,7 +143,11 @@ def extract(text: str, name: str, positional: list[str]) -> list[Op]:
                 if kind == "absent":
                     ops.append(Op(len(ops) + 1, "absent", args))
                 elif kind == "no-stale-backend":
-                    ops.append(Op(len(ops) + 1, "no-stale-backend"))
+                    if len(args) != 1 or not args[0].isdigit():
+                        raise UsageError(f"{name}: no-stale-backend wants the backend's domid")
+                    ops.append(Op(len(ops) + 1, "no-stale-backend", args))
+                elif kind == "backend-parents":
+                    i = _block_end(body, i + 1, "for", "done")
                 elif kind == "skip-if-done":
                     pending_skip.append(len(ops))
                     ops.append(Op(len(ops) + 1, "skip-if-done", ("?",)))
@@ -173,8 +190,17 @@ def config_lines(activate: list[Op], deactivate: list[Op]) -> list[str]:
             if op.kind == "absent" and len(op.args) > 1:
                 out += [f"{script} {op.step} absent {path}" for path in op.args]
                 continue
+            if op.kind == "no-stale-backend":
+                out.append(f"{script} {op.step} {op.kind}")
+                continue
             args = [arg if arg else "''" for arg in op.args]
             if any(" " in arg for arg in args):
                 raise UsageError(f"{script}.sh: a xenstore path or value has a space: {args}")
             out.append(" ".join([script, str(op.step), op.kind, *args]))
     return out
+
+
+def assumed_waits(ops: list[Op]) -> list[str]:
+    """Backend domains whose stale devices the script cannot wait for (it runs
+    in dom0); the model assumes the user waited there before plugging again."""
+    return [op.args[0] for op in ops if op.kind == "no-stale-backend" and op.args[0] != "0"]

@@ -333,6 +333,40 @@ def resolve(package: str, release: str = "bookworm") -> str:
     return package
 
 
+def library_closure(roots: list[str], release: str = "bookworm") -> list[str]:
+    """``roots`` and every library they need, recursively, in ``release``.
+
+    One ``apt-cache depends --recurse`` call; from each package only the
+    Depends/PreDepends on libraries are followed (``lib*``, ``zlib1g``), the
+    first of each alternative, so tools such as python3 and their own
+    dependencies stay out.  Virtual packages are skipped.
+    """
+    out = _apt_cache(
+        release, "depends", "--recurse", "--no-recommends", "--no-suggests",
+        "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *roots,
+    )  # fmt: skip
+    graph: dict[str, list[str]] = {}
+    deps: list[str] = []
+    skip_next = False
+    for line in out.splitlines():
+        if not line.startswith(" "):
+            deps = graph.setdefault(line.strip(), [])
+            skip_next = False
+            continue
+        match = re.match(r"^ (\|| )(?:Pre)?Depends: (\S+)", line)
+        if match is None:
+            continue
+        if not skip_next and not match.group(2).startswith("<"):
+            deps.append(match.group(2).split(":")[0])
+        skip_next = match.group(1) == "|"
+    wanted = list(roots)
+    for name in wanted:
+        for dep in graph.get(name, []):
+            if dep not in wanted and (dep.startswith("lib") or dep == "zlib1g"):
+                wanted.append(dep)
+    return wanted
+
+
 # --------------------------------------------------------------------------- files
 
 

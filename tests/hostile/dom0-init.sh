@@ -10,9 +10,9 @@
 # Judging is left to the harness: an attack that is not cut off is recorded,
 # not fatal; only a broken harness step (no answer, a script failing) stops
 # the run.
-export PATH=/bin:/usr/bin:/usr/lib/xen-4.17/bin
 # shellcheck source=/dev/null
 . /xbgen/config
+export PATH=/bin:/usr/bin:$XEN_BIN
 # shellcheck source=/dev/null
 . /xbgen/hostile.conf
 # shellcheck source=../../xbgen/e2e/init/lib.sh
@@ -66,7 +66,7 @@ boot_toolstack() {
 		/var/log/xen/console /run/lock /etc/xen
 	mount -t devpts devpts /dev/pts
 	: > /etc/xen/xl.conf
-	for m in xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc; do
+	for m in $XEN_MODS; do
 		run insmod /lib/modules/$m.ko
 	done
 	run mount -t xenfs xenfs /proc/xen

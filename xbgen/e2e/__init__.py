@@ -14,8 +14,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from xbgen import kernels
 from xbgen.errors import E2EError, UsageError
@@ -28,7 +29,26 @@ from .driver import Ring
 from .report import Console
 
 Progress = Callable[[str], None]
-KERNEL_LINE = "6.1"
+DEFAULT_RELEASE = assets_mod.DEFAULT_RELEASE
+
+
+def release_of(name: str) -> str:
+    """The Debian release ``name`` names: a release, or the kernel line it ships
+    (the names ``xbgen build --kernel`` takes)."""
+    by_line = {line: spec.release for line, spec in kernels.LINES.items()}
+    if name in by_line.values():
+        return name
+    if name in by_line:
+        return by_line[name]
+    raise UsageError(
+        f"unknown release {name!r}: use {', '.join(by_line.values())} "
+        f"or the kernel line one ships ({', '.join(by_line)})"
+    )
+
+
+def line_of(release: str) -> str:
+    """The kernel line Debian ``release`` ships (its headers: ``xbgen kernels``)."""
+    return next(line for line, spec in kernels.LINES.items() if spec.release == release)
 
 
 @dataclass
@@ -72,6 +92,9 @@ def boot_timeout(scenario: images.Scenario, ring: Ring | None = None) -> float:
         # (as dom0-init.sh's selftest_bound, and the guest's answer on top)
         tests = len(scenario.depths_for(ring)) * (scenario.requests / 50 + 90)
         guest += tests + scenario.ring_cycles * (scenario.handshake_timeout + 20)
+    # each more guest (another release, a driver domain) boots and connects
+    more = len(scenario.guest_releases) + scenario.driver_domain
+    guest += more * (4 * scenario.handshake_timeout + 150) if scenario.guest else 0
     return 120 + scenario.cycles * len(scenario.orders) * per_order + guest
 
 
@@ -90,6 +113,9 @@ def run(
     raise_on_failure: bool = True,
     report_to: Progress | None = None,
     scenario: images.Scenario | None = None,
+    release: str = DEFAULT_RELEASE,
+    guest_releases: tuple[str, ...] = (),
+    driver_domain: bool = False,
 ) -> E2EResult:
     """Run the e2e scenario on the generated driver tree ``tree_dir``.
 
@@ -98,8 +124,12 @@ def run(
     (default: from the scenario), ``handshake_timeout`` each wait inside it.
     A tree with a ring runs ``requests`` self-test requests per depth and
     ``ring_cycles`` connect/close cycles.  ``scenario``, when given, replaces
-    all those knobs.  Progress lines go to ``progress``, the final report to
-    ``report_to`` (both default to stderr).
+    all those knobs.  ``release`` (or a kernel line, see :func:`release_of`)
+    picks the Debian release whose Xen, kernel and headers dom0 and the guest
+    run; ``guest_releases`` adds a guest of each of those releases, and
+    ``driver_domain`` puts the backend in a PV guest of its own.  Progress
+    lines go to ``progress``, the final report to ``report_to`` (both default
+    to stderr).
     """
     if cycles < 1:
         raise UsageError("--cycles must be at least 1")
@@ -108,6 +138,10 @@ def run(
     if ring_cycles < 0:
         raise UsageError("--ring-cycles must not be negative")
     say = progress or _say
+    release = release_of(release)
+    others = tuple(dict.fromkeys(release_of(name) for name in guest_releases))
+    if (others or driver_domain) and not guest:
+        raise UsageError("--guest-release and --driver-domain need the guest stage (no --no-guest)")
     chosen = qemu.choose_accel(accel)
     scenario = scenario or images.Scenario(
         cycles=cycles,
@@ -115,11 +149,15 @@ def run(
         handshake_timeout=handshake_timeout,
         requests=requests,
         ring_cycles=ring_cycles,
+        guest_releases=others,
+        driver_domain=driver_domain,
     )
     timings: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="xbgen-e2e-"))
     try:
-        result = _run_in(work, tree_dir, scenario, chosen, keep_logs, say, timings, timeout)
+        result = _run_in(
+            work, tree_dir, scenario, chosen, keep_logs, say, timings, timeout, release
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     (report_to or say)(result.summary())
@@ -128,34 +166,19 @@ def run(
     return result
 
 
-def cli_e2e(
-    tree: Path,
-    *,
-    cycles: int = 1,
-    guest: bool = True,
-    accel: str = "auto",
-    keep_logs: Path | None = None,
-    requests: int = images.REQUESTS,
-    ring_cycles: int = images.RING_CYCLES,
-) -> E2EResult:
+def cli_e2e(tree: Path, **options: Any) -> E2EResult:
     """`xbgen e2e`: progress on stderr, the report on stdout, E2EFailed on failure."""
-    return run(
-        tree,
-        cycles=cycles,
-        guest=guest,
-        accel=accel,
-        keep_logs=keep_logs,
-        requests=requests,
-        ring_cycles=ring_cycles,
-        report_to=lambda text: print(text, flush=True),
-    )
+    return run(tree, report_to=lambda text: print(text, flush=True), **options)
 
 
-def _fetch(say: Progress, timings: dict[str, float]) -> tuple[KernelTree, assets_mod.Assets]:
+def _fetch(
+    release: str, say: Progress, timings: dict[str, float], key: str = "download"
+) -> tuple[KernelTree, assets_mod.Assets]:
     started = time.monotonic()
-    tree = kernels.fetch(KERNEL_LINE, say)
-    assets = assets_mod.fetch(tree.abi, say)
-    timings["download"] = time.monotonic() - started
+    tree = kernels.fetch(line_of(release), say)
+    assets = assets_mod.fetch(tree.abi, say, release=release)
+    timings[key] = time.monotonic() - started
+    say(f"Debian {release}: Xen {assets.xen_version}, Linux {tree.abi}")
     for name, version in sorted(assets.versions.items()):
         say(f"using {name} {version}")
     say(f"using linux-headers-{tree.abi} {tree.version}")
@@ -171,23 +194,33 @@ def _run_in(
     say: Progress,
     timings: dict[str, float],
     timeout: float | None,
+    release: str,
 ) -> E2EResult:
     started = time.monotonic()
-    kernel_tree, assets = _fetch(say, timings)
+    kernel_tree, assets = _fetch(release, say, timings)
     say(f"building {tree_dir} against {kernel_tree.abi}")
     drv = driver_mod.prepare(tree_dir, kernel_tree, work)
     timings["build"] = drv.build_seconds
-    if scenario.vif:
-        assets_mod.ensure_modules(assets, assets_mod.NET_MODULES, say)
+    if drv.backend_domid != 0 and scenario.guest and not scenario.driver_domain:
+        say(f"backend_domid is {drv.backend_domid}: the backend runs in a driver domain")
+        scenario = replace(scenario, driver_domain=True)
+    others = _other_guests(work, tree_dir, scenario, say, timings)
     t0 = time.monotonic()
     guest_rd = None
     if scenario.guest:
         guest_rd = images.guest_image(assets, drv, scenario, work / "guest.cpio.gz")
-    initrd = images.dom0_image(assets, drv, scenario, work / "dom0.cpio.gz", guest_rd)
+    if scenario.driver_domain:
+        backend_rd = images.guest_image(
+            assets, drv, scenario, work / "backend.cpio.gz", role="backend"
+        )
+        others.append(images.GuestBoot("backend", assets.vmlinuz, backend_rd))
+    initrd = images.dom0_image(
+        assets, drv, scenario, work / "dom0.cpio.gz", guest_rd, tuple(others)
+    )
     timings["initramfs"] = time.monotonic() - t0
     log_dir = keep_logs or _default_log_dir()
     serial = log_dir / f"serial-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    cmd = qemu.qemu_command(assets.xen, assets.vmlinuz, initrd, accel)
+    cmd = qemu.qemu_command(assets.xen, assets.vmlinuz, initrd, accel, cpus=scenario.cpus)
     limit = timeout or boot_timeout(scenario, drv.ring)
     say(f"booting Xen + Linux {assets.abi} under QEMU ({accel}, timeout {limit:.0f}s)")
     marks: dict[str, float] = {}
@@ -195,6 +228,22 @@ def _run_in(
     timings.update(_boot_timings(boot, marks))
     timings["total"] = time.monotonic() - started
     return _result(boot, assets.versions, timings, kernel_tree)
+
+
+def _other_guests(
+    work: Path, tree_dir: Path, scenario: images.Scenario, say: Progress, timings: dict[str, float]
+) -> list[images.GuestBoot]:
+    """One guest per ``--guest-release``: that release's kernel, and the
+    frontend built against its headers, in its own initramfs."""
+    out = []
+    for release in scenario.guest_releases:
+        kernel_tree, assets = _fetch(release, say, timings, key=f"download_{release}")
+        say(f"building {tree_dir} against {kernel_tree.abi} for the {release} guest")
+        drv = driver_mod.prepare(tree_dir, kernel_tree, work / release)
+        timings[f"build_{release}"] = drv.build_seconds
+        initrd = images.guest_image(assets, drv, scenario, work / f"guest-{release}.cpio.gz")
+        out.append(images.GuestBoot(f"guest-{release}", assets.vmlinuz, initrd))
+    return out
 
 
 def _default_log_dir(keep: int = 20) -> Path:

@@ -1,8 +1,10 @@
 """Xen, its tools and the Debian kernel image for the e2e boot, from Debian's packages.
 
 Packages are downloaded with :mod:`xbgen.debian` (``apt-get download`` into the
-XDG cache) and unpacked with ``dpkg-deb -x`` into one root per kernel ABI and
-Xen version under ``<cache>/e2e/``; later runs reuse that root.
+XDG cache) and unpacked with ``dpkg-deb -x`` into one root per Debian release,
+kernel ABI and Xen version under ``<cache>/e2e/``; later runs reuse that root.
+Each release boots its own Xen (bullseye 4.14, bookworm 4.17, trixie and sid
+4.20) and its own kernel.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import lzma
+import re
 import shutil
 import subprocess
 import time
@@ -17,34 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xbgen import debian
-from xbgen.errors import FetchError
+from xbgen.errors import FetchError, ToolMissingError
 
-RELEASE = "bookworm"
-XEN_LINE = "4.17"
-XEN_PACKAGES = (
-    f"xen-hypervisor-{XEN_LINE}-amd64",
-    f"xen-utils-{XEN_LINE}",
-    "xen-utils-common",
-    "xenstore-utils",
-    f"libxenmisc{XEN_LINE}",
-    "libxenstore4",
-    "libxenhypfs1",
-    "libxentoolcore1",
-    "libxendevicemodel1",
-    "libxenforeignmemory1",
-    "libxengnttab1",
-    "libxencall1",
-    "libxenevtchn1",
-    "libxentoollog1",
-    "libyajl2",
-    # The libraries under those, from the same release (never the host's).
-    "libc6",
-    "libgcc-s1",
-    "libuuid1",
-    "zlib1g",
-    "liblzma5",
-    "libzstd1",
-)
+#: The release a plain ``xbgen e2e`` boots.
+DEFAULT_RELEASE = "bookworm"
+#: The packages that carry the hypervisor and the dom0 toolstack; the libraries
+#: under them come from :func:`xbgen.debian.library_closure`, from the same
+#: release (never the host's).
+XEN_ROOTS = ("xen-hypervisor-{xen}-amd64", "xen-utils-{xen}", "xen-utils-common", "xenstore-utils")
 #: Xen drivers Debian builds as modules; dom0 needs them for the toolstack.
 XEN_MODULES = (
     "drivers/xen/xen-evtchn.ko",
@@ -72,10 +56,12 @@ class Assets:
     versions: dict[str, str]  # package -> exact Debian version
     seconds: float
     downloaded: bool  # False when everything came from the cache
+    release: str = DEFAULT_RELEASE
+    xen_line: str = "4.17"  # the hypervisor's major.minor, as Debian names its packages
 
     @property
     def xen_bin(self) -> Path:
-        return self.root / "usr" / "lib" / f"xen-{XEN_LINE}" / "bin"
+        return self.root / "usr" / "lib" / f"xen-{self.xen_line}" / "bin"
 
     @property
     def lib_dirs(self) -> list[Path]:
@@ -83,125 +69,210 @@ class Assets:
 
     @property
     def loader(self) -> Path:
-        return self.root / "lib" / ARCH_DIR / "ld-linux-x86-64.so.2"
+        """The dynamic loader (under /usr/lib in releases that ship merged /usr)."""
+        for folder in self.lib_dirs:
+            if (folder / LOADER).is_file():
+                return folder / LOADER
+        return self.lib_dirs[0] / LOADER
 
     def kernel_module(self, rel: str) -> Path:
         return self.root / "lib" / "modules" / self.abi / "kernel" / rel
 
+    def has_module(self, rel: str) -> bool:
+        """False for a driver the release's kernel has built in (nothing to insmod)."""
+        return self.kernel_module(rel).is_file()
 
-def packages_for(abi: str) -> list[str]:
-    return [*XEN_PACKAGES, f"linux-image-{abi}"]
+    @property
+    def xen_version(self) -> str:
+        return self.versions[f"xen-hypervisor-{self.xen_line}-amd64"].split("+")[0]
 
 
-def fetch(abi: str, progress: debian.Progress | None = None) -> Assets:
-    """Download (or reuse) and unpack the e2e packages for kernel ``abi``.
+LOADER = "ld-linux-x86-64.so.2"
 
-    A root unpacked for ``abi`` less than a day ago is reused without asking apt
-    again: xbgen's package lists are refreshed once a day, so the candidates
-    cannot have moved in between.
+
+def xen_line(release: str) -> str:
+    """The Xen line ``release`` ships ("4.17"), from what xen-system-amd64 depends on."""
+    for dep in debian.depends("xen-system-amd64", release):
+        match = re.fullmatch(r"xen-hypervisor-(\d+\.\d+)-amd64", dep)
+        if match:
+            return match.group(1)
+    raise FetchError(f"Debian {release}'s xen-system-amd64 names no xen-hypervisor-X.Y-amd64")
+
+
+def packages_for(abi: str, release: str = DEFAULT_RELEASE) -> tuple[str, list[str]]:
+    """(Xen line, packages) of the boot set for kernel ``abi`` in ``release``."""
+    xen = xen_line(release)
+    roots = [name.format(xen=xen) for name in XEN_ROOTS]
+    return xen, [*debian.library_closure(roots, release), *kernel_packages(abi, release)]
+
+
+def kernel_packages(abi: str, release: str) -> list[str]:
+    """``linux-image-ABI`` and, where Debian splits it (7.x), the packages
+    with its image and modules (``linux-binary-ABI``, ``linux-modules-ABI``)."""
+    image = f"linux-image-{abi}"
+    split = [
+        dep for dep in debian.depends(image, release)
+        if dep in (f"linux-binary-{abi}", f"linux-modules-{abi}")
+    ]  # fmt: skip
+    return [image, *split]
+
+
+def fetch(
+    abi: str, progress: debian.Progress | None = None, release: str = DEFAULT_RELEASE
+) -> Assets:
+    """Download (or reuse) and unpack ``release``'s e2e packages for kernel ``abi``.
+
+    A root unpacked for ``release`` and ``abi`` less than a day ago is reused
+    without asking apt again: xbgen's package lists are refreshed once a day,
+    so the candidates cannot have moved in between.
     """
     say = progress or debian.stderr_progress
     started = time.monotonic()
-    recent = _recent_root(abi)
+    recent = _recent_root(release, abi)
     if recent is not None:
-        root, versions = recent
-        return _describe(root, abi, versions, time.monotonic() - started, False)
-    debs = debian.download(packages_for(abi), RELEASE, say)
-    versions = {deb.name: deb.version for deb in debs}
-    root = _root_for(abi, versions)
+        root, stamp = recent
+        return _describe(root, abi, stamp, time.monotonic() - started, False)
+    xen, packages = packages_for(abi, release)
+    debs = debian.download(packages, release, say)
+    stamp = {
+        "release": release,
+        "xen_line": xen,
+        "versions": {deb.name: deb.version for deb in debs},
+    }
+    root = _root_for(release, abi, stamp)
     unpacked = not (root / STAMP).is_file()
     if unpacked:
-        _unpack_all(debs, root, say)
-    assets = _describe(root, abi, versions, time.monotonic() - started, unpacked)
-    (root / STAMP).write_text(json.dumps(versions, indent=1, sort_keys=True))
+        _unpack_all(debs, root, abi, xen, say)
+    assets = _describe(root, abi, stamp, time.monotonic() - started, unpacked)
+    (root / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True))
     return assets
 
 
-def _recent_root(abi: str) -> tuple[Path, dict[str, str]] | None:
-    """(root, versions) of an unpacked root for ``abi`` stamped within a day."""
-    for stamp in (debian.cache_dir() / "e2e").glob(f"{abi}_xen-*/{STAMP}"):
-        if time.time() - stamp.stat().st_mtime >= debian.LIST_MAX_AGE_S:
+def _recent_root(release: str, abi: str) -> tuple[Path, dict] | None:
+    """(root, stamp) of a root unpacked for ``release`` and ``abi`` within a day."""
+    for path in (debian.cache_dir() / "e2e").glob(f"{release}_{abi}_xen-*/{STAMP}"):
+        if time.time() - path.stat().st_mtime >= debian.LIST_MAX_AGE_S:
             continue
-        versions = json.loads(stamp.read_text())
-        if set(versions) == set(packages_for(abi)):
-            return stamp.parent, versions
+        stamp = json.loads(path.read_text())
+        if stamp.get("release") == release and f"linux-image-{abi}" in stamp.get("versions", {}):
+            return path.parent, stamp
     return None
 
 
-def _root_for(abi: str, versions: dict[str, str]) -> Path:
+def _root_for(release: str, abi: str, stamp: dict) -> Path:
     """One root per exact package set: a security update gets a fresh root."""
+    versions = stamp["versions"]
     digest = hashlib.sha256(json.dumps(versions, sort_keys=True).encode()).hexdigest()[:12]
-    xen_version = versions[f"xen-hypervisor-{XEN_LINE}-amd64"].split("+")[0]
-    return debian.cache_dir() / "e2e" / f"{abi}_xen-{xen_version}_{digest}"
+    xen_version = versions[f"xen-hypervisor-{stamp['xen_line']}-amd64"].split("+")[0]
+    return debian.cache_dir() / "e2e" / f"{release}_{abi}_xen-{xen_version}_{digest}"
 
 
-def _unpack_all(debs: list[debian.Deb], root: Path, say: debian.Progress) -> None:
+def _unpack_all(
+    debs: list[debian.Deb], root: Path, abi: str, xen: str, say: debian.Progress
+) -> None:
     work = root.with_name(root.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     say(f"unpacking {len(debs)} packages into {root}")
     for deb in debs:
-        if deb.name.startswith("linux-image-"):
-            _unpack_kernel(deb, work)
+        if deb.name.endswith(f"-{abi}"):
+            _unpack_kernel(deb, abi, work)
         else:
             debian.unpack(deb, work)
-    _gunzip_xen(work)
-    for old in root.parent.glob("*_xen-*"):
+    _normalise_modules(work, abi)
+    _gunzip_xen(work, xen)
+    release = root.name.split("_", 1)[0]
+    # Older roots of this release, and those of xbgen versions that named
+    # roots without the release ("<abi>_xen-*").
+    for old in [*root.parent.glob(f"{release}_*_xen-*"), *root.parent.glob("[0-9]*_xen-*")]:
         if old != work:
             shutil.rmtree(old, ignore_errors=True)
     work.rename(root)
 
 
-def _unpack_kernel(deb: debian.Deb, root: Path) -> None:
-    """Only the kernel image and the Xen modules: the full image is ~400 MB unpacked."""
-    abi = deb.name.removeprefix("linux-image-")
-    _extract(deb, root, [f"./boot/vmlinuz-{abi}", *_members(abi, (*XEN_MODULES, *NET_MODULES))])
+def _unpack_kernel(deb: debian.Deb, abi: str, root: Path) -> None:
+    """Only the kernel image and the Xen modules: the full image is ~400 MB unpacked.
+
+    Whole folders, as a driver one release builds as a module another builds
+    in; a package may hold only some of them (7.x splits image and modules).
+    """
+    folders = ("drivers/xen/", "drivers/net/xen-net")
+    image = [f"./boot/vmlinuz-{abi}", f"*/modules/{abi}/vmlinuz"]  # 7.x: next to the modules
+    _extract(deb, root, [*image, *_members(abi, folders)], partial=True)
 
 
 def _members(abi: str, rels: tuple[str, ...]) -> list[str]:
-    return [f"./lib/modules/{abi}/kernel/{rel}" for rel in rels]
+    """tar patterns for modules ``rels``: under /lib or /usr/lib (merged /usr),
+    maybe compressed (.ko.xz, .ko.zst)."""
+    return [f"*/modules/{abi}/kernel/{rel}*" for rel in rels]
 
 
-def _extract(deb: debian.Deb, root: Path, members: list[str]) -> None:
+def _normalise_modules(root: Path, abi: str) -> None:
+    """Modules to ``root/lib/modules/ABI/kernel/...``, uncompressed (busybox's
+    insmod takes a plain .ko); a 7.x image from beside them to ``boot/``."""
+    merged = root / "usr" / "lib" / "modules" / abi
+    target = root / "lib" / "modules" / abi
+    if merged.is_dir():
+        for src in merged.rglob("*"):
+            if src.is_file():
+                dest = target / src.relative_to(merged)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                src.replace(dest)
+        shutil.rmtree(root / "usr" / "lib" / "modules")
+    image = target / "vmlinuz"
+    if image.is_file():
+        (root / "boot").mkdir(exist_ok=True)
+        image.replace(root / "boot" / f"vmlinuz-{abi}")
+    for packed in [*target.rglob("*.ko.xz"), *target.rglob("*.ko.zst")]:
+        plain = packed.with_suffix("")
+        if packed.suffix == ".xz":
+            plain.write_bytes(lzma.decompress(packed.read_bytes()))
+        else:
+            _unzstd(packed, plain)
+        packed.unlink()
+
+
+def _unzstd(packed: Path, plain: Path) -> None:
+    if shutil.which("zstd") is None:
+        raise ToolMissingError(f"{packed.name} is zstd-compressed: apt-get install zstd")
+    proc = subprocess.run(
+        ["zstd", "-q", "-d", "-f", "-o", str(plain), str(packed)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise FetchError(f"zstd -d {packed} failed: {proc.stderr.strip()}")
+
+
+def _extract(deb: debian.Deb, root: Path, members: list[str], *, partial: bool = False) -> None:
+    """Unpack ``members`` (tar patterns) of ``deb``; with ``partial`` patterns
+    that match nothing in it are fine."""
     root.mkdir(parents=True, exist_ok=True)
-    script = 'dpkg-deb --fsys-tarfile "$1" | tar -x -C "$2" "${@:3}"'
+    script = 'dpkg-deb --fsys-tarfile "$1" | tar -x --wildcards -C "$2" "${@:3}"'
     proc = subprocess.run(
         ["bash", "-o", "pipefail", "-c", script, "unpack", str(deb.path), str(root), *members],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    if proc.returncode != 0:
+    errors = [
+        line for line in proc.stderr.splitlines()
+        if not (partial and ("Not found in archive" in line or "Exiting with failure" in line))
+    ]  # fmt: skip
+    if proc.returncode != 0 and (errors or not partial):
         raise FetchError(f"unpacking {deb.path.name} failed: {proc.stderr.strip()[-500:]}")
 
 
-def ensure_modules(
-    assets: Assets, rels: tuple[str, ...], progress: debian.Progress | None = None
-) -> None:
-    """Unpack kernel modules ``rels`` into ``assets.root`` if an older xbgen left them out."""
-    missing = tuple(rel for rel in rels if not assets.kernel_module(rel).is_file())
-    if not missing:
-        return
-    name = f"linux-image-{assets.abi}"
-    (deb,) = debian.download([name], RELEASE, progress)
-    if deb.version != assets.versions.get(name):
-        raise FetchError(
-            f"{name} is {deb.version} now, the unpacked root has {assets.versions.get(name)}: "
-            f"remove {assets.root} and retry"
-        )
-    _extract(deb, assets.root, _members(assets.abi, missing))
-
-
-def _gunzip_xen(root: Path) -> None:
-    gz = root / "boot" / f"xen-{XEN_LINE}-amd64.gz"
+def _gunzip_xen(root: Path, xen: str) -> None:
+    gz = root / "boot" / f"xen-{xen}-amd64.gz"
     if not gz.is_file():
         raise FetchError(f"the Xen package has no {gz.name}")
-    (root / "boot" / f"xen-{XEN_LINE}-amd64.elf").write_bytes(gzip.decompress(gz.read_bytes()))
+    (root / "boot" / f"xen-{xen}-amd64.elf").write_bytes(gzip.decompress(gz.read_bytes()))
 
 
-def _describe(
-    root: Path, abi: str, versions: dict[str, str], seconds: float, downloaded: bool
-) -> Assets:
-    xen = root / "boot" / f"xen-{XEN_LINE}-amd64.elf"
+def _describe(root: Path, abi: str, stamp: dict, seconds: float, downloaded: bool) -> Assets:
+    xen = root / "boot" / f"xen-{stamp['xen_line']}-amd64.elf"
     vmlinuz = root / "boot" / f"vmlinuz-{abi}"
     for path in (xen, vmlinuz):
         if not path.is_file():
             raise FetchError(f"{path} missing from the unpacked packages: remove {root} and retry")
-    return Assets(root, xen, vmlinuz, abi, versions, seconds, downloaded)
+    return Assets(
+        root, xen, vmlinuz, abi, stamp["versions"], seconds, downloaded,
+        release=stamp["release"], xen_line=stamp["xen_line"],
+    )  # fmt: skip

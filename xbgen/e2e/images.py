@@ -63,6 +63,17 @@ class Scenario:
     stage3: bool = True
     #: A vif between dom0 (netback) and the guest (netfront), pinged this many times.
     pings: int = 0
+    #: Guests of other Debian releases (each its own kernel and a frontend built
+    #: for it), connected at the same time as the main guest.
+    guest_releases: tuple[str, ...] = ()
+    #: The backend runs in a second PV guest (a driver domain), not in dom0.
+    driver_domain: bool = False
+
+    @property
+    def cpus(self) -> int:
+        """QEMU's CPUs: one per domain, as each is pinned to its own (see qemu.py)."""
+        guests = (1 + len(self.guest_releases) + self.driver_domain) if self.guest else 0
+        return 1 + max(1, guests)
 
     @property
     def vif(self) -> bool:
@@ -79,7 +90,7 @@ def init_script(name: str) -> bytes:
     return resources.files("xbgen.e2e").joinpath("init", name).read_bytes()
 
 
-def config_text(driver: Driver, scenario: Scenario) -> str:
+def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None) -> str:
     values = {
         "DEV": driver.devtype,
         "DEVID": driver.devid,
@@ -108,9 +119,18 @@ def config_text(driver: Driver, scenario: Scenario) -> str:
         ),
         "STAGE3": "1" if scenario.stage3 else "0",
         "PINGS": str(scenario.pings),
+        "GUEST_RELEASES": " ".join(scenario.guest_releases),
+        "DRIVER_DOMAIN": "1" if scenario.driver_domain else "0",
+        "BACKEND_DOMID_SPEC": str(driver.backend_domid),
         "DOM0_IP": VIF_DOM0_IP,
         "GUEST_IP": VIF_GUEST_IP,
     }
+    if assets is not None:
+        values["XEN_BIN"] = _xen_bin(assets)
+        # Each release builds some Xen drivers in: insmod the others, in this order.
+        values["XEN_MODS"] = " ".join(
+            Path(rel).stem for rel in XEN_MODULES if assets.has_module(rel)
+        )
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
 
@@ -135,14 +155,34 @@ def _xenstore_tools(ramfs: Initramfs, assets: Assets) -> None:
         ramfs.symlink(f"/usr/bin/xenstore-{tool}", "xenstore")
 
 
-def guest_image(assets: Assets, driver: Driver, scenario: Scenario, dest: Path) -> Path:
-    ramfs = _base(config_text(driver, scenario))
+def guest_image(
+    assets: Assets, driver: Driver, scenario: Scenario, dest: Path, *, role: str = "frontend"
+) -> Path:
+    """A PV guest's initramfs: the frontend's guest, or (``role="backend"``) a
+    driver domain that runs the backend.  Its xenstore tools come from
+    ``assets``' release, as its kernel does."""
+    ramfs = _base(config_text(driver, scenario) + f"ROLE={role}\n")
     _xenstore_tools(ramfs, assets)
-    ramfs.add_file(f"/xbgen/driver/{driver.front_mod}.ko", driver.front_ko, 0o644)
-    if scenario.vif:
+    module = driver.front_ko if role == "frontend" else driver.back_ko
+    ramfs.add_file(f"/xbgen/driver/{module.name}", module, 0o644)
+    if scenario.vif and role == "frontend":
         _add_modules(ramfs, assets, (NETFRONT,))
     ramfs.add_bytes("/init", init_script("guest-init.sh"), 0o755)
     return ramfs.write(dest)
+
+
+@dataclass(frozen=True)
+class GuestBoot:
+    """What dom0 needs to start one more guest: its kernel and initramfs."""
+
+    name: str  # the folder under /xbgen/ (``guest-RELEASE``, ``backend``)
+    vmlinuz: Path
+    initrd: Path
+
+
+def _xen_bin(assets: Assets) -> str:
+    """Where the release keeps xl and the daemons (xl looks for its helpers there)."""
+    return f"/usr/lib/xen-{assets.xen_line}/bin"
 
 
 def _add_modules(ramfs: Initramfs, assets: Assets, rels: tuple[str, ...]) -> None:
@@ -151,15 +191,20 @@ def _add_modules(ramfs: Initramfs, assets: Assets, rels: tuple[str, ...]) -> Non
 
 
 def dom0_image(
-    assets: Assets, driver: Driver, scenario: Scenario, dest: Path, guest_initrd: Path | None
+    assets: Assets,
+    driver: Driver,
+    scenario: Scenario,
+    dest: Path,
+    guest_initrd: Path | None,
+    others: tuple[GuestBoot, ...] = (),
 ) -> Path:
-    ramfs = _base(config_text(driver, scenario))
+    ramfs = _base(config_text(driver, scenario, assets))
     _xenstore_tools(ramfs, assets)
     tools = ["xenstored", "xen-init-dom0"] + (["xl", "xenconsoled"] if scenario.guest else [])
     for tool in tools:
-        add_elf_with_libs(ramfs, f"/usr/lib/xen-4.17/bin/{tool}", assets.xen_bin / tool,
+        add_elf_with_libs(ramfs, f"{_xen_bin(assets)}/{tool}", assets.xen_bin / tool,
                           assets.lib_dirs, assets.loader, extra=DLOPENED)  # fmt: skip
-    _add_modules(ramfs, assets, XEN_MODULES)
+    _add_modules(ramfs, assets, tuple(rel for rel in XEN_MODULES if assets.has_module(rel)))
     if scenario.vif:
         _add_modules(ramfs, assets, (NETBACK,))
         ramfs.add_bytes("/xbgen/vif-hotplug", VIF_HOTPLUG, 0o755)
@@ -170,5 +215,8 @@ def dom0_image(
     if guest_initrd is not None:
         ramfs.add_file("/xbgen/guest/vmlinuz", assets.vmlinuz, 0o644)
         ramfs.add_file("/xbgen/guest/initrd.gz", guest_initrd, 0o644)
+    for other in others:
+        ramfs.add_file(f"/xbgen/{other.name}/vmlinuz", other.vmlinuz, 0o644)
+        ramfs.add_file(f"/xbgen/{other.name}/initrd.gz", other.initrd, 0o644)
     ramfs.add_bytes("/init", init_script("dom0-init.sh"), 0o755)
     return ramfs.write(dest)

@@ -69,7 +69,7 @@ def _has_nested_virt() -> bool:
 
 
 def qemu_command(
-    xen: Path, kernel: Path, initrd: Path, accel: str, memory_mb: int = 2048
+    xen: Path, kernel: Path, initrd: Path, accel: str, memory_mb: int = 2048, cpus: int = 2
 ) -> list[str]:
     if shutil.which(QEMU) is None:
         raise ToolMissingError(f"{QEMU} is needed: apt-get install qemu-system-x86")
@@ -78,7 +78,7 @@ def qemu_command(
             raise E2EError(f"path {path} contains ',' or ' ', which QEMU's multiboot cannot take")
     cpu = "max,-smap,-fsgsbase" if accel == "tcg" else "host"
     return [
-        QEMU, "-accel", accel, "-cpu", cpu, "-m", str(memory_mb), "-smp", "2",
+        QEMU, "-accel", accel, "-cpu", cpu, "-m", str(memory_mb), "-smp", str(cpus),
         "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none",
         "-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04",
         "-kernel", str(xen), "-append", XEN_CMDLINE,

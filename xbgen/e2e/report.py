@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 GUEST_PREFIX = "[guest] "
+#: The main guest's console lines, and those of the others (``[guest:backend] ``).
+GUEST_LINE = re.compile(r"\[guest(?::[\w.-]+)?\] ")
 #: Kernel complaints that fail a run wherever they appear (Xen's own lines excluded),
 #: user-space crashes, which mean the emulation itself went wrong, and grants
 #: leaked or never freed ("deferring g.e." alone is fine: the peer still mapped it).
@@ -108,8 +110,9 @@ def parse(text: str) -> Console:
     console = Console()
     for raw in text.split("\n"):
         line = raw.rstrip("\r")
-        if line.startswith(GUEST_PREFIX):
-            _guest_line(console, line.removeprefix(GUEST_PREFIX))
+        guest = GUEST_LINE.match(line)
+        if guest:
+            _guest_line(console, line[guest.end() :])
         else:
             _dom0_line(console, line)
     return console

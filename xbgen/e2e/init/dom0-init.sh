@@ -2,9 +2,12 @@
 # shellcheck disable=SC2119,SC2153 # end_step takes optional words; config sets CYCLES
 # PID 1 of dom0 in the xbgen e2e initramfs: bring up the Xen toolstack, run the
 # scenario, report on the console and leave QEMU through isa-debug-exit.
-export PATH=/bin:/usr/bin:/usr/lib/xen-4.17/bin
 # shellcheck source=/dev/null
 . /xbgen/config
+export PATH="/bin:/usr/bin:$XEN_BIN"
+# The generated scripts plug the backend into domain BACKEND_DOMID: dom0 until
+# a driver domain runs it (stage 2 with DRIVER_DOMAIN=1).
+export BACKEND_DOMID=0
 # shellcheck source=lib.sh
 . /xbgen/lib.sh
 
@@ -28,6 +31,14 @@ finish() {
 		sleep 0.2
 		sed 's/^/[guest] /' "$GUEST_LOG"
 	fi
+	# the other guests' consoles: driver domain, guests of other releases
+	for log in /var/log/xen/console/guest-xbgen-*.log; do
+		[ -f "$log" ] || continue
+		name=${log#*/guest-xbgen-}
+		name=${name%.log}
+		[ "$name" = guest ] && continue
+		sed "s/^/[guest:$name] /" "$log"
+	done
 	echo "XBGEN-RESULT $1 $(now)"
 	if [ "$1" = PASS ]; then code='\020'; else code='\040'; fi
 	printf '%b' "$code" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
@@ -54,8 +65,8 @@ boot_toolstack() {
 		/var/log/xen/console /run/lock /etc/xen
 	mount -t devpts devpts /dev/pts
 	: > /etc/xen/xl.conf
-	for m in xen-evtchn xen-privcmd xenfs xen-gntdev xen-gntalloc; do
-		run insmod /lib/modules/$m.ko
+	for m in $XEN_MODS; do
+		run insmod "/lib/modules/$m.ko"
 	done
 	run mount -t xenfs xenfs /proc/xen
 	export XENSTORED_ROOTDIR=/var/lib/xenstored
@@ -85,10 +96,16 @@ start_watcher() {
 	WATCHER=$!
 }
 
+# TRACE_NORM: an awk rule that makes each xenstored 4.18+ trace line look like
+# an older one ("io: IN 0x... (d1) DATE TIME WRITE (...)": no "io: " and no
+# "(dN)", so that the fields line up for every Xen: $1 IN, $2 conn, $5 WRITE).
+# shellcheck disable=SC2016 # awk's own $3 and $0
+TRACE_NORM='{ sub(/^io: /, ""); if ($3 ~ /^\(d[0-9]+\)$/) { $3 = ""; $0 = $0 } }'
+
 # state_events FROM TO: trace lines FROM+1..TO in, "XBGEN-STATE <uptime> <side>
 # <path> <value>" out.
 state_events() {
-	awk -v from="$1" -v to="$2" -v dev="$DEV" '
+	awk -v from="$1" -v to="$2" -v dev="$DEV" "$TRACE_NORM"'
 	BEGIN { getline up < "/proc/uptime"; split(up, u, " "); t = u[1] }
 	NR <= from { next }
 	NR > to { exit }
@@ -108,7 +125,7 @@ state_events() {
 
 # fe_path/be_path DOMID [DEVID]: the device's frontend/backend directory.
 fe_path() { echo "/local/domain/$1/device/$DEV/${2:-$DEVID}"; }
-be_path() { echo "/local/domain/0/backend/$DEV/$1/${2:-$DEVID}"; }
+be_path() { echo "/local/domain/$BACKEND_DOMID/backend/$DEV/$1/${2:-$DEVID}"; }
 state_is() { [ "$(xenstore-read "$1/state" 2>/dev/null)" = "$2" ]; }
 both_connected() { state_is "$(fe_path "$@")" 4 && state_is "$(be_path "$@")" 4; }
 # states DOMID [DEVID]: both state keys, for failure messages.
@@ -117,7 +134,7 @@ states() {
 }
 # write_reply "PATH VALUE": xenstored's reply to the first WRITE of VALUE to PATH.
 write_reply() {
-	awk -v pat="WRITE ($1)" '
+	awk -v pat="WRITE ($1)" "$TRACE_NORM"'
 		index($0, "IN ") == 1 && index($0, pat) { conn = $2; next }
 		conn != "" && $1 == "OUT" && $2 == conn { print $5, $6; exit }' "$TRACE"
 }
@@ -216,31 +233,71 @@ guest_result() {
 	case "$res" in PASS*) ;; *) fail "guest: $res" ;; esac
 }
 
+# on_domain DOMID CMD...: run CMD with DOMID naming another guest (the guest_*
+# helpers talk to domain $DOMID).
+on_domain() {
+	saved_domid=$DOMID
+	DOMID=$1
+	shift
+	"$@"
+	DOMID=$saved_domid
+}
+
+NEXT_CPU=1
+# new_guest NAME DIR [CONFIG...]: xl create a PV guest booting DIR/vmlinuz and
+# DIR/initrd.gz, on a physical CPU of its own; its domid goes to $NEW_DOMID.
+new_guest() {
+	name=$1 dir=$2
+	shift 2
+	cat > "/tmp/$name.cfg" <<-CFG
+		name = "$name"
+		type = "pv"
+		kernel = "$dir/vmlinuz"
+		ramdisk = "$dir/initrd.gz"
+		extra = "console=hvc0 ignore_loglevel"
+		memory = 192
+		vcpus = 1
+		cpus = "$NEXT_CPU"
+		on_poweroff = "destroy"
+		on_crash = "preserve"
+		$*
+	CFG
+	NEXT_CPU=$((NEXT_CPU + 1))
+	run xl create "/tmp/$name.cfg"
+	NEW_DOMID=$(xl domid "$name")
+}
+
+# refused_write DOMID PATH: xenstored refused domain DOMID's forged write to
+# PATH/state, which still holds STATE.
+refused_write() {
+	reply=$(write_reply "$2/state $FORGED")
+	case "$reply" in
+	"ERROR (EACCES"*) ;;
+	*) fail "xenstored answered domain $1's forged write to $2/state with '${reply:-nothing}', want EACCES" ;;
+	esac
+}
+
 stage2() {
 	PREFIX=stage2
+	if [ "$DRIVER_DOMAIN" = 1 ]; then
+		step stage2/create-driver-domain
+		new_guest xbgen-backend /xbgen/backend
+		BDOM=$NEW_DOMID
+		echo "XBGEN-BACKEND-DOMID $BDOM"
+		on_domain "$BDOM" guest_result loaded 90
+		export BACKEND_DOMID="$BDOM"
+		end_step "domain $BDOM runs $BACK_MOD"
+	fi
 	step stage2/create-guest
 	DMESG_STAGE2=$DMESG_MARK
-	load "$BE_MOD"
+	[ "$DRIVER_DOMAIN" = 1 ] || load "$BE_MOD"
 	vif=
 	if [ "$PINGS" -gt 0 ]; then
 		run insmod /lib/modules/xen-netback.ko
 		vif="vif = [ 'script=/xbgen/vif-hotplug' ]"
 	fi
-	cat > /tmp/guest.cfg <<-CFG
-		name = "$GUEST_NAME"
-		type = "pv"
-		kernel = "/xbgen/guest/vmlinuz"
-		ramdisk = "/xbgen/guest/initrd.gz"
-		extra = "console=hvc0 ignore_loglevel"
-		memory = 192
-		vcpus = 1
-		cpus = "1"
-		on_poweroff = "destroy"
-		on_crash = "preserve"
-		$vif
-	CFG
-	run xl create /tmp/guest.cfg
-	DOMID=$(xl domid $GUEST_NAME)
+	new_guest "$GUEST_NAME" /xbgen/guest "$vif"
+	DOMID=$NEW_DOMID
 	echo "XBGEN-GUEST-DOMID $DOMID"
 	guest_result loaded 90
 	end_step
@@ -250,18 +307,70 @@ stage2() {
 	connect "$DOMID"
 	step stage2/log-lines
 	guest_result connected 20
-	DMESG_MARK=$DMESG_STAGE2
-	expect_lines 1 0
+	if [ "$DRIVER_DOMAIN" = 1 ]; then
+		on_domain "$BDOM" guest_ask 40 backend-up be-up "$DOMID"
+	else
+		DMESG_MARK=$DMESG_STAGE2
+		expect_lines 1 0
+	fi
 	end_step
 	step stage2/guest-cannot-write-backend
 	guest_result backend-write 20
-	reply=$(write_reply "$(be_path "$DOMID")/state $FORGED")
-	case "$reply" in
-	"ERROR (EACCES"*) ;;
-	*) fail "xenstored answered the guest's forged write with '${reply:-nothing}', want EACCES" ;;
-	esac
+	refused_write "$DOMID" "$(be_path "$DOMID")"
 	state_is "$(be_path "$DOMID")" 4 || fail "backend state changed by the guest"
 	end_step
+	[ "$DRIVER_DOMAIN" = 1 ] || return 0
+	step stage2/driver-domain-cannot-write-frontend
+	on_domain "$BDOM" guest_ask 20 frontend-write be-forge "$DOMID"
+	refused_write "$BDOM" "$(fe_path "$DOMID")"
+	state_is "$(fe_path "$DOMID")" 4 || fail "frontend state changed by the driver domain"
+	end_step
+}
+
+# other_guests: a guest of each of GUEST_RELEASES, each with the frontend built
+# for its own kernel, plugged and Connected at the same time as the main
+# guest; then each is self-tested (a ring tree), unplugged and destroyed.
+other_guests() {
+	[ -n "$GUEST_RELEASES" ] || return 0
+	others=
+	for rel in $GUEST_RELEASES; do
+		PREFIX=mixed/$rel
+		step "$PREFIX/create-guest"
+		new_guest "xbgen-guest-$rel" "/xbgen/guest-$rel"
+		d=$NEW_DOMID
+		on_domain "$d" guest_result loaded 120
+		end_step "domain $d"
+		step "$PREFIX/activate"
+		run sh $DRV/activate.sh "$d"
+		end_step
+		connect "$d"
+		step "$PREFIX/guest-cannot-write-backend"
+		on_domain "$d" guest_result connected 20
+		on_domain "$d" guest_result backend-write 20
+		refused_write "$d" "$(be_path "$d")"
+		end_step
+		others="$others $rel:$d"
+	done
+	step mixed/all-connected
+	for d in $DOMID $(echo "$others" | sed 's/[a-z]*://g'); do
+		both_connected "$d" || fail "domain $d: $(states "$d")"
+	done
+	end_step "domains $DOMID$(echo "$others" | sed 's/[a-z]*://g') Connected at once"
+	for pair in $others; do
+		rel=${pair%:*} d=${pair#*:}
+		PREFIX=mixed/$rel
+		if [ "$SELFTEST" = 1 ]; then
+			step "$PREFIX/selftest"
+			on_domain "$d" ring_selftest "$PREFIX/selftest" "$DEVID" "$CHECK_REQUESTS" "$CHECK_DEPTH"
+			end_step "$figures"
+		fi
+		disconnect "$d"
+		step "$PREFIX/destroy"
+		run xl destroy "$d"
+		on_domain "$d" wait_for 10 guest_gone || fail "domain $d still listed after xl destroy"
+		end_step
+	done
+	both_connected "$DOMID" || fail "main guest's device left Connected: $(states "$DOMID")"
 }
 
 guest_gone() { ! xl list "$DOMID" >/dev/null 2>&1; }
@@ -299,6 +408,34 @@ sysfs_write() {
 reconnected() {
 	wait_for "$HANDSHAKE_TIMEOUT" both_connected "$DOMID" || \
 		fail "not Connected ${HANDSHAKE_TIMEOUT}s after $1: $(states "$DOMID")"
+}
+
+# backend_gone DEVID: the backend's device for the guest is torn down (a
+# driver domain is asked; it fails the step itself when it is not).
+backend_gone() {
+	if [ "$DRIVER_DOMAIN" = 1 ]; then
+		# (its own key: the caller may be waiting on $key)
+		KEYN=$((KEYN + 1))
+		on_domain "$BDOM" guest_ask 40 "gone$KEYN" be-gone "$DOMID" "$1"
+	else
+		wait_for 10 be_unregistered "$1"
+	fi
+}
+
+# dd_stage3: with the backend in a driver domain, deactivate.sh (run in dom0)
+# closes both ends; the driver domain tears its device down; both guests go.
+dd_stage3() {
+	PREFIX=stage3
+	disconnect "$DOMID"
+	step stage3/driver-domain-device-gone
+	backend_gone "$DEVID"
+	end_step
+	step stage3/destroy
+	run xl destroy "$DOMID"
+	wait_for 10 guest_gone || fail "domain $DOMID still listed after xl destroy"
+	run xl destroy "$BDOM"
+	on_domain "$BDOM" wait_for 10 guest_gone || fail "domain $BDOM still listed after xl destroy"
+	end_step
 }
 
 BE_DEVICES=/sys/bus/xen-backend/devices
@@ -493,7 +630,7 @@ ring_cycles() {
 		run sh $DRV/deactivate.sh "$DOMID"
 		lap deactivate
 		wait_for 10 no_nodes "$DOMID" || fail "cycle $i: device nodes still present after deactivate"
-		wait_for 10 be_unregistered "$DEVID" || fail "cycle $i: backend device still registered"
+		backend_gone "$DEVID" || fail "cycle $i: backend device still registered"
 		guest_answer "$HANDSHAKE_TIMEOUT" "$key-gone"
 		lap gone
 		run sh $DRV/activate.sh "$DOMID"
@@ -567,9 +704,12 @@ main() {
 	stage1
 	if [ "$GUEST" = 1 ]; then
 		stage2
+		other_guests
 		[ "$RING" = 1 ] && ring_stage
 		[ "$PINGS" -gt 0 ] && net_stage
-		[ "$STAGE3" = 1 ] && stage3
+		if [ "$STAGE3" = 1 ]; then
+			if [ "$DRIVER_DOMAIN" = 1 ]; then dd_stage3; else stage3; fi
+		fi
 	fi
 	finish PASS
 }

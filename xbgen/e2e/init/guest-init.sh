@@ -1,6 +1,7 @@
 #!/bin/sh
-# PID 1 of the PV guest: load the generated frontend, report each result to dom0
-# under /local/domain/<domid>/data/xbgen-<key> (and on the guest console).
+# PID 1 of a PV guest: load the generated frontend (ROLE=frontend) or, in a
+# driver domain, the backend (ROLE=backend); report each result to dom0 under
+# /local/domain/<domid>/data/xbgen-<key> (and on the guest console).
 export PATH=/bin:/usr/bin
 # shellcheck source=/dev/null
 . /xbgen/config
@@ -147,25 +148,80 @@ net() {
 }
 [ "$PINGS" -gt 0 ] && net
 
-insmod "/xbgen/driver/$FRONT_MOD.ko" || { report loaded "FAIL insmod exited $?"; finish; }
-check loaded
+# frontend_role: load the frontend, wait for its device to connect, and check
+# that the backend's directory is read-only here.
+frontend_role() {
+	insmod "/xbgen/driver/$FRONT_MOD.ko" || { report loaded "FAIL insmod exited $?"; finish; }
+	check loaded
 
-wait_for "$HANDSHAKE_TIMEOUT" connected || { report connected "FAIL frontend state '$(fe_state)'"; finish; }
-wait_for 5 lines_ok || { report connected "FAIL log line '$missing' missing"; finish; }
-check connected
+	wait_for "$HANDSHAKE_TIMEOUT" connected || { report connected "FAIL frontend state '$(fe_state)'"; finish; }
+	wait_for 5 lines_ok || { report connected "FAIL log line '$missing' missing"; finish; }
+	check connected
 
-# The backend directory must be readable but not writable for the guest: try to
-# forge the backend's state. dom0 checks xenstored's reply (EACCES) in its trace.
-BE=$(xenstore-read "device/$DEV/$DEVID/backend")
-if ! xenstore-read "$BE/state" > /dev/null; then
-	report backend-write "FAIL guest cannot even read $BE/state"
-	finish
-fi
-if xenstore-write "$BE/state" "$FORGED" 2>/dev/null; then
-	report backend-write "FAIL guest could write $BE/state"
-	finish
-fi
-check backend-write "write to $BE/state refused"
+	# The backend directory must be readable but not writable for the guest: try to
+	# forge the backend's state. dom0 checks xenstored's reply (EACCES) in its trace.
+	BE=$(xenstore-read "device/$DEV/$DEVID/backend")
+	if ! xenstore-read "$BE/state" > /dev/null; then
+		report backend-write "FAIL guest cannot even read $BE/state"
+		finish
+	fi
+	if xenstore-write "$BE/state" "$FORGED" 2>/dev/null; then
+		report backend-write "FAIL guest could write $BE/state"
+		finish
+	fi
+	check backend-write "write to $BE/state refused"
+}
+
+# ------------------------------------------------------- a driver domain's part
+# The backend in a PV guest of its own: dom0 plugs the device with
+# BACKEND_DOMID=<this domain> and asks through data/xbgen-cmd.
+
+be_sysdev() { echo "/sys/bus/xen-backend/devices/$DEV-$1-${2:-$DEVID}"; }
+be_connected() {
+	{ read -r state < "$(be_sysdev "$@")/state"; } 2>/dev/null && [ "$state" = Connected ]
+}
+be_absent() { [ ! -e "$(be_sysdev "$@")" ]; }
+
+backend_lines_ok() {
+	old_ifs=$IFS; IFS='|'
+	for msg in $EXPECT_BACK; do
+		[ "$(dmesg | grep -cF "$msg")" -ge 1 ] || { IFS=$old_ifs; missing=$msg; return 1; }
+	done
+	IFS=$old_ifs
+}
+
+# be_up KEY FE [DEVID]: the backend device for frontend domain FE is Connected
+# here and printed its lines.
+be_up() {
+	wait_for "$HANDSHAKE_TIMEOUT" be_connected "$2" "$3" || { report "$1" "FAIL backend device $(be_sysdev "$2" "$3") not Connected"; return; }
+	wait_for 5 backend_lines_ok || { report "$1" "FAIL log line '$missing' missing"; return; }
+	check "$1" "$(be_sysdev "$2" "$3") Connected"
+}
+
+# be_forge KEY FE [DEVID]: the frontend's directory is readable but not
+# writable from the driver domain; dom0 checks xenstored's reply.
+be_forge() {
+	fe=$(xenstore-read "backend/$DEV/$2/${3:-$DEVID}/frontend") || { report "$1" "FAIL no frontend key"; return; }
+	xenstore-read "$fe/state" > /dev/null || { report "$1" "FAIL cannot read $fe/state"; return; }
+	if xenstore-write "$fe/state" "$FORGED" 2>/dev/null; then
+		report "$1" "FAIL the driver domain could write $fe/state"
+		return
+	fi
+	check "$1" "write to $fe/state refused"
+}
+
+# be_gone KEY FE [DEVID]: the backend device has been torn down here.
+be_gone() {
+	wait_for "$HANDSHAKE_TIMEOUT" be_absent "$2" "$3" || { report "$1" "FAIL $(be_sysdev "$2" "$3") still registered"; return; }
+	check "$1" "$(be_sysdev "$2" "$3") gone"
+}
+
+backend_role() {
+	insmod "/xbgen/driver/$BACK_MOD.ko" || { report loaded "FAIL insmod exited $?"; finish; }
+	check loaded
+}
+
+if [ "$ROLE" = backend ]; then backend_role; else frontend_role; fi
 
 # dom0 drives the rest: it writes "KEY [COMMAND [ARGS...]]" to data/xbgen-cmd
 # (COMMAND defaults to KEY; every KEY is new) and waits for the result under
@@ -189,6 +245,9 @@ xenstore-watch data/xbgen-cmd | while read -r _; do
 	selftest) selftest "$key" "$@" ;;
 	counters) counters "$key" ;;
 	cycle) cycle "$key" "$@" ;;
+	be-up) be_up "$key" "$@" ;;
+	be-forge) be_forge "$key" "$@" ;;
+	be-gone) be_gone "$key" "$@" ;;
 	*) report "$key" "FAIL unknown command '$cmd'" ;;
 	esac
 done

@@ -1,0 +1,176 @@
+"""Where Xen users run it: other Debian releases as dom0 and guest, guests of
+several releases under one dom0, and the backend in a driver domain.
+
+The default release (bookworm) boots in test_e2e.py.  Here: a bookworm dom0
+with bullseye (5.10) and sid (7.2) guests connected at once, and a driver
+domain running the backend of a ``backend_domid = 5`` tree, in CI; the full
+run on each other release (bullseye, trixie, sid as dom0 and guest) is marked
+``matrix`` and left out of the default test run for time: ``scripts/e2e-matrix``
+runs it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import PHASE_TIMINGS
+
+from xbgen import kernels
+from xbgen.e2e import assets as assets_mod
+from xbgen.e2e import images, line_of, release_of, run
+from xbgen.errors import UsageError
+from xbgen.generate import generate, new
+from xbgen.spec import default_spec
+
+e2e = pytest.mark.e2e
+slow = pytest.mark.slow
+matrix = pytest.mark.matrix
+NAME = "mydevice"
+#: Stage 2 and the ring self-test; no dom0-only rounds, no stage 3.
+SHORT = images.Scenario(orders=(), stage3=False, ring_cycles=0, requests=1000)
+OTHER_RELEASES = ("bullseye", "trixie", "sid")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("gen")
+    new(NAME, out / "out", spec_dir=out)
+    return out / "out" / NAME
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    return tmp_path / "logs"
+
+
+def passed(result) -> dict:
+    assert result.ok, result.summary()
+    assert result.console.kernel_problems == []
+    assert all(step.status == "PASS" for step in result.console.steps.values())
+    return result.console.steps
+
+
+# ------------------------------------------------------------------ no boot
+
+
+def test_release_names_and_kernel_line_aliases() -> None:
+    assert [release_of(n) for n in ("5.10", "6.1", "6.12", "7.2")] == [
+        "bullseye", "bookworm", "trixie", "sid",
+    ]  # fmt: skip
+    assert release_of("trixie") == "trixie"
+    assert [line_of(r) for r in ("bullseye", "sid")] == ["5.10", "7.2"]
+    with pytest.raises(UsageError, match=r"unknown release 'buster'.*bullseye.*5\.10"):
+        release_of("buster")
+
+
+def test_guest_releases_and_driver_domain_need_the_guest_stage(generated: Path) -> None:
+    with pytest.raises(UsageError, match="need the guest stage"):
+        run(generated, guest=False, guest_releases=("sid",))
+    with pytest.raises(UsageError, match="need the guest stage"):
+        run(generated, guest=False, driver_domain=True)
+
+
+def test_one_cpu_per_domain() -> None:
+    assert images.Scenario().cpus == 2
+    assert images.Scenario(guest=False).cpus == 2
+    assert images.Scenario(guest_releases=("bullseye", "sid")).cpus == 4
+    assert images.Scenario(driver_domain=True).cpus == 3
+
+
+def test_config_names_the_other_guests_and_the_driver_domain(generated: Path) -> None:
+    from xbgen.e2e.driver import Driver
+
+    drv = Driver("mydevice", "0", Path("f.ko"), Path("b.ko"), Path("a"), Path("d"), 0.0)
+    text = images.config_text(drv, images.Scenario(guest_releases=("bullseye", "sid")))
+    assert "GUEST_RELEASES='bullseye sid'\n" in text and "DRIVER_DOMAIN=0\n" in text
+    assert "DRIVER_DOMAIN=1\n" in images.config_text(drv, images.Scenario(driver_domain=True))
+
+
+@slow
+@pytest.mark.parametrize(
+    ("release", "xen", "xenstore"),
+    [("bullseye", "4.14", "libxenstore3.0"), ("bookworm", "4.17", "libxenstore4"),
+     ("trixie", "4.20", "libxenstore4"), ("sid", "4.20", "libxenstore4")],
+)  # fmt: skip
+def test_each_release_boots_its_own_xen(release: str, xen: str, xenstore: str) -> None:
+    """The boot set comes from the release's own packages (apt's lists for it)."""
+    abi = kernels.fetch(line_of(release), refresh=False).abi
+    line, packages = assets_mod.packages_for(abi, release)
+    assert line == xen
+    assert f"xen-hypervisor-{xen}-amd64" in packages and f"xen-utils-{xen}" in packages
+    assert xenstore in packages and "libc6" in packages
+    assert f"linux-image-{abi}" in packages
+    assert not any(p.startswith(("python3", "perl")) for p in packages)
+
+
+# ------------------------------------------------------------------ boots
+
+
+@e2e
+@slow
+def test_guests_of_other_releases_connect_at_once(generated: Path, logs: Path) -> None:
+    """A bookworm dom0 with its own guest, a bullseye (5.10) guest and a sid
+    (7.2) guest, each frontend built for its own kernel, all Connected at once."""
+    scenario = replace(SHORT, guest_releases=("bullseye", "sid"))
+    result = run(generated, keep_logs=logs, scenario=scenario)
+    steps = passed(result)
+    for rel in ("bullseye", "sid"):
+        for step in ("connect", "guest-cannot-write-backend", "selftest", "deactivate"):
+            assert f"mixed/{rel}/{step}" in steps, step
+        test = result.console.selftests[f"mixed/{rel}/selftest"]
+        assert (test.ok, test.bad, test.timeouts) == (test.requests, 0, 0)
+    assert "mixed/all-connected" in steps
+    assert "domains" in steps["mixed/all-connected"].detail
+    # Each guest ran its own release's kernel.
+    for abi in ("5.10.", "7.2."):
+        assert any(abi in line for line in result.console.guest_lines), abi
+    PHASE_TIMINGS.append(f"e2e mixed guests: qemu {result.timings['qemu']:.0f}s")
+
+
+@e2e
+@slow
+def test_driver_domain_runs_the_backend(tmp_path: Path, logs: Path) -> None:
+    """backend_domid = 5: the backend runs in a PV guest, not dom0; the pair
+    connects, moves data, neither guest can write the other's directory, and
+    deactivate.sh (run in dom0) closes both."""
+    spec = default_spec(NAME).model_copy(update={"backend_domid": 5})
+    tree = generate(spec, tmp_path / "out").tree
+    scenario = replace(SHORT, stage3=True, ring_cycles=2)
+    result = run(tree, keep_logs=logs, scenario=scenario)
+    steps = passed(result)
+    for step in (
+        "stage2/create-driver-domain", "stage2/connect", "stage2/log-lines",
+        "stage2/guest-cannot-write-backend", "stage2/driver-domain-cannot-write-frontend",
+        "ring/selftest-1", "ring/cycles", "stage3/deactivate",
+        "stage3/driver-domain-device-gone", "stage3/destroy",
+    ):  # fmt: skip
+        assert step in steps, step
+    # The backend ran in another domain than dom0 and served the guest there.
+    made = re.fullmatch(
+        r"domain (\d+) runs mydeviceback", steps["stage2/create-driver-domain"].detail
+    )
+    assert made and int(made.group(1)) > 0, steps["stage2/create-driver-domain"]
+    assert any(c.side == "backend" and c.name == "Connected" for c in result.console.timeline)
+    test = result.console.selftests["ring/selftest-1"]
+    assert (test.ok, test.bad, test.timeouts) == (test.requests, 0, 0)
+    PHASE_TIMINGS.append(f"e2e driver domain: qemu {result.timings['qemu']:.0f}s")
+
+
+@e2e
+@slow
+@matrix
+@pytest.mark.parametrize("release", OTHER_RELEASES)
+def test_release_as_dom0_and_guest(release: str, generated: Path, tmp_path: Path) -> None:
+    """Each other release as dom0 and guest, its own Xen and kernel, every
+    stage of the default run, for the default (ring) spec and a handshake-only one."""
+    hs = generate(default_spec(NAME, ring=False), tmp_path / "hs").tree
+    for tree in (generated, hs):
+        result = run(tree, keep_logs=tmp_path / "logs", release=release)
+        steps = passed(result)
+        assert "stage3/cleanup" in steps
+        PHASE_TIMINGS.append(
+            f"e2e {release} {tree.parent.name}: qemu {result.timings['qemu']:.0f}s"
+        )

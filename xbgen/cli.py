@@ -295,6 +295,30 @@ def e2e(
             help="Ring trees: unplug/plug cycles of the guest's device, self-test after each.",
         ),
     ] = 20,
+    release: Annotated[
+        str,
+        typer.Option(
+            "--release",
+            help="Debian release for dom0 and the guest, its own Xen and kernel: bullseye, "
+            "bookworm, trixie, sid (or the kernel line: 5.10, 6.1, 6.12, 7.2).",
+        ),
+    ] = "bookworm",
+    guest_release: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--guest-release",
+            help="Also boot a guest of this release (repeatable), its frontend built for "
+            "its own kernel; all guests connect at once.",
+        ),
+    ] = None,
+    driver_domain: Annotated[
+        bool,
+        typer.Option(
+            "--driver-domain",
+            help="Run the backend in a second PV guest, not dom0 (implied when the "
+            "spec's backend_domid is not 0).",
+        ),
+    ] = False,
 ) -> None:
     """Boot Xen + Linux in QEMU, load the modules, watch them connect and close."""
     from . import e2e as e2e_run
@@ -312,6 +336,9 @@ def e2e(
             keep_logs=keep_logs,
             requests=requests,
             ring_cycles=ring_cycles,
+            release=release,
+            guest_releases=tuple(guest_release or ()),
+            driver_domain=driver_domain,
         )
 
 

@@ -12,6 +12,7 @@ runs it.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -174,3 +175,16 @@ def test_release_as_dom0_and_guest(release: str, generated: Path, tmp_path: Path
         PHASE_TIMINGS.append(
             f"e2e {release} {tree.parent.name}: qemu {result.timings['qemu']:.0f}s"
         )
+
+
+def test_cli_names_a_bad_release_before_any_work(generated: Path) -> None:
+    for args, message in (
+        (["--release", "buster"], "unknown release 'buster': use bullseye"),
+        (["--guest-release", "woody"], "unknown release 'woody'"),
+        (["--guest-release", "sid", "--no-guest"], "need the guest stage"),
+    ):
+        proc = subprocess.run(
+            ["xbgen", "e2e", str(generated), *args], capture_output=True, text=True, check=False
+        )
+        assert proc.returncode == 2, proc
+        assert message in proc.stderr

@@ -299,6 +299,7 @@ def e2e(
         str,
         typer.Option(
             "--release",
+            metavar="RELEASE",
             help="Debian release for dom0 and the guest, its own Xen and kernel: bullseye, "
             "bookworm, trixie, sid (or the kernel line: 5.10, 6.1, 6.12, 7.2).",
         ),
@@ -307,6 +308,7 @@ def e2e(
         list[str] | None,
         typer.Option(
             "--guest-release",
+            metavar="RELEASE",
             help="Also boot a guest of this release (repeatable), its frontend built for "
             "its own kernel; all guests connect at once.",
         ),

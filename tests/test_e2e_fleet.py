@@ -157,6 +157,14 @@ def test_driver_domain_runs_the_backend(tmp_path: Path, logs: Path) -> None:
     assert any(c.side == "backend" and c.name == "Connected" for c in result.console.timeline)
     test = result.console.selftests["ring/selftest-1"]
     assert (test.ok, test.bad, test.timeouts) == (test.requests, 0, 0)
+    # After the unplug/plug cycles, what the driver domain and Xen hold for the
+    # device is back where it was: its IRQ and ring mapping, one of each.
+    before, after = result.console.counters["before"], result.console.counters["after"]
+    assert before["dd.irq_dev"] == before["dd.ring_maps"] == 1
+    assert before["d0.irq_dev"] == before["d0.ring_maps"] == 0
+    assert before["xen.evtchn_dd"] > 0
+    kept = {k: v for k, v in after.items() if not k.endswith(("gnt_deferred", "gnt_freed"))}
+    assert kept == {k: before[k] for k in kept}
     PHASE_TIMINGS.append(f"e2e driver domain: qemu {result.timings['qemu']:.0f}s")
 
 

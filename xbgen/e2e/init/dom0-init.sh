@@ -564,7 +564,7 @@ xen_counters() {
 	xl debug-keys e
 	xl debug-keys g
 	xl dmesg > /tmp/xen-keys.out
-	awk -v guest="$DOMID" '
+	awk -v guest="$DOMID" -v dd="${BDOM:-}" '
 	/Event channel information for domain/ { d = $NF; sub(/:$/, "", d); sect = "e"; next }
 	/grant-table for remote d/ { d = $0; sub(/.*remote d/, "", d); sub(/ .*/, "", d); sect = "g"; next }
 	/key .* pressed|\] done/ { sect = ""; next }
@@ -572,12 +572,15 @@ xen_counters() {
 	sect == "g" && /^\(XEN\) +\[0x[0-9a-f]+\]/ { gnt[d]++ }
 	END {
 		printf "xen.evtchn_d0=%d xen.evtchn_guest=%d ", ev[0], ev[guest]
-		printf "xen.mapped_grants_d0=%d xen.mapped_grants_guest=%d\n", gnt[0], gnt[guest]
+		printf "xen.mapped_grants_d0=%d xen.mapped_grants_guest=%d", gnt[0], gnt[guest]
+		if (dd != "") printf " xen.evtchn_dd=%d xen.mapped_grants_dd=%d", ev[dd], gnt[dd]
+		printf "\n"
 	}' /tmp/xen-keys.out
 }
 
-# counters: one line of what dom0's kernel, the guest's kernel and Xen hold
-# for event channels, IRQs and grants, into $counts.
+# counters: one line of what dom0's kernel, the guest's kernel, the driver
+# domain's (dd.*, if any) and Xen hold for event channels, IRQs and grants,
+# into $counts.
 counters() {
 	next_key cnt
 	guest_ask 30 "$key" counters
@@ -585,7 +588,13 @@ counters() {
 	maps=$(grep -c xenbus_map_ring /proc/vmallocinfo)
 	dom0="d0.irq_xen=$(irq_lines) d0.irq_dev=$(irq_lines "$BACK_MOD") d0.ring_maps=$maps"
 	grants=$(grant_figures | tr ' ' '\n' | sed 's/^/d0./' | tr '\n' ' ')
-	counts="$dom0 $grants$guest$(xen_counters)"
+	driver=
+	if [ "$DRIVER_DOMAIN" = 1 ]; then
+		next_key cnt
+		on_domain "$BDOM" guest_ask 30 "$key" counters
+		driver=$(echo "${res#PASS }" | tr ' ' '\n' | sed 's/^/dd./' | tr '\n' ' ')
+	fi
+	counts="$dom0 $grants$guest$driver$(xen_counters)"
 }
 
 # same_counts BEFORE AFTER: nothing differs but the running totals of
@@ -594,11 +603,11 @@ same_counts() {
 	echo "$1 $2" | awk '{
 		for (i = 1; i <= NF; i++) {
 			split($i, kv, "=")
-			if (kv[1] ~ /gnt_(deferred|freed)$/) { side = kv[1]; sub(/\.gnt_.*/, "", side); n[side, kv[1] ~ /freed/] = kv[2]; continue }
+			if (kv[1] ~ /gnt_(deferred|freed)$/) { side = kv[1]; sub(/\.gnt_.*/, "", side); sides[side] = 1; n[side, kv[1] ~ /freed/] = kv[2]; continue }
 			if (kv[1] in v) { if (v[kv[1]] != kv[2]) bad = bad " " kv[1] "=" v[kv[1]] "->" kv[2] } else v[kv[1]] = kv[2]
 		}
-		if (n["d0", 0] != n["d0", 1]) bad = bad " d0 grants deferred " n["d0", 0] " freed " n["d0", 1]
-		if (n["guest", 0] != n["guest", 1]) bad = bad " guest grants deferred " n["guest", 0] " freed " n["guest", 1]
+		for (side in sides)
+			if (n[side, 0] != n[side, 1]) bad = bad " " side " grants deferred " n[side, 0] " freed " n[side, 1]
 		if (bad != "") { print substr(bad, 2); exit 1 }
 	}'
 }

@@ -109,9 +109,16 @@ selftest() {
 }
 
 # counters KEY: what the guest's kernel holds for Xen: IRQs bound to event
-# channels (all, and the frontend's), deferred grant frees.
+# channels (all, and the frontend's or in a driver domain the backend's, with
+# its ring mappings), deferred grant frees.
 counters() {
-	report "$1" "PASS irq_xen=$(irq_lines) irq_dev=$(irq_lines "$DEV") $(grant_figures)"
+	if [ "$ROLE" = backend ]; then
+		# a driver domain: the backend's IRQ and its mapping of the ring
+		maps=$(grep -c xenbus_map_ring /proc/vmallocinfo)
+		report "$1" "PASS irq_xen=$(irq_lines) irq_dev=$(irq_lines "$BACK_MOD") ring_maps=$maps $(grant_figures)"
+	else
+		report "$1" "PASS irq_xen=$(irq_lines) irq_dev=$(irq_lines "$DEV") $(grant_figures)"
+	fi
 }
 
 # cycle KEY DEVID N C SECONDS: dom0 unplugs device DEVID and plugs it again.

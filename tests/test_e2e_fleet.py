@@ -196,3 +196,15 @@ def test_cli_names_a_bad_release_before_any_work(generated: Path) -> None:
         )
         assert proc.returncode == 2, proc
         assert message in proc.stderr
+
+
+@e2e
+@slow
+@matrix
+def test_oldest_guest_on_the_newest_host(generated: Path, logs: Path) -> None:
+    """A bullseye (5.10) guest under a sid dom0 (Xen 4.20, Linux 7.2)."""
+    scenario = replace(SHORT, guest_releases=("bullseye",))
+    result = run(generated, keep_logs=logs, scenario=scenario, release="sid")
+    steps = passed(result)
+    assert "mixed/all-connected" in steps and "mixed/bullseye/selftest" in steps
+    PHASE_TIMINGS.append(f"e2e sid dom0 + bullseye guest: qemu {result.timings['qemu']:.0f}s")

@@ -13,6 +13,7 @@ from xbgen.check import check_files
 from xbgen.output import MANIFEST, manifest_text
 from xbgen.render import OUTPUTS, RING_OUTPUTS, c_proto, render, render_spec_file, render_user
 from xbgen.spec import RING_NAME_FITS, Spec, default_spec, parse_spec
+from xbgen.specbase import starter
 
 GOLDEN = REPO / "out" / "mydevice"
 
@@ -23,6 +24,19 @@ def test_golden_tree_is_reproduced_byte_for_byte() -> None:
     rendered = {path: text.encode() for path, text in {**files, **render_user(spec)}.items()}
     rendered[MANIFEST] = manifest_text(files).encode()
     assert rendered == tree_files(GOLDEN)
+
+
+@pytest.mark.parametrize("ring", [True, False])
+@pytest.mark.parametrize("name", ["mydevice", "vif", "a" * 31])
+def test_new_renders_its_plain_starter_as_the_validated_model(name: str, ring: bool) -> None:
+    # `xbgen new` renders specbase.starter() without pydantic; the golden
+    # tree and every other test render the model default_spec() returns.
+    plain, model = starter(name, ring), default_spec(name, ring)
+    assert render(plain) == render(model)
+    assert render_user(plain) == render_user(model)
+    assert render_spec_file(plain) == render_spec_file(model)
+    assert plain.warnings() == model.warnings()
+    assert parse_spec(render_spec_file(plain).encode()) == model
 
 
 def test_golden_scripts_are_executable() -> None:

@@ -21,15 +21,18 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cache import cache_dir
 from .errors import ToolMissingError
+
+if TYPE_CHECKING:
+    import subprocess
 
 FAKE_INCLUDE = Path(__file__).resolve().parent / "fake_include"
 
@@ -272,6 +275,8 @@ def _start_cpp(text: str, path: str, version: int, root: Path) -> subprocess.Pop
     # "x.h" next to the C file, then the tree's include/ (as the Kbuild's -I).
     cmd += ["-iquote", str(_header_dir(root, path)), "-I", str(root / "include")]
     cmd += ["-I", str(FAKE_INCLUDE), "-"]
+    import subprocess  # here: a cached check runs no cpp
+
     return subprocess.Popen(
         cmd,
         stdin=subprocess.PIPE,

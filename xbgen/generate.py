@@ -17,14 +17,14 @@ from .output import (
     write_tree,
 )
 from .render import OUTPUTS, render, render_spec_file, render_user
-from .spec import Spec, default_spec, load_spec
+from .specbase import SpecInfo, starter
 
 DEFAULT_OUT = Path("out")
 
 
 @dataclass
 class Generated:
-    spec: Spec
+    spec: SpecInfo
     tree: Path
     files: list[Path]
     spec_file: Path | None = None
@@ -37,7 +37,7 @@ class Generated:
     removed: list[Path] = field(default_factory=list)
 
 
-def build_tree(spec: Spec) -> dict[str, str]:
+def build_tree(spec: SpecInfo) -> dict[str, str]:
     """Render and check in memory; raises CheckError before anything is written.
 
     Returns the files xbgen owns.  They are checked together with the user
@@ -54,7 +54,7 @@ def build_tree(spec: Spec) -> dict[str, str]:
     return files
 
 
-def generate(spec: Spec, out: Path = DEFAULT_OUT, force: bool = False) -> Generated:
+def generate(spec: SpecInfo, out: Path = DEFAULT_OUT, force: bool = False) -> Generated:
     """Render `spec` into ``out/<name>/``.
 
     A new tree is written whole.  An existing one is updated in place: the
@@ -83,7 +83,7 @@ def check_updatable(dest: Path, files: dict[str, str], force: bool) -> None:
         )
 
 
-def _write(spec: Spec, files: dict[str, str], dest: Path) -> Generated:
+def _write(spec: SpecInfo, files: dict[str, str], dest: Path) -> Generated:
     user = render_user(spec)
     if tree_is_current(files, dest, user):
         listed = [dest / rel for rel in sorted(files)]
@@ -112,7 +112,7 @@ def new(
     Refuses (before writing anything) to replace a spec file or tree that
     differs from what it would write, unless `force`.
     """
-    spec = default_spec(name)
+    spec = starter(name)  # plain values: pydantic is not even imported
     spec_file = (spec_dir or Path()) / f"{name}.toml"
     spec_text = render_spec_file(spec)
     files = build_tree(spec)
@@ -130,4 +130,6 @@ def new(
 
 def render_file(spec_path: Path, out: Path = DEFAULT_OUT, force: bool = False) -> Generated:
     """`xbgen render SPEC`."""
+    from .spec import load_spec
+
     return generate(load_spec(spec_path), out, force)

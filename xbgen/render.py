@@ -1,7 +1,8 @@
 """Render a validated spec into the files of a driver tree.
 
-Pure: a :class:`~xbgen.spec.Spec` goes in, ``{relative path: text}`` comes
-out.  Nothing here touches the output folder (see :mod:`xbgen.output`).
+Pure: a spec (a :class:`~xbgen.spec.Spec`, or the starter of
+:mod:`xbgen.specbase`) goes in, ``{relative path: text}`` comes out.  Nothing
+here touches the output folder (see :mod:`xbgen.output`).
 Template errors are re-raised as :class:`~xbgen.errors.XbgenError` naming the
 template and its line, never Jinja internals.
 """
@@ -11,14 +12,16 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from . import __version__
 from .cache import cache_dir
 from .errors import XbgenError
-from .spec import Spec
+
+if TYPE_CHECKING:
+    from .specbase import SpecInfo
 
 #: Preferred line length of kernel code; longer prototypes are wrapped.
 C_LINE = 80
@@ -146,7 +149,7 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def context(spec: Spec) -> dict[str, Any]:
+def context(spec: SpecInfo) -> dict[str, Any]:
     """Everything a template may use; later features add keys here."""
     ctx: dict[str, Any] = {
         "spec": spec,
@@ -186,12 +189,12 @@ def _template_line(exc: BaseException, template: str) -> str:
     return where
 
 
-def outputs(spec: Spec) -> dict[str, str]:
+def outputs(spec: SpecInfo) -> dict[str, str]:
     """template -> output path of the files xbgen owns in `spec`'s tree."""
     return RING_OUTPUTS if spec.ring is not None else OUTPUTS
 
 
-def _render_all(spec: Spec, templates: dict[str, str]) -> dict[str, str]:
+def _render_all(spec: SpecInfo, templates: dict[str, str]) -> dict[str, str]:
     ctx = context(spec)
     return {
         out.format(name=spec.name): _render_one(template, ctx)
@@ -199,16 +202,16 @@ def _render_all(spec: Spec, templates: dict[str, str]) -> dict[str, str]:
     }
 
 
-def render(spec: Spec) -> dict[str, str]:
+def render(spec: SpecInfo) -> dict[str, str]:
     """Render every file xbgen owns in `spec`'s driver tree."""
     return _render_all(spec, outputs(spec))
 
 
-def render_user(spec: Spec) -> dict[str, str]:
+def render_user(spec: SpecInfo) -> dict[str, str]:
     """The user-owned files as `xbgen new` first writes them (none without a ring)."""
     return {} if spec.ring is None else _render_all(spec, USER_OUTPUTS)
 
 
-def render_spec_file(spec: Spec) -> str:
+def render_spec_file(spec: SpecInfo) -> str:
     """The commented TOML that `xbgen new` writes."""
     return _render_one(SPEC_TEMPLATE, context(spec))

@@ -10,16 +10,17 @@ The optional ``[ring]`` table (:class:`Ring`) adds the data path: one shared
 ring of ``pages`` pages carrying the request and response messages its
 ``[ring.request]``/``[ring.response]`` tables declare, an event channel and
 grants; ``[[feature]]`` entries (:class:`Feature`) are negotiated in xenstore.
-The message layout (explicit padding, identical on 32- and 64-bit guests) is
-computed here, by :class:`Message`, so templates and tests share one answer.
+
+The limits, the message layout and what the templates derive from a spec
+live in :mod:`xbgen.specbase`, without pydantic (`xbgen new` renders the
+starter spec from there); the models here inherit them.
 """
 
 from __future__ import annotations
 
-import keyword
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -33,128 +34,38 @@ from pydantic import (
 )
 
 from .errors import SpecError
-
-#: ``struct xenbus_device_id.devicetype`` is ``char[32]``: 31 characters and a NUL.
-MAX_NAME_LEN = 31
-
-#: Largest domain id Xen hands out to a guest (DOMID_FIRST_RESERVED - 1).
-MAX_DOMID = 0x7FEF
-
-#: Device types that drivers in mainline Linux already bind to.
-LINUX_DEVICE_TYPES = frozenset(
-    {
-        "vif",
-        "vbd",
-        "vkbd",
-        "vfb",
-        "pci",
-        "vscsi",
-        "vtpm",
-        "9pfs",
-        "pvcalls",
-        "vsnd",
-        "vdispl",
-        "vusb",
-        "console",
-    }
+from .specbase import (
+    C_KEYWORDS,
+    FIELD_NAME_RE,
+    FIELD_TYPE_RE,
+    LICENSE_ALIASES,
+    LICENSES,
+    MAX_ARRAY,
+    MAX_DOMID,
+    MAX_FEATURES,
+    MAX_FIELD_NAME,
+    MAX_VERSION_LEN,
+    MIN_RING_SLOTS,
+    RESERVED_FIELDS,
+    SCALARS,
+    SCRIPTS,
+    SPEC_DEFAULTS,
+    VERSION_RE,
+    RingInfo,
+    SpecInfo,
+    check_name,
+    ring_slots,
+    starter,
 )
 
-C_KEYWORDS = frozenset(
-    """auto break case char const continue default do double else enum extern float for
-    goto if inline int long register restrict return short signed sizeof static struct
-    switch typedef union unsigned void volatile while _Alignas _Alignof _Atomic _Bool
-    _Complex _Generic _Imaginary _Noreturn _Static_assert _Thread_local asm typeof bool
-    true false nullptr alignas alignof constexpr static_assert thread_local""".split()
-)
-
-#: SPDX identifier -> the string MODULE_LICENSE() takes for it.  Only licenses
-#: the kernel treats as GPL-compatible: the xenbus API is EXPORT_SYMBOL_GPL.
-LICENSES: dict[str, str] = {
-    "GPL-2.0-only": "GPL",
-    "GPL-2.0-or-later": "GPL",
-    "GPL-2.0-only OR MIT": "Dual MIT/GPL",
-    "GPL-2.0-or-later OR MIT": "Dual MIT/GPL",
-    "GPL-2.0-only OR BSD-2-Clause": "Dual BSD/GPL",
-    "GPL-2.0-only OR BSD-3-Clause": "Dual BSD/GPL",
-    "GPL-2.0-or-later OR BSD-3-Clause": "Dual BSD/GPL",
-    "GPL-2.0-only OR MPL-1.1": "Dual MPL/GPL",
-}
-
-#: MODULE_LICENSE() spellings people write out of habit, and the SPDX id meant.
-LICENSE_ALIASES: dict[str, str] = {
-    "GPL": "GPL-2.0-only",
-    "GPL v2": "GPL-2.0-only",
-    "GPLv2": "GPL-2.0-only",
-    "GPL-2.0": "GPL-2.0-only",
-    "GPL-2.0+": "GPL-2.0-or-later",
-    "Dual MIT/GPL": "GPL-2.0-only OR MIT",
-    "Dual BSD/GPL": "GPL-2.0-only OR BSD-3-Clause",
-    "Dual MPL/GPL": "GPL-2.0-only OR MPL-1.1",
-}
-
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-
+# Imported from here by other modules and the tests.
+from .specbase import NAME_RE as NAME_RE
+from .specbase import RING_NAME_FITS as RING_NAME_FITS
+from .specbase import STARTER_RING as STARTER_RING
+from .specbase import Message as Message
 
 #: What the backend does when asked for a state move its table lacks.
 InvalidStatePolicy = Literal["warn", "bug"]
-
-#: Sizes of the scalar types a message field may have.
-SCALARS: dict[str, int] = {
-    "u8": 1,
-    "u16": 2,
-    "u32": 4,
-    "u64": 8,
-    "s8": 1,
-    "s16": 2,
-    "s32": 4,
-    "s64": 8,
-}
-FIELD_TYPE_RE = re.compile(r"^(?P<base>[us](?:8|16|32|64))(?:\[(?P<count>[0-9]+)\])?$")
-FIELD_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-#: Longest field name: room for the generated code's prefixes within 80 columns.
-MAX_FIELD_NAME = 31
-#: Largest array a field may be: one slot of a 16-page ring.
-MAX_ARRAY = 4096
-#: Names the generated message structs use themselves.
-RESERVED_FIELDS = frozenset({"id"})
-#: Ring sizes blkif-style multi-page negotiation allows (a power of two).
-RING_PAGES = (1, 2, 4, 8, 16)
-#: Xen's ring page size and the size of the shared ring's header
-#: (req_prod, req_event, rsp_prod, rsp_event and 48 bytes of padding).
-XEN_PAGE_SIZE = 4096
-SRING_HEADER = 64
-#: Longest device name whose ring driver stays within 100 columns.
-RING_NAME_FITS = 20
-#: Fewest request slots a ring must hold.
-MIN_RING_SLOTS = 4
-#: Largest number of negotiated features.
-MAX_FEATURES = 32
-
-#: A Debian upstream version as xbgen accepts it: a digit first, then digits,
-#: letters, '.', '+' and '~'.  No '-' (the package appends its own revision)
-#: and no ':' (an epoch is not part of the upstream version).
-VERSION_RE = re.compile(r"^[0-9][A-Za-z0-9.+~]*$")
-MAX_VERSION_LEN = 64
-
-#: Where `xbgen package` installs activate.sh/deactivate.sh.
-SCRIPTS = ("none", "sbin", "libexec")
-
-
-def _check_name(value: str) -> str:
-    if not value:
-        raise ValueError("must not be empty")
-    if len(value) > MAX_NAME_LEN:
-        raise ValueError(
-            f"is {len(value)} characters long; at most {MAX_NAME_LEN} fit "
-            "struct xenbus_device_id.devicetype"
-        )
-    if not NAME_RE.match(value):
-        raise ValueError(
-            f"{value!r} is not a lower-case C identifier (start with a-z, then a-z, 0-9 or _)"
-        )
-    if value in C_KEYWORDS or keyword.iskeyword(value):
-        raise ValueError(f"{value!r} is a C keyword")
-    return value
 
 
 def _check_text(value: str, utf8: bool = False) -> str:
@@ -241,78 +152,7 @@ FieldName = Annotated[str, AfterValidator(_check_field_name)]
 FieldType = Annotated[str, AfterValidator(_check_field_type)]
 
 
-class MessageField(NamedTuple):
-    """One member of an emitted message struct (padding included)."""
-
-    name: str
-    base: str  # u8 .. s64
-    count: int | None  # array length, None for a scalar
-    offset: int
-    pad: bool = False
-
-    @property
-    def size(self) -> int:
-        return SCALARS[self.base] * (self.count or 1)
-
-    @property
-    def type(self) -> str:
-        """The spec's spelling: 'u32', 'u8[16]'."""
-        return self.base if self.count is None else f"{self.base}[{self.count}]"
-
-    @property
-    def declaration(self) -> str:
-        """The C member declaration: 'u8 data[16]'."""
-        suffix = "" if self.count is None else f"[{self.count}]"
-        return f"{self.base} {self.name}{suffix}"
-
-
-class Message(NamedTuple):
-    """A laid-out message: members at their natural alignment, padded to 8 bytes.
-
-    The id comes first; every field is placed at a multiple of its own size
-    and the gaps are filled with explicit ``u8 _padN[]`` members, and the
-    whole is padded to a multiple of 8.  So the layout does not depend on the
-    ABI's alignment of u64 (4 on i386, 8 on x86_64): 32- and 64-bit guests
-    see the same bytes.
-    """
-
-    fields: tuple[MessageField, ...]
-    size: int
-
-    @classmethod
-    def layout(cls, declared: dict[str, str]) -> Message:
-        out = [MessageField("id", "u64", None, 0)]
-        offset, pads = 8, 0
-        for name, spelled in declared.items():
-            m = FIELD_TYPE_RE.match(spelled)
-            assert m is not None, spelled
-            base, count = m["base"], int(m["count"]) if m["count"] else None
-            align = SCALARS[base]
-            if offset % align:
-                gap = align - offset % align
-                out.append(MessageField(f"_pad{pads}", "u8", gap, offset, pad=True))
-                pads, offset = pads + 1, offset + gap
-            out.append(MessageField(name, base, count, offset))
-            offset += SCALARS[base] * (count or 1)
-        if offset % 8:
-            gap = 8 - offset % 8
-            out.append(MessageField(f"_pad{pads}", "u8", gap, offset, pad=True))
-            offset += gap
-        return cls(tuple(out), offset)
-
-    @property
-    def data_fields(self) -> tuple[MessageField, ...]:
-        """The spec's own fields: no id, no padding."""
-        return tuple(f for f in self.fields if not f.pad and f.name != "id")
-
-
-def ring_slots(pages: int, entry_size: int) -> int:
-    """Slots of a ring of `pages` pages, as __CONST_RING_SIZE computes them."""
-    fit = (pages * XEN_PAGE_SIZE - SRING_HEADER) // entry_size
-    return 1 << (fit.bit_length() - 1) if fit else 0
-
-
-class Ring(BaseModel):
+class Ring(RingInfo, BaseModel):
     """`[ring]`: a shared ring of requests and responses, an event channel, grants."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
@@ -348,34 +188,6 @@ class Ring(BaseModel):
             )
         return self
 
-    @property
-    def request_message(self) -> Message:
-        return Message.layout(self.request)
-
-    @property
-    def response_message(self) -> Message:
-        return Message.layout(self.response)
-
-    @property
-    def entry_size(self) -> int:
-        return max(self.request_message.size, self.response_message.size)
-
-    @property
-    def slots(self) -> int:
-        return ring_slots(self.pages, self.entry_size)
-
-    @property
-    def max_order(self) -> int:
-        return self.pages.bit_length() - 1
-
-    @property
-    def echoed(self) -> tuple[str, ...]:
-        """Response fields the default handler copies from the request."""
-        request = {f.name: f.type for f in self.request_message.data_fields}
-        return tuple(
-            f.name for f in self.response_message.data_fields if request.get(f.name) == f.type
-        )
-
 
 class Feature(BaseModel):
     """`[[feature]]`: the backend advertises feature-NAME; the frontend reads it."""
@@ -405,7 +217,7 @@ class Feature(BaseModel):
         return "feature-" + self.name.replace("_", "-")
 
 
-class Spec(BaseModel):
+class Spec(SpecInfo, BaseModel):
     """One Xen split device: what `xbgen render` turns into a driver pair."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
@@ -414,29 +226,35 @@ class Spec(BaseModel):
         description="Device type: the xenstore device type and the C/module name prefix."
     )
     description: Text = Field(
-        default="Xen split driver example",
+        default=SPEC_DEFAULTS["description"],
         description="One-line description, used in MODULE_DESCRIPTION().",
     )
     author: Text = Field(
-        default="Your Name <you@example.com>",
+        default=SPEC_DEFAULTS["author"],
         description="MODULE_AUTHOR() of both modules.",
     )
     license: str = Field(
-        default="GPL-2.0-only",
+        default=SPEC_DEFAULTS["license"],
         description="SPDX license id; must be GPL-compatible (the xenbus API is GPL-only).",
     )
     backend_domid: int = Field(
-        default=0, ge=0, le=MAX_DOMID, description="Domain id that runs the backend."
+        default=SPEC_DEFAULTS["backend_domid"],
+        ge=0,
+        le=MAX_DOMID,
+        description="Domain id that runs the backend.",
     )
     devid: int = Field(
-        default=0, ge=0, le=0xFFFF, description="Default device id used by activate.sh."
+        default=SPEC_DEFAULTS["devid"],
+        ge=0,
+        le=0xFFFF,
+        description="Default device id used by activate.sh.",
     )
     log_messages: bool = Field(
-        default=True,
+        default=SPEC_DEFAULTS["log_messages"],
         description="Print the seed example's log lines (Hello World!, Probe called, ...).",
     )
     on_invalid_state: InvalidStatePolicy = Field(
-        default="warn",
+        default=SPEC_DEFAULTS["on_invalid_state"],
         description=(
             "The frontend shows a state the protocol does not allow (the guest owns that "
             "node): 'warn' reports it with xenbus_dev_fatal() and closes the device; 'bug' "
@@ -445,7 +263,7 @@ class Spec(BaseModel):
         ),
     )
     version: str = Field(
-        default="0.1.0",
+        default=SPEC_DEFAULTS["version"],
         description=(
             "Driver version (a Debian upstream version): PACKAGE_VERSION in dkms.conf, "
             "/usr/src/NAME-VERSION, and the package NAME-dkms VERSION-1 `xbgen package` builds."
@@ -454,7 +272,7 @@ class Spec(BaseModel):
     # A str with an enum rather than a Literal: it changes no emitted C, so
     # the kernel build matrix (every Literal's values) need not multiply by it.
     scripts: str = Field(
-        default="none",
+        default=SPEC_DEFAULTS["scripts"],
         description=(
             "Where `xbgen package` installs activate.sh/deactivate.sh: 'none' (only with "
             "the sources in /usr/src/NAME-VERSION), 'sbin' (/usr/sbin/NAME-activate, "
@@ -487,7 +305,7 @@ class Spec(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return _check_name(value)
+        return check_name(value)
 
     @field_validator("description")
     @classmethod
@@ -524,62 +342,19 @@ class Spec(BaseModel):
             f"a module under another license; use one of {choices}"
         )
 
-    @property
-    def module_license(self) -> str:
-        return LICENSES[self.license]
-
-    @property
-    def frontend_module(self) -> str:
-        return f"{self.name}front"
-
-    @property
-    def backend_module(self) -> str:
-        return f"{self.name}back"
-
-    def warnings(self) -> list[str]:
-        """Things that are valid but probably not what the user wants."""
-        out = []
-        if self.name in LINUX_DEVICE_TYPES:
-            out.append(
-                f"name: {self.name!r} is a device type Linux already drives; the in-tree "
-                "driver may bind to these devices instead of yours"
-            )
-        if self.ring is not None and len(self.name) > RING_NAME_FITS:
-            out.append(
-                f"name: {self.name!r} is {len(self.name)} characters long; with a [ring] some "
-                f"lines of the emitted C pass 100 columns beyond {RING_NAME_FITS} (checkpatch "
-                "LONG_LINE)"
-            )
-        return out
-
-
-#: The ring of the starter spec `xbgen new` writes.
-STARTER_RING = {
-    "pages": 1,
-    "selftest": True,
-    "request": {"op": "u32", "value": "u64", "data": "u8[16]"},
-    "response": {"status": "s32", "value": "u64", "data": "u8[16]"},
-}
-
 
 def default_spec(name: str, ring: bool = True) -> Spec:
-    """The spec `xbgen new NAME` starts from; a bad NAME is a SpecError.
+    """The spec `xbgen new NAME` starts from, as a model; a bad NAME is a SpecError.
 
-    `ring=False` gives the handshake-only driver (no [ring] table).  Only
-    NAME is checked: everything else is the defaults and STARTER_RING, which
-    validate (a test holds that), so pydantic need not build its validators,
-    the better part of the time `xbgen new` would spend on the spec.
+    `ring=False` gives the handshake-only driver (no [ring] table).  The
+    values are :func:`xbgen.specbase.starter`'s: only NAME needs checking
+    (the rest validate, a test holds that), so the model is constructed
+    without building pydantic's validators.
     """
-    try:
-        _check_name(name)
-    except ValueError as exc:
-        raise SpecError(f"NAME {name!r}: {exc}") from None
-    # Values for the default factories too: pydantic would inspect them.
-    if not ring:
-        return Spec.model_construct(name=name, feature=[])
-    starter = {**STARTER_RING, "request": {**STARTER_RING["request"]},
-               "response": {**STARTER_RING["response"]}}  # fmt: skip
-    return Spec.model_construct(name=name, ring=Ring.model_construct(**starter), feature=[])
+    values = vars(starter(name, ring))
+    plain = values["ring"]
+    ring_model = None if plain is None else Ring.model_construct(**vars(plain))
+    return Spec.model_construct(**{**values, "ring": ring_model})
 
 
 # --------------------------------------------------------------------------- loading

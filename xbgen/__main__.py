@@ -3,8 +3,9 @@
 The command line is the typer app in :mod:`xbgen.cli`.  One form of one
 command, ``xbgen new NAME [--out DIR] [--force]``, the one most runs are, is
 read here and run without loading typer: typer builds a pydantic validator
-for every parameter it parses, which costs more than the rest of the run's
-parsing and importing together.  Everything else (other spellings, help,
+for every parameter it parses, so its parsing alone would import pydantic,
+which `new` otherwise never needs (see :mod:`xbgen.specbase`): that
+would about double the run's time.  Everything else (other spellings, help,
 shell completion, --mirror) goes to typer, which runs the same code.
 """
 

@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -222,29 +222,51 @@ def _cache_store(key: str, found: list[Diagnostic]) -> None:
 def _check_in(sources: dict[str, str], root: Path) -> list[Diagnostic]:
     from .cinspect import parse_and_inspect  # pycparser: only when something is parsed
 
-    # All cpp runs start at once; parsing then goes file by file.
+    # All cpp runs start at once; the parses then run on every core.
     jobs = {
         (path, version): _start_cpp(text, path, version, root)
         for path, text in sources.items()
         for version in VERSIONS
     }
+    headers = _own_headers(root)
+    preprocessed = {key: _finish_cpp(proc, sources[key[0]], *key) for key, proc in jobs.items()}
+    parses = [
+        (key, (text, sources[key[0]], key[0], headers))
+        for key, text in preprocessed.items()
+        if isinstance(text, str)
+    ]
+    parsed = dict(
+        zip(
+            [key for key, _ in parses],
+            _map_parallel(parse_and_inspect, [args for _, args in parses]),
+            strict=True,
+        )
+    )
     found: set[Diagnostic] = set()
     failed: set[str] = set()
-    headers = _own_headers(root)
-    for (path, version), proc in jobs.items():
-        result = _finish_cpp(proc, sources[path], path, version)
+    for (path, version), result in preprocessed.items():
         if path in failed:
             continue
-        if isinstance(result, list):
-            found.update(result)
-            failed.add(path)
-            continue
-        problems = parse_and_inspect(result, sources[path], path, headers)
+        problems = result if isinstance(result, list) else parsed[(path, version)]
         found.update(problems)
-        if any("parse error" in d.message for d in problems):
+        if isinstance(result, list) or any("parse error" in d.message for d in problems):
             failed.add(path)
     # cpp and the parser name a tree header by where it was written for them.
     return sorted({replace(d, file=headers.get(d.file, d.file)) for d in found})
+
+
+def _map_parallel(func: Callable[..., list[Diagnostic]], calls: list[tuple]) -> list:
+    """``[func(*args) for args in calls]``, on every core (pycparser is pure
+    Python: one parse per process); forked, so the parser is loaded once."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(len(calls), os.cpu_count() or 1)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [func(*args) for args in calls]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(func, *zip(*calls, strict=True)))
 
 
 # --------------------------------------------------------------------------- cpp + parse

@@ -12,7 +12,7 @@
 # the run.
 # shellcheck source=/dev/null
 . /xbgen/config
-export PATH=/bin:/usr/bin:$XEN_BIN
+export PATH="/bin:/usr/bin:$XEN_BIN"
 # shellcheck source=/dev/null
 . /xbgen/hostile.conf
 # shellcheck source=../../xbgen/e2e/init/lib.sh
@@ -67,7 +67,7 @@ boot_toolstack() {
 	mount -t devpts devpts /dev/pts
 	: > /etc/xen/xl.conf
 	for m in $XEN_MODS; do
-		run insmod /lib/modules/$m.ko
+		run insmod "/lib/modules/$m.ko"
 	done
 	run mount -t xenfs xenfs /proc/xen
 	export XENSTORED_ROOTDIR=/var/lib/xenstored

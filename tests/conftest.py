@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from typer.testing import CliRunner
 
 from xbgen.spec import Spec
+
+if TYPE_CHECKING:
+    from xbgen.e2e import E2EResult, report
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,3 +60,12 @@ def tree_files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+def passing_steps(result: E2EResult) -> dict[str, report.Step]:
+    """An e2e run's steps, after checking that it passed with a clean console."""
+    assert result.ok, result.summary()
+    steps = result.console.steps
+    assert all(step.status == "PASS" for step in steps.values())
+    assert result.console.kernel_problems == []
+    return steps

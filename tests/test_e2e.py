@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import PHASE_TIMINGS
+from conftest import PHASE_TIMINGS, passing_steps
 
 from xbgen.e2e import E2EFailed, E2EResult, images, report, run
 from xbgen.e2e.driver import Driver, Ring, detect_ring, script_setting
@@ -96,15 +96,6 @@ def failing_run(tree: Path, logs: Path, **kwargs: object) -> E2EResult:
     assert result.failure
     assert result.serial_log.is_file()
     return result
-
-
-def passing_steps(result: E2EResult) -> dict[str, report.Step]:
-    """The run's steps, after checking that it passed with a clean console."""
-    assert result.ok, result.summary()
-    steps = result.console.steps
-    assert all(step.status == "PASS" for step in steps.values())
-    assert result.console.kernel_problems == []
-    return steps
 
 
 def assert_handshakes(result: E2EResult) -> None:

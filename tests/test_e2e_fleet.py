@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import PHASE_TIMINGS
+from conftest import PHASE_TIMINGS, passing_steps
 
 from xbgen import kernels
 from xbgen.e2e import assets as assets_mod
@@ -45,13 +45,6 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def logs(tmp_path: Path) -> Path:
     return tmp_path / "logs"
-
-
-def passed(result) -> dict:
-    assert result.ok, result.summary()
-    assert result.console.kernel_problems == []
-    assert all(step.status == "PASS" for step in result.console.steps.values())
-    return result.console.steps
 
 
 # ------------------------------------------------------------------ no boot
@@ -117,7 +110,7 @@ def test_guests_of_other_releases_connect_at_once(generated: Path, logs: Path) -
     (7.2) guest, each frontend built for its own kernel, all Connected at once."""
     scenario = replace(SHORT, guest_releases=("bullseye", "sid"))
     result = run(generated, keep_logs=logs, scenario=scenario)
-    steps = passed(result)
+    steps = passing_steps(result)
     for rel in ("bullseye", "sid"):
         for step in ("connect", "guest-cannot-write-backend", "selftest", "deactivate"):
             assert f"mixed/{rel}/{step}" in steps, step
@@ -141,7 +134,7 @@ def test_driver_domain_runs_the_backend(tmp_path: Path, logs: Path) -> None:
     tree = generate(spec, tmp_path / "out").tree
     scenario = replace(SHORT, stage3=True, ring_cycles=2)
     result = run(tree, keep_logs=logs, scenario=scenario)
-    steps = passed(result)
+    steps = passing_steps(result)
     for step in (
         "stage2/create-driver-domain", "stage2/connect", "stage2/log-lines",
         "stage2/guest-cannot-write-backend", "stage2/driver-domain-cannot-write-frontend",
@@ -178,7 +171,7 @@ def test_release_as_dom0_and_guest(release: str, generated: Path, tmp_path: Path
     hs = generate(default_spec(NAME, ring=False), tmp_path / "hs").tree
     for tree in (generated, hs):
         result = run(tree, keep_logs=tmp_path / "logs", release=release)
-        steps = passed(result)
+        steps = passing_steps(result)
         assert "stage3/cleanup" in steps
         PHASE_TIMINGS.append(
             f"e2e {release} {tree.parent.name}: qemu {result.timings['qemu']:.0f}s"
@@ -205,6 +198,6 @@ def test_oldest_guest_on_the_newest_host(generated: Path, logs: Path) -> None:
     """A bullseye (5.10) guest under a sid dom0 (Xen 4.20, Linux 7.2)."""
     scenario = replace(SHORT, guest_releases=("bullseye",))
     result = run(generated, keep_logs=logs, scenario=scenario, release="sid")
-    steps = passed(result)
+    steps = passing_steps(result)
     assert "mixed/all-connected" in steps and "mixed/bullseye/selftest" in steps
     PHASE_TIMINGS.append(f"e2e sid dom0 + bullseye guest: qemu {result.timings['qemu']:.0f}s")

@@ -352,10 +352,11 @@ other_guests() {
 		others="$others $rel:$d"
 	done
 	step mixed/all-connected
-	for d in $DOMID $(echo "$others" | sed 's/[a-z]*://g'); do
+	domids="$DOMID$(echo "$others" | sed 's/[a-z]*://g')"
+	for d in $domids; do
 		both_connected "$d" || fail "domain $d: $(states "$d")"
 	done
-	end_step "domains $DOMID$(echo "$others" | sed 's/[a-z]*://g') Connected at once"
+	end_step "domains $domids Connected at once"
 	for pair in $others; do
 		rel=${pair%:*} d=${pair#*:}
 		PREFIX=mixed/$rel

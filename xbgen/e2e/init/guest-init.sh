@@ -70,9 +70,11 @@ reload() {
 	check reload "rmmod and insmod $FRONT_MOD"
 }
 
+# lines_ok [LINES]: each '|'-separated line of LINES (default the frontend's)
+# is in the kernel log; the first missing one goes to $missing.
 lines_ok() {
 	old_ifs=$IFS; IFS='|'
-	for msg in $EXPECT_FRONT; do
+	for msg in ${1:-$EXPECT_FRONT}; do
 		[ "$(dmesg | grep -cF "$msg")" -ge 1 ] || { IFS=$old_ifs; missing=$msg; return 1; }
 	done
 	IFS=$old_ifs
@@ -189,19 +191,11 @@ be_connected() {
 }
 be_absent() { [ ! -e "$(be_sysdev "$@")" ]; }
 
-backend_lines_ok() {
-	old_ifs=$IFS; IFS='|'
-	for msg in $EXPECT_BACK; do
-		[ "$(dmesg | grep -cF "$msg")" -ge 1 ] || { IFS=$old_ifs; missing=$msg; return 1; }
-	done
-	IFS=$old_ifs
-}
-
 # be_up KEY FE [DEVID]: the backend device for frontend domain FE is Connected
 # here and printed its lines.
 be_up() {
 	wait_for "$HANDSHAKE_TIMEOUT" be_connected "$2" "$3" || { report "$1" "FAIL backend device $(be_sysdev "$2" "$3") not Connected"; return; }
-	wait_for 5 backend_lines_ok || { report "$1" "FAIL log line '$missing' missing"; return; }
+	wait_for 5 lines_ok "$EXPECT_BACK" || { report "$1" "FAIL log line '$missing' missing"; return; }
 	check "$1" "$(be_sysdev "$2" "$3") Connected"
 }
 

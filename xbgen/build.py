@@ -3,8 +3,8 @@
 ``build_modules`` runs the tree's top Makefile (both modules) with
 ``KDIR=<kernel build tree>``, on the host or inside a chroot kernel tree from
 :mod:`xbgen.kernels`, and turns gcc / sparse / modpost / objtool / ld output
-into :class:`Diagnostic` objects whose file names are relative to the driver
-tree.
+into :class:`~xbgen.diagnostic.Diagnostic` objects whose file names are relative to the
+driver tree.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xbgen import kernels
+from xbgen.diagnostic import Diagnostic
 from xbgen.errors import BuildError, ToolMissingError
 from xbgen.kernels import BUILD_MOUNT, KernelTree
 
@@ -42,23 +43,6 @@ _MAKE_FAIL = re.compile(r"^make(?:\[\d+\])?: \*\*\* (?P<msg>.*)$")
 _MAKEFILE_ERROR = re.compile(
     r"^(?P<file>[^\s:][^:]*):(?P<line>\d+): \*\*\* (?P<msg>.*?)\.?\s*Stop\.$"
 )
-
-
-@dataclass(frozen=True)
-class Diagnostic:
-    """One compiler/linker/checker message, located in the driver tree when possible."""
-
-    file: str  # relative to the driver tree when inside it; "" if unknown
-    line: int  # 0 when the tool gives no line
-    severity: str  # "error", "warning" or "note"
-    message: str
-    tool: str = "gcc"
-
-    def __str__(self) -> str:
-        where = self.file or "(kbuild)"
-        if self.line:
-            where += f":{self.line}"
-        return f"{where}: {self.severity}: {self.message}"
 
 
 @dataclass
@@ -234,7 +218,7 @@ def _judge(result: BuildResult, werror: bool) -> None:
 def _make_failure(log: str, code: int) -> Diagnostic:
     fails = [m.group("msg") for line in log.splitlines() if (m := _MAKE_FAIL.match(line))]
     message = fails[0] if fails else f"make exited with status {code}"
-    return Diagnostic("", 0, "error", message, tool="make")
+    return Diagnostic("", 0, message=message, severity="error", tool="make")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -295,18 +279,24 @@ def parse_line(line: str, mapper: _PathMapper) -> Diagnostic | None:
         sev = "error" if match.group("sev") == "fatal error" else match.group("sev")
         tool = "sparse" if _looks_sparse(line) else "gcc"
         file = mapper.relative(match.group("file"))
-        return Diagnostic(file, int(match.group("line")), sev, match.group("msg"), tool)
+        line_no, message = int(match.group("line")), match.group("msg")
+        return Diagnostic(file, line_no, message=message, severity=sev, tool=tool)
     if match := _MAKEFILE_ERROR.match(line):
         file = mapper.relative(match.group("file"))
-        return Diagnostic(file, int(match.group("line")), "error", match.group("msg"), "make")
+        line_no, message = int(match.group("line")), match.group("msg")
+        return Diagnostic(file, line_no, message=message, severity="error", tool="make")
     if match := _MODPOST.match(line):
         return _modpost(match.group("sev").lower(), match.group("msg"), mapper)
     if match := _FILE_ONLY.match(line):
         file = mapper.relative(match.group("file"))
         tool = "objtool" if "objtool:" in line else "ld"
-        return Diagnostic(file, 0, match.group("sev"), match.group("msg"), tool)
+        return Diagnostic(
+            file, 0, message=match.group("msg"), severity=match.group("sev"), tool=tool
+        )
     if match := _BARE.match(line):
-        return Diagnostic("", 0, match.group("sev"), match.group("msg"), tool="kbuild")
+        return Diagnostic(
+            "", 0, message=match.group("msg"), severity=match.group("sev"), tool="kbuild"
+        )
     return None
 
 
@@ -318,7 +308,7 @@ def _looks_sparse(line: str) -> bool:
 def _modpost(severity: str, message: str, mapper: _PathMapper) -> Diagnostic:
     match = _MODPOST_FILE.search(message)
     file = mapper.relative(match.group("file")) if match else ""
-    return Diagnostic(file, 0, severity, message, tool="modpost")
+    return Diagnostic(file, 0, message=message, severity=severity, tool="modpost")
 
 
 # --------------------------------------------------------------------------- modinfo

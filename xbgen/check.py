@@ -3,7 +3,7 @@
 `cpp` (the system preprocessor) expands each C file against the small set of
 fake kernel headers in ``xbgen/fake_include``; pycparser parses the result and
 :class:`~xbgen.cinspect.Inspector` walks the AST.  Every finding is a
-:class:`Diagnostic` printed as ``file:line:col: message``.
+:class:`~xbgen.diagnostic.Diagnostic` printed as ``file:line:col: message``.
 
 What is reported: parse errors; calls to functions no header declares;
 struct members a struct does not have; undeclared identifiers; a designated
@@ -23,12 +23,13 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .cache import cache_dir
+from .diagnostic import Diagnostic
 from .errors import ToolMissingError
 
 if TYPE_CHECKING:
@@ -41,19 +42,6 @@ FAKE_INCLUDE = Path(__file__).resolve().parent / "fake_include"
 VERSIONS = ((5 << 16) + (10 << 8), (6 << 16) + (12 << 8))
 
 JINJA_MARKUP = re.compile(r"(?<!\$)\{[{%#]")
-
-
-@dataclass(frozen=True, order=True)
-class Diagnostic:
-    file: str
-    line: int
-    col: int
-    message: str
-
-    def __str__(self) -> str:
-        if self.line:
-            return f"{self.file}:{self.line}:{self.col}: {self.message}"
-        return f"{self.file}: {self.message}"
 
 
 # --------------------------------------------------------------------------- entry points
@@ -164,7 +152,9 @@ def _checker_digest() -> str:
     rather than imported: a cached run never loads the parser.
     """
     here = Path(__file__)
-    digest = hashlib.sha256(here.read_bytes() + here.with_name("cinspect.py").read_bytes())
+    digest = hashlib.sha256(here.read_bytes())
+    for module in ("cinspect.py", "diagnostic.py"):
+        digest.update(here.with_name(module).read_bytes())
     for header in sorted(FAKE_INCLUDE.rglob("*.h")):
         digest.update(str(header.relative_to(FAKE_INCLUDE)).encode() + b"\0")
         digest.update(header.read_bytes())

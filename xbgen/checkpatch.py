@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xbgen import debian
-from xbgen.build import Diagnostic
 from xbgen.debian import Progress, stderr_progress
+from xbgen.diagnostic import Diagnostic
 from xbgen.errors import FetchError, ToolMissingError
 
 SOURCE_PACKAGE = "linux-source-6.1"
@@ -108,4 +108,5 @@ def _run_one(script: Path, path: Path, root: Path | None) -> list[Diagnostic]:
 def _diagnostic(match: re.Match[str], name: str) -> Diagnostic:
     severity = SEVERITY[match.group("sev")]
     message = f"{match.group('type')}: {match.group('msg')}"
-    return Diagnostic(name, int(match.group("line")), severity, message, tool="checkpatch")
+    line = int(match.group("line"))
+    return Diagnostic(name, line, message=message, severity=severity, tool="checkpatch")

@@ -14,7 +14,7 @@ from itertools import pairwise
 from pycparser import c_ast, c_parser
 from pycparser.c_parser import ParseError
 
-from .check import Diagnostic
+from .diagnostic import Diagnostic
 
 FALLTHROUGH = "__xbgen_fallthrough"
 NORETURN_PREFIX = "__xbgen_noreturn_"

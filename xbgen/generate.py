@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .check import Diagnostic, check_files
+from .check import check_files
+from .diagnostic import Diagnostic
 from .errors import CheckError, OutputExistsError
 from .output import (
     check_writable,

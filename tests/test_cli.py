@@ -253,13 +253,14 @@ def test_new_refuses_when_the_tree_was_edited(runner: CliRunner, tmp_path: Path)
 def test_new_in_the_repository_root_is_up_to_date(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    # The README's first command runs `xbgen new mydevice` in a fresh clone,
-    # where out/mydevice is the committed reference.
+    # The README's first command runs `xbgen new mydevice` in the clone: on
+    # a spec and tree as it wrote them (the default golden) it rewrites nothing.
     import shutil
 
-    from conftest import REPO
+    from golden.regen import GOLDEN
 
-    shutil.copytree(REPO / "out", tmp_path / "out")
+    shutil.copy(GOLDEN / "default" / "mydevice.toml", tmp_path)
+    shutil.copytree(GOLDEN / "default" / "mydevice", tmp_path / "out" / "mydevice")
     result = runner.invoke(app, ["new", "mydevice"])
     assert result.exit_code == 0, result.output
     assert "up to date" in result.stdout

@@ -7,23 +7,37 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, all_option_specs, tree_files
+from conftest import all_option_specs
+from golden.regen import CASES, GOLDEN, REGEN, write_case
 
 from xbgen.check import check_files
-from xbgen.output import MANIFEST, manifest_text
 from xbgen.render import OUTPUTS, RING_OUTPUTS, c_proto, render, render_spec_file, render_user
-from xbgen.spec import RING_NAME_FITS, Spec, default_spec, parse_spec
+from xbgen.spec import RING_NAME_FITS, Spec, default_spec, load_spec, parse_spec
 from xbgen.specbase import starter
 
-GOLDEN = REPO / "out" / "mydevice"
+
+def _snapshot(root: Path) -> dict[str, tuple[bytes, bool]]:
+    """Every file under `root`: its bytes and whether it is executable (as git keeps them)."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes(), bool(p.stat().st_mode & 0o111))
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
-def test_golden_tree_is_reproduced_byte_for_byte() -> None:
-    spec = default_spec("mydevice")
-    files = render(spec)
-    rendered = {path: text.encode() for path, text in {**files, **render_user(spec)}.items()}
-    rendered[MANIFEST] = manifest_text(files).encode()
-    assert rendered == tree_files(GOLDEN)
+@pytest.mark.parametrize("case", list(CASES))
+def test_golden_tree_is_reproduced_byte_for_byte(case: str, tmp_path: Path) -> None:
+    # The default case is what `xbgen new mydevice` writes (spec and tree);
+    # the others what `xbgen render` writes for their spec.
+    write_case(case, tmp_path)
+    fresh, golden = _snapshot(tmp_path), _snapshot(GOLDEN / case)
+    differ = sorted(
+        rel for rel in fresh.keys() | golden.keys() if fresh.get(rel) != golden.get(rel)
+    )
+    assert not differ, (
+        f"tests/golden/{case}/ is not what xbgen writes now ({', '.join(differ)}): "
+        f"regenerate the goldens with `{REGEN}` and review `git diff tests/golden`"
+    )
 
 
 @pytest.mark.parametrize("ring", [True, False])
@@ -39,9 +53,19 @@ def test_new_renders_its_plain_starter_as_the_validated_model(name: str, ring: b
     assert parse_spec(render_spec_file(plain).encode()) == model
 
 
-def test_golden_scripts_are_executable() -> None:
+def test_golden_cases_cover_the_variants() -> None:
+    specs = {case: load_spec(GOLDEN / case / "mydevice.toml") for case in CASES}
+    assert specs["default"] == default_spec("mydevice")
+    assert specs["handshake"] == default_spec("mydevice", ring=False)
+    multipage = specs["multipage"]
+    assert multipage.ring is not None and multipage.ring.pages > 1 and len(multipage.feature) > 1
+    assert specs["driver-domain"].backend_domid != 0
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_golden_scripts_are_executable(case: str) -> None:
     for script in ("activate.sh", "deactivate.sh"):
-        assert (GOLDEN / script).stat().st_mode & 0o111
+        assert (GOLDEN / case / "mydevice" / script).stat().st_mode & 0o111
 
 
 def test_rendering_is_deterministic() -> None:

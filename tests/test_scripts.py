@@ -17,7 +17,7 @@ from pathlib import Path
 
 import fake_xenstore
 import pytest
-from conftest import REPO
+from golden.regen import GOLDEN
 
 from xbgen.render import render
 from xbgen.spec import Spec
@@ -57,7 +57,9 @@ def run(
 def test_shellcheck_clean(script: str, tree: Path, driver_tree: Path) -> None:
     shellcheck = shutil.which("shellcheck")
     assert shellcheck, "shellcheck is required (Debian package: shellcheck)"
-    for target in (tree / script, driver_tree / script, REPO / "out" / "mydevice" / script):
+    goldens = sorted(GOLDEN.glob(f"*/mydevice/{script}"))
+    assert goldens, "no golden trees"
+    for target in (tree / script, driver_tree / script, *goldens):
         proc = subprocess.run([shellcheck, "--severity=style", str(target)],
                               capture_output=True, text=True, check=False)  # fmt: skip
         assert proc.returncode == 0, proc.stdout

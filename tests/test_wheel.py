@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, tree_files
+from golden.regen import GOLDEN
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_installed_wheel_runs_new_from_an_unrelated_folder(wheel: Path, tmp_path
     proc = subprocess.run([str(venv / "bin" / "xbgen"), "new", "mydevice"],
                           cwd=work, capture_output=True, text=True, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert tree_files(work / "out" / "mydevice") == tree_files(REPO / "out" / "mydevice")
+    assert tree_files(work / "out" / "mydevice") == tree_files(GOLDEN / "default" / "mydevice")
     check = subprocess.run([str(venv / "bin" / "xbgen"), "check", "out/mydevice"],
                            cwd=work, capture_output=True, text=True, check=False)  # fmt: skip
     assert check.returncode == 0, check.stderr

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mydevicefront_user.c - your code in the "mydevice" frontend.
+ *
+ * xbgen wrote this file once and never overwrites it: `xbgen render` keeps
+ * it as it is, even with --force.  mydevicefront.h says what you can call.
+ */
+#include <linux/kernel.h>
+#include <linux/string.h>
+
+#include "mydevicefront.h"
+
+int mydevicefront_user_connect(struct mydevicefront_device *fdev)
+{
+	/* Calls may start here, for instance from a thread of your own. */
+	return 0;
+}
+
+void mydevicefront_user_disconnect(struct mydevicefront_device *fdev)
+{
+}
+
+/* Vary every field with @seq so that a misplaced byte shows. */
+void mydevicefront_selftest_fill(struct mydevice_request *req, u64 seq)
+{
+	u64 x = seq * 0x9e3779b97f4a7c15ULL + 1;
+	unsigned int i;
+
+	memset(req, 0, sizeof(*req));
+	req->op = (u32)(x >> 0);
+	req->value = (u64)(x >> 8);
+	for (i = 0; i < ARRAY_SIZE(req->data); i++)
+		req->data[i] = (u8)(x >> (i % 8 * 8)) + i;
+}
+
+/* The default handler echoes value, data and zeroes the rest. */
+bool mydevicefront_selftest_check(const struct mydevice_request *req,
+				  const struct mydevice_response *rsp)
+{
+	return rsp->status == 0 &&
+	       rsp->value == req->value &&
+	       !memcmp(rsp->data, req->data, sizeof(rsp->data));
+}

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xbgen import kernels
+from xbgen.debian import Progress
 from xbgen.diagnostic import Diagnostic
 from xbgen.errors import BuildError, ToolMissingError
 from xbgen.kernels import BUILD_MOUNT, KernelTree
@@ -82,10 +83,12 @@ def default_kdir() -> Path:
     return Path("/lib/modules") / os.uname().release / "build"
 
 
-def resolve_kernel(kdir: Path | str | None = None, kernel: str | None = None) -> KernelTree | Path:
+def resolve_kernel(
+    kdir: Path | str | None = None, kernel: str | None = None, progress: Progress | None = None
+) -> KernelTree | Path:
     """Pick the build tree: ``--kernel LINE`` (fetched if needed), ``--kdir``, or the default."""
     if kernel is not None:
-        return kernels.fetch(kernel)
+        return kernels.fetch(kernel, progress)
     path = Path(kdir) if kdir is not None else default_kdir()
     tree = _cached_tree_of(path)
     if tree is not None:
@@ -330,23 +333,20 @@ def modinfo(module: Path) -> dict[str, list[str]]:
     return fields
 
 
-def cli_build(
-    tree_dir: Path, kdir: Path | None = None, kernel: str | None = None, werror: bool = False
+# --------------------------------------------------------------------------- xbgen build
+
+
+def run(
+    tree_dir: Path,
+    kdir: Path | None = None,
+    kernel: str | None = None,
+    *,
+    werror: bool = False,
+    progress: Progress | None = None,
 ) -> BuildResult:
-    """Body of ``xbgen build``: resolve the kernel, build, print diagnostics, raise on failure."""
-    target = resolve_kernel(kdir, kernel)
-    try:
-        result = build_modules(tree_dir, target, werror=werror)
-    except BuildFailedError as exc:
-        _print_diagnostics(exc.result.warnings if not werror else [])
-        raise
-    _print_diagnostics(result.warnings)
-    print(result.summary())
-    for module in result.modules:
-        print(f"  {module}")
-    return result
+    """``xbgen build``: pick the kernel tree (``kernel``'s fetched if needed), build both modules.
 
-
-def _print_diagnostics(diags: Sequence[Diagnostic]) -> None:
-    for diag in diags:
-        print(diag)
+    Raises :class:`BuildFailedError` (its ``result`` has the diagnostics) when
+    the build fails, or warns under ``werror``.
+    """
+    return build_modules(tree_dir, resolve_kernel(kdir, kernel, progress), werror=werror)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xbgen import debian
-from xbgen.debian import Progress, stderr_progress
+from xbgen.debian import Progress, quiet
 from xbgen.diagnostic import Diagnostic
 from xbgen.errors import FetchError, ToolMissingError
 
@@ -38,8 +38,8 @@ def _installed(folder: Path) -> bool:
 
 def fetch(progress: Progress | None = None) -> Path:
     """Path of ``checkpatch.pl`` from ``linux-source-6.1``, extracted once into the cache."""
-    say = progress or stderr_progress
-    version = debian.candidate(SOURCE_PACKAGE, RELEASE)
+    say = progress or quiet
+    version = debian.candidate(SOURCE_PACKAGE, RELEASE, say)
     folder = debian.cache_dir() / "checkpatch" / version
     if _installed(folder):
         return folder / "checkpatch.pl"

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .console import err_console, escape, out_console, user_errors
+from .console import err_console, escape, out_console, print_lines, progress, user_errors
 from .console import report as _report
 from .errors import EXIT_CHECK, UsageError, XbgenError
 
@@ -139,13 +139,20 @@ def build(
 ) -> None:
     """Build both modules with real make; report warnings/errors as file:line: message."""
     from . import build as kbuild
+    from .report import build_lines, diagnostic_lines
 
     with user_errors():
         if kdir is not None and kernel is not None:
             raise UsageError("give --kdir or --kernel, not both")
         if not (tree / "Makefile").is_file():
             raise UsageError(f"{tree}: not a generated driver tree (no Makefile); see `xbgen new`")
-        kbuild.cli_build(tree, kdir=kdir, kernel=kernel, werror=werror)
+        try:
+            result = kbuild.run(tree, kdir, kernel, werror=werror, progress=progress)
+        except kbuild.BuildFailedError as failed:
+            if not werror:  # under --werror the error itself lists the warnings
+                print_lines(diagnostic_lines(failed.result.warnings))
+            raise
+    print_lines(build_lines(result))
 
 
 @app.command()
@@ -178,18 +185,22 @@ def kernels_fetch(
 ) -> None:
     """Download and unpack kernel headers (cached in ~/.cache/xbgen/kernels)."""
     from . import kernels
+    from .report import kernel_lines
 
     with user_errors():
-        kernels.cli_fetch(lines or [])
+        fetched = kernels.fetch_lines(lines or [], progress)
+    print_lines(kernel_lines(fetched))
 
 
 @kernels_app.command("list")
 def kernels_list() -> None:
     """Show every supported kernel line and its cached build tree."""
     from . import kernels
+    from .report import kernel_lines
 
     with user_errors():
-        kernels.cli_list()
+        cached = kernels.status()
+    print_lines(kernel_lines(cached))
 
 
 @app.command()
@@ -330,18 +341,27 @@ def e2e(
             raise UsageError(
                 f"{tree}: not a generated driver tree (no activate.sh); see `xbgen new`"
             )
-        e2e_run.cli_e2e(
-            tree,
-            cycles=cycles,
-            guest=guest,
-            accel=accel,
-            keep_logs=keep_logs,
-            requests=requests,
-            ring_cycles=ring_cycles,
+        scenario = e2e_run.Scenario(
             release=release,
             guest_releases=tuple(guest_release or ()),
             driver_domain=driver_domain,
+            guest=guest,
+            cycles=cycles,
+            requests=requests,
+            ring_cycles=ring_cycles,
         )
+        try:
+            result = e2e_run.run(
+                tree,
+                scenario,
+                accel=accel,
+                keep_logs=keep_logs,
+                progress=lambda message: err_console.print(escape(f"xbgen: {message}")),
+            )
+        except e2e_run.E2EFailed as failed:
+            out_console.print(escape(failed.result.summary()))
+            raise
+    out_console.print(escape(result.summary()))
 
 
 def main() -> None:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from .errors import CheckError, XbgenError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from rich.console import Console as RichConsole
 
     from .generate import Generated
@@ -80,6 +82,11 @@ def fail(error: XbgenError) -> NoReturn:
     sys.exit(error.exit_code)
 
 
+def progress(message: str) -> None:
+    """A command's progress (downloads, unpacking, builds): ``xbgen: MESSAGE`` on stderr."""
+    err_console.print(escape(f"xbgen: {message}"))
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     try:
@@ -120,3 +127,9 @@ def report(result: Generated, verb: str) -> None:
     out_console.print("\nnext steps:")
     for cmd, why in steps:
         out_console.print(f"  {cmd:<{width}}  # {why}")
+
+
+def print_lines(lines: Iterable[str]) -> None:
+    """Each line on stdout as it is (markup escaped): a command's report."""
+    for line in lines:
+        out_console.print(escape(line))

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -50,9 +49,18 @@ class Deb:
     path: Path
 
 
+def quiet(message: str) -> None:
+    """The library's progress sink when the caller gives none: says nothing."""
+
+
 def stderr_progress(message: str) -> None:
-    """Default progress sink: one plain line on stderr."""
-    print(f"xbgen: {message}", file=sys.stderr, flush=True)
+    """``xbgen: MESSAGE`` on stderr, for callers that want the CLI's progress lines.
+
+    The line is :func:`xbgen.console.progress`'s: only the console prints.
+    """
+    from xbgen.console import progress
+
+    progress(message)
 
 
 @contextmanager
@@ -252,20 +260,25 @@ def _update_lists(release: str, state: Path, progress: Progress | None) -> None:
 # --------------------------------------------------------------------------- queries
 
 
-def _apt_cache(release: str, *args: str) -> str:
-    apt_lists(release)
+def _apt_cache(release: str, *args: str, progress: Progress | None = None) -> str:
+    apt_lists(release, progress)
     tool = _require("apt-cache", "apt")
     return _run([tool, *apt_options(release), *args], f"apt-cache {' '.join(args)} ({release})")
 
 
-def candidate(package: str, release: str = "bookworm") -> str:
-    """The version apt would pick for ``package`` in ``release``."""
-    return candidates([package], release)[package]
+def candidate(package: str, release: str = "bookworm", progress: Progress | None = None) -> str:
+    """The version apt would pick for ``package`` in ``release``.
+
+    ``progress`` (here and in the other queries) hears of a package list update.
+    """
+    return candidates([package], release, progress)[package]
 
 
-def candidates(packages: list[str], release: str = "bookworm") -> dict[str, str]:
+def candidates(
+    packages: list[str], release: str = "bookworm", progress: Progress | None = None
+) -> dict[str, str]:
     """Candidate versions of several packages with one ``apt-cache policy`` call."""
-    out = _apt_cache(release, "policy", *packages)
+    out = _apt_cache(release, "policy", *packages, progress=progress)
     found: dict[str, str] = {}
     name = ""
     for line in out.splitlines():
@@ -295,10 +308,12 @@ def _sizes(wanted: list[tuple[str, str]], release: str) -> dict[str, str]:
     return sizes
 
 
-def show(package: str, release: str = "bookworm") -> dict[str, str]:
+def show(
+    package: str, release: str = "bookworm", progress: Progress | None = None
+) -> dict[str, str]:
     """The control fields of the candidate version of ``package``."""
-    version = candidate(package, release)
-    out = _apt_cache(release, "show", f"{package}={version}")
+    version = candidate(package, release, progress)
+    out = _apt_cache(release, "show", f"{package}={version}", progress=progress)
     fields: dict[str, str] = {}
     key = ""
     for line in out.splitlines():
@@ -312,24 +327,24 @@ def show(package: str, release: str = "bookworm") -> dict[str, str]:
     return fields
 
 
-def depends(package: str, release: str = "bookworm") -> list[str]:
+def depends(package: str, release: str = "bookworm", progress: Progress | None = None) -> list[str]:
     """Names in the candidate's Depends (first of each alternative, no versions)."""
-    field = show(package, release).get("Depends", "")
+    field = show(package, release, progress).get("Depends", "")
     names = [dep.split("|")[0].strip().split(" ")[0] for dep in field.split(",")]
     return [n.split(":")[0] for n in names if n]
 
 
-def resolve(package: str, release: str = "bookworm") -> str:
+def resolve(package: str, release: str = "bookworm", progress: Progress | None = None) -> str:
     """The concrete package behind a metapackage, else ``package`` itself.
 
     ``resolve("linux-image-amd64")`` -> ``"linux-image-6.1.0-N-amd64"``: the first
     dependency that shares the metapackage's stem (``linux-image-``).
     """
     stem = package.rsplit("-", 1)[0] + "-"
-    for dep in depends(package, release):
+    for dep in depends(package, release, progress):
         if dep.startswith(stem) and dep != package:
             return dep
-    candidate(package, release)  # raises if it does not exist at all
+    candidate(package, release, progress)  # raises if it does not exist at all
     return package
 
 

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from xbgen import debian
-from xbgen.debian import Progress, stderr_progress
+from xbgen.debian import Progress, quiet
 from xbgen.errors import FetchError, ToolMissingError
 
 CHROOT_PACKAGES = ("make", "libc6-dev", "libelf-dev", "bc", "kmod", "dwarves", "perl")
@@ -124,7 +124,7 @@ def fetch(line: str, progress: Progress | None = None, *, refresh: bool = True) 
     With ``refresh`` a cached tree is replaced when Debian's ``linux-headers-amd64``
     has moved to another ABI (the old ``linux-image-<abi>`` leaves the archive then).
     """
-    say = progress or stderr_progress
+    say = progress or quiet
     found = find(line)
     if found is not None and (not refresh or is_current(found, say)):
         return found
@@ -137,14 +137,15 @@ def fetch(line: str, progress: Progress | None = None, *, refresh: bool = True) 
 
 def is_current(tree: KernelTree, progress: Progress | None = None) -> bool:
     """Whether ``tree`` still has the ABI Debian ships for its release (offline: assume so)."""
+    say = progress or quiet
     try:
-        latest = debian.resolve("linux-headers-amd64", tree.release)
+        latest = debian.resolve("linux-headers-amd64", tree.release, say)
     except FetchError as exc:
-        (progress or stderr_progress)(f"could not check for newer {tree.line} headers: {exc}")
+        say(f"could not check for newer {tree.line} headers: {exc}")
         return True
     if latest == f"linux-headers-{tree.abi}":
         return True
-    (progress or stderr_progress)(f"Debian {tree.release} moved from {tree.abi} to {latest}")
+    say(f"Debian {tree.release} moved from {tree.abi} to {latest}")
     return False
 
 
@@ -208,9 +209,9 @@ def _relocate(tree: KernelTree, old: Path, new: Path) -> KernelTree:
 
 
 def _fetch_debs(line: str, spec: Line, root: Path, say: Progress) -> KernelTree:
-    headers = debian.resolve("linux-headers-amd64", spec.release)
+    headers = debian.resolve("linux-headers-amd64", spec.release, say)
     abi = headers.removeprefix("linux-headers-")
-    common = _common_package(headers, spec.release)
+    common = _common_package(headers, spec.release, say)
     debs = debian.download([headers, common, spec.kbuild], spec.release, say)
     for deb in debs:
         say(f"unpacking {deb.path.name}")
@@ -222,8 +223,8 @@ def _fetch_debs(line: str, spec: Line, root: Path, say: Progress) -> KernelTree:
     return KernelTree(line, spec.release, abi, version, kdir, str(kdir))
 
 
-def _common_package(headers: str, release: str) -> str:
-    for dep in debian.depends(headers, release):
+def _common_package(headers: str, release: str, say: Progress) -> str:
+    for dep in debian.depends(headers, release, say):
         if dep.startswith("linux-headers-") and dep.endswith("-common"):
             return dep
     raise FetchError(f"{headers} in Debian {release} does not depend on a -common package")
@@ -366,29 +367,32 @@ def _chroot_headers(root: Path) -> tuple[str, str]:
     raise FetchError(f"no linux-headers-<abi>-amd64 package got installed in {root}")
 
 
-# --------------------------------------------------------------------------- CLI bodies
+# --------------------------------------------------------------------------- several lines
 
 
-def cli_fetch(lines: Sequence[str]) -> list[KernelTree]:
-    """Body of ``xbgen kernels fetch LINE...`` (``all`` = every line); prints each tree."""
+def wanted_lines(lines: Sequence[str]) -> list[str]:
+    """The lines ``lines`` names (none, or ``all``: every line); raises on an unknown one."""
     wanted = list(LINES) if list(lines) in ([], ["all"]) else list(lines)
     for line in wanted:
         _line(line)
-    trees = fetch_many(wanted)
-    for tree in trees.values():
-        print(_describe(tree.line, tree))
-    return list(trees.values())
+    return wanted
 
 
-def cli_list() -> None:
-    """Body of ``xbgen kernels list``: every supported line and its cached tree."""
-    for line, tree in list_trees():
-        print(_describe(line, tree))
+@dataclass(frozen=True)
+class LineStatus:
+    """A supported kernel line, its Debian release and its cached tree (``None``: not fetched)."""
+
+    line: str
+    release: str
+    tree: KernelTree | None
 
 
-def _describe(line: str, tree: KernelTree | None) -> str:
-    spec = LINES[line]
-    if tree is None:
-        return f"{line:5} {spec.release:9} not fetched (xbgen kernels fetch {line})"
-    where = f"chroot {tree.chroot}" if tree.chroot else "host"
-    return f"{line:5} {spec.release:9} {tree.abi:24} {tree.kdir} ({where})"
+def fetch_lines(lines: Sequence[str], progress: Progress | None = None) -> list[LineStatus]:
+    """``xbgen kernels fetch LINE...``: the trees of :func:`wanted_lines`, fetched in parallel."""
+    trees = fetch_many(wanted_lines(lines), progress)
+    return [LineStatus(line, LINES[line].release, tree) for line, tree in trees.items()]
+
+
+def status() -> list[LineStatus]:
+    """``xbgen kernels list``: every supported line and its cached tree."""
+    return [LineStatus(line, LINES[line].release, tree) for line, tree in list_trees()]

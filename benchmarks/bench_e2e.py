@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from xbgen.e2e import E2EResult, run
+from xbgen.e2e import E2EFailed, E2EResult, Scenario, run
 from xbgen.generate import new
 
 GOAL_S = 60.0
@@ -29,14 +29,11 @@ def one_run(args: argparse.Namespace) -> tuple[float, float, E2EResult]:
         started = time.monotonic()
         new("mydevice", Path(tmp) / "out", spec_dir=Path(tmp))
         rendered = time.monotonic() - started
-        result = run(
-            Path(tmp) / "out" / "mydevice",
-            cycles=args.cycles,
-            guest=args.guest,
-            accel=args.accel,
-            progress=lambda _msg: None,
-            raise_on_failure=False,
-        )
+        scenario = Scenario(cycles=args.cycles, guest=args.guest)
+        try:
+            result = run(Path(tmp) / "out" / "mydevice", scenario, accel=args.accel)
+        except E2EFailed as failed:
+            result = failed.result
         whole = time.monotonic() - started
     t = result.timings
     key = "to_guest_connected" if args.guest else "to_first_connected"

@@ -17,15 +17,20 @@ the requests/s of one in flight.  Figures under TCG vary with the host's load.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
-from xbgen.e2e import E2EResult, driver, images, run
+from xbgen.e2e import E2EFailed, E2EResult, Scenario, driver, run
 from xbgen.e2e.report import SelfTest
 from xbgen.generate import new
 
 NAME = "mydevice"
 GOAL_RATIO = 10.0
+
+
+def _say(message: str) -> None:
+    print(f"xbgen: {message}", file=sys.stderr, flush=True)
 
 
 def bench(tree: Path, args: argparse.Namespace) -> tuple[E2EResult, int]:
@@ -34,7 +39,7 @@ def bench(tree: Path, args: argparse.Namespace) -> tuple[E2EResult, int]:
     ring = driver.detect_ring(located, driver.script_setting(located / "activate.sh", "type"))
     if ring is None or not ring.selftest:
         raise SystemExit(f"{tree} has no ring with a self-test")
-    scenario = images.Scenario(
+    scenario = Scenario(
         orders=(),
         stage3=False,
         ring_cycles=0,
@@ -42,15 +47,13 @@ def bench(tree: Path, args: argparse.Namespace) -> tuple[E2EResult, int]:
         depths=(1, ring.slots),
         pings=args.pings,
     )
-    result = run(
-        tree,
-        accel=args.accel,
-        scenario=scenario,
-        keep_logs=args.keep_logs,
-        raise_on_failure=False,
-        progress=(lambda _msg: None) if args.quiet else None,
-        report_to=lambda _text: None,
-    )
+    try:
+        result = run(
+            tree, scenario, accel=args.accel, keep_logs=args.keep_logs,
+            progress=None if args.quiet else _say,
+        )  # fmt: skip
+    except E2EFailed as failed:
+        result = failed.result
     return result, ring.slots
 
 

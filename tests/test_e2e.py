@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from conftest import PHASE_TIMINGS, passing_steps
 
-from xbgen.e2e import E2EFailed, E2EResult, images, report, run
+from xbgen.e2e import E2EFailed, E2EResult, Scenario, images, report, run
 from xbgen.e2e.driver import Driver, Ring, detect_ring, script_setting
 from xbgen.e2e.initramfs import Initramfs, find_busybox
 from xbgen.e2e.qemu import choose_accel
+from xbgen.e2e.scenario import CHECK_REQUESTS, RING_CYCLES
 from xbgen.errors import E2EError
 from xbgen.generate import generate, new
 from xbgen.spec import STARTER_RING, Spec, default_spec
@@ -53,7 +54,7 @@ RUNNING_TOTALS = ("gnt_deferred", "gnt_freed")
 #: The default run's self-tests in CI: the full count (the CLI's default is 10,000).
 FULL_REQUESTS = 100_000
 #: The quickest scenario that reaches the ring steps: no stage 1, no stage 3.
-RING_ONLY = images.Scenario(orders=(), stage3=False, ring_cycles=0, handshake_timeout=FAULT_TIMEOUT)
+RING_ONLY = Scenario(orders=(), stage3=False, ring_cycles=0, handshake_timeout=FAULT_TIMEOUT)
 
 
 # --------------------------------------------------------------------- trees
@@ -90,8 +91,10 @@ def planted(base: Path, tmp_path: Path, rel: str, edit: Callable[[str], str]) ->
     return tree
 
 
-def failing_run(tree: Path, logs: Path, **kwargs: object) -> E2EResult:
-    result = run(tree, keep_logs=logs, raise_on_failure=False, **kwargs)  # type: ignore[arg-type]
+def failing_run(tree: Path, logs: Path, scenario: Scenario) -> E2EResult:
+    with pytest.raises(E2EFailed) as failed:
+        run(tree, scenario, keep_logs=logs)
+    result = failed.value.result
     assert not result.ok, result.summary()
     assert result.failure
     assert result.serial_log.is_file()
@@ -125,7 +128,7 @@ def assert_clean_selftest(test: report.SelfTest, requests: int, depth: int) -> N
 def test_default_spec_connects_dom0_and_guest(generated: Path, logs: Path) -> None:
     """The ring tree `xbgen new` writes: handshakes, data path, cycles, rebinds;
     the self-tests run the full 100,000 requests (1 and 32 in flight)."""
-    result = run(generated, keep_logs=logs, requests=FULL_REQUESTS)
+    result = run(generated, Scenario(requests=FULL_REQUESTS), keep_logs=logs)
     steps = passing_steps(result)
     PHASE_TIMINGS.append(
         "e2e default spec: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
@@ -146,12 +149,12 @@ def test_default_spec_connects_dom0_and_guest(generated: Path, logs: Path) -> No
     tests = result.console.selftests
     for depth in (1, 32):
         assert_clean_selftest(tests[f"ring/selftest-{depth}"], FULL_REQUESTS, depth)
-    requests, depth = images.CHECK_REQUESTS
+    requests, depth = CHECK_REQUESTS
     for recheck in RING_RECHECKS:
         assert_clean_selftest(tests[recheck], requests, depth)
     assert tests["ring/selftest-second-device"].devid == 1
     cycles = [t for name, t in tests.items() if name.startswith("ring/cycle-")]
-    assert len(cycles) == images.RING_CYCLES
+    assert len(cycles) == RING_CYCLES
     for test in cycles:
         assert_clean_selftest(test, requests, depth)
     # Many requests in flight beat one at a time.
@@ -202,7 +205,7 @@ def test_corrupting_backend_handler_fails_the_selftest(
         generated, tmp_path, f"backend/{NAME}back_user.c",
         lambda c: c.replace("rsp->value = req->value;", "rsp->value = req->value ^ 1;"),
     )  # fmt: skip
-    result = failing_run(tree, logs, scenario=replace(RING_ONLY, requests=500))
+    result = failing_run(tree, logs, replace(RING_ONLY, requests=500))
     failed = result.console.failed_step
     assert failed is not None and failed.name == "ring/selftest-1", result.summary()
     test = result.console.selftests["ring/selftest-1"]
@@ -220,7 +223,7 @@ def test_frontend_that_never_connects_fails_the_connect_step(
         generated, tmp_path, f"frontend/{NAME}front_core.c",
         lambda c: c.replace("xenbus_switch_state(dev, XenbusStateConnected);", ";"),
     )  # fmt: skip
-    result = failing_run(tree, logs, guest=False, handshake_timeout=FAULT_TIMEOUT)
+    result = failing_run(tree, logs, Scenario(guest=False, handshake_timeout=FAULT_TIMEOUT))
     failed = result.console.failed_step
     assert failed is not None and failed.name == "stage1/cycle1/backend-first/connect"
     assert "not Connected" in (result.failure or "")
@@ -234,7 +237,7 @@ def test_activate_without_chmod_fails_stage2(generated: Path, tmp_path: Path, lo
         generated, tmp_path, "activate.sh",
         lambda s: re.sub(r"^xenstore-chmod .*\n", "", s, flags=re.M),
     )  # fmt: skip
-    result = failing_run(tree, logs, handshake_timeout=FAULT_TIMEOUT)
+    result = failing_run(tree, logs, Scenario(handshake_timeout=FAULT_TIMEOUT))
     failed = result.console.failed_step
     assert failed is not None and failed.name.startswith("stage2/"), result.summary()
     # dom0 is privileged: without the chmod, stage 1 still passes.
@@ -252,7 +255,7 @@ def test_guest_writable_backend_fails_the_permission_step(
         lambda s: s.replace('xenstore-chmod "$be" "n$backend_domid" "r$domu"',
                             'xenstore-chmod "$be" "n$backend_domid" "b$domu"'),
     )  # fmt: skip
-    result = failing_run(tree, logs, handshake_timeout=FAULT_TIMEOUT)
+    result = failing_run(tree, logs, Scenario(handshake_timeout=FAULT_TIMEOUT))
     failed = result.console.failed_step
     assert failed is not None and failed.name == "stage2/guest-cannot-write-backend"
 
@@ -264,7 +267,7 @@ def test_module_that_warns_on_remove_fails(generated: Path, tmp_path: Path, logs
         generated, tmp_path, f"backend/{NAME}back_core.c",
         lambda c: c.replace(f"\t{NAME}back_teardown(dev);\n", f"\tWARN_ON(1);\n\t{NAME}back_teardown(dev);\n"),
     )  # fmt: skip
-    result = failing_run(tree, logs, guest=False, handshake_timeout=FAULT_TIMEOUT)
+    result = failing_run(tree, logs, Scenario(guest=False, handshake_timeout=FAULT_TIMEOUT))
     failed = result.console.failed_step
     assert failed is not None and failed.name.startswith("stage1/cycle1/backend-first/")
     assert "WARNING" in (result.failure or "")
@@ -283,7 +286,7 @@ def test_010_driver_fails_the_rebind_step(
 ) -> None:
     """xbgen 0.1.0's frontend leaves both ends Closed after a rebind, its backend a dead device."""
     tree = planted(handshake, tmp_path, rel, lambda _: (FIXTURE_010 / rel).read_text())
-    result = failing_run(tree, logs, handshake_timeout=FAULT_TIMEOUT)
+    result = failing_run(tree, logs, Scenario(handshake_timeout=FAULT_TIMEOUT))
     failed = result.console.failed_step
     assert failed is not None and failed.name == step, result.summary()
     assert "not Connected" in failed.detail or "frontend state" in failed.detail
@@ -301,7 +304,7 @@ def test_failure_raises_for_the_cli(handshake: Path, tmp_path: Path, logs: Path)
         lambda c: c.replace("xenbus_switch_state(dev, XenbusStateConnected);", ";"),
     )  # fmt: skip
     with pytest.raises(E2EFailed) as info:
-        run(tree, guest=False, keep_logs=logs, handshake_timeout=5)
+        run(tree, Scenario(guest=False, handshake_timeout=5), keep_logs=logs)
     assert info.value.exit_code != 0
     assert "connect" in str(info.value)
 
@@ -398,7 +401,7 @@ def test_accel_auto_is_tcg_without_vmx_or_svm() -> None:
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
 def test_init_scripts_pass_shellcheck() -> None:
-    scripts = [str(INIT / n) for n in ("lib.sh", "dom0-init.sh", "guest-init.sh")]
+    scripts = sorted(str(path) for path in INIT.glob("*.sh"))
     proc = subprocess.run(
         ["shellcheck", "-s", "sh", "-x", "-P", "SCRIPTDIR", *scripts],
         capture_output=True, text=True, check=False,
@@ -445,16 +448,16 @@ def fake_driver(ring: Ring | None) -> Driver:
 
 def test_config_tells_the_scripts_about_the_ring(tmp_path: Path) -> None:
     small = Ring(tmp_path / "r.h", 16, True)
-    text = images.config_text(fake_driver(small), images.Scenario(requests=77))
+    text = images.config_text(fake_driver(small), Scenario(requests=77))
     assert "RING=1\n" in text and "SELFTEST=1\n" in text and "RING_SLOTS=16\n" in text
     # Depths above the ring's size are capped at it.
     assert "DEPTHS='1 16'\n" in text and "REQUESTS=77\n" in text and "CHECK_DEPTH=8\n" in text
-    full = images.Scenario(depths=(1, 32, 64, 64))
+    full = Scenario(depths=(1, 32, 64, 64))
     assert full.depths_for(Ring(tmp_path / "r.h", 64, True)) == (1, 32, 64)
-    plain = images.config_text(fake_driver(None), images.Scenario())
+    plain = images.config_text(fake_driver(None), Scenario())
     assert "RING=0\n" in plain and "SELFTEST=0\n" in plain and "DEPTHS=''\n" in plain
-    assert "PINGS=0\n" in plain and not images.Scenario().vif
-    assert images.Scenario(pings=5).vif
+    assert "PINGS=0\n" in plain and not Scenario().vif
+    assert Scenario(pings=5).vif
 
 
 RING_CONSOLE = """\

@@ -20,8 +20,8 @@ import pytest
 from conftest import PHASE_TIMINGS, passing_steps
 
 from xbgen import kernels
+from xbgen.e2e import Scenario, images, line_of, release_of, run
 from xbgen.e2e import assets as assets_mod
-from xbgen.e2e import images, line_of, release_of, run
 from xbgen.errors import UsageError
 from xbgen.generate import generate, new
 from xbgen.spec import default_spec
@@ -31,7 +31,7 @@ slow = pytest.mark.slow
 matrix = pytest.mark.matrix
 NAME = "mydevice"
 #: Stage 2 and the ring self-test; no dom0-only rounds, no stage 3.
-SHORT = images.Scenario(orders=(), stage3=False, ring_cycles=0, requests=1000)
+SHORT = Scenario(orders=(), stage3=False, ring_cycles=0, requests=1000)
 OTHER_RELEASES = ("bullseye", "trixie", "sid")
 
 
@@ -62,25 +62,25 @@ def test_release_names_and_kernel_line_aliases() -> None:
 
 def test_guest_releases_and_driver_domain_need_the_guest_stage(generated: Path) -> None:
     with pytest.raises(UsageError, match="need the guest stage"):
-        run(generated, guest=False, guest_releases=("sid",))
+        run(generated, Scenario(guest=False, guest_releases=("sid",)))
     with pytest.raises(UsageError, match="need the guest stage"):
-        run(generated, guest=False, driver_domain=True)
+        run(generated, Scenario(guest=False, driver_domain=True))
 
 
 def test_one_cpu_per_domain() -> None:
-    assert images.Scenario().cpus == 2
-    assert images.Scenario(guest=False).cpus == 2
-    assert images.Scenario(guest_releases=("bullseye", "sid")).cpus == 4
-    assert images.Scenario(driver_domain=True).cpus == 3
+    assert Scenario().cpus == 2
+    assert Scenario(guest=False).cpus == 2
+    assert Scenario(guest_releases=("bullseye", "sid")).cpus == 4
+    assert Scenario(driver_domain=True).cpus == 3
 
 
 def test_config_names_the_other_guests_and_the_driver_domain(generated: Path) -> None:
     from xbgen.e2e.driver import Driver
 
     drv = Driver("mydevice", "0", Path("f.ko"), Path("b.ko"), Path("a"), Path("d"), 0.0)
-    text = images.config_text(drv, images.Scenario(guest_releases=("bullseye", "sid")))
+    text = images.config_text(drv, Scenario(guest_releases=("bullseye", "sid")))
     assert "GUEST_RELEASES='bullseye sid'\n" in text and "DRIVER_DOMAIN=0\n" in text
-    assert "DRIVER_DOMAIN=1\n" in images.config_text(drv, images.Scenario(driver_domain=True))
+    assert "DRIVER_DOMAIN=1\n" in images.config_text(drv, Scenario(driver_domain=True))
 
 
 @slow
@@ -109,7 +109,7 @@ def test_guests_of_other_releases_connect_at_once(generated: Path, logs: Path) -
     """A bookworm dom0 with its own guest, a bullseye (5.10) guest and a sid
     (7.2) guest, each frontend built for its own kernel, all Connected at once."""
     scenario = replace(SHORT, guest_releases=("bullseye", "sid"))
-    result = run(generated, keep_logs=logs, scenario=scenario)
+    result = run(generated, scenario, keep_logs=logs)
     steps = passing_steps(result)
     for rel in ("bullseye", "sid"):
         for step in ("connect", "guest-cannot-write-backend", "selftest", "deactivate"):
@@ -133,7 +133,7 @@ def test_driver_domain_runs_the_backend(tmp_path: Path, logs: Path) -> None:
     spec = default_spec(NAME).model_copy(update={"backend_domid": 5})
     tree = generate(spec, tmp_path / "out").tree
     scenario = replace(SHORT, stage3=True, ring_cycles=2)
-    result = run(tree, keep_logs=logs, scenario=scenario)
+    result = run(tree, scenario, keep_logs=logs)
     steps = passing_steps(result)
     for step in (
         "stage2/create-driver-domain", "stage2/connect", "stage2/log-lines",
@@ -170,7 +170,7 @@ def test_release_as_dom0_and_guest(release: str, generated: Path, tmp_path: Path
     stage of the default run, for the default (ring) spec and a handshake-only one."""
     hs = generate(default_spec(NAME, ring=False), tmp_path / "hs").tree
     for tree in (generated, hs):
-        result = run(tree, keep_logs=tmp_path / "logs", release=release)
+        result = run(tree, Scenario(release=release), keep_logs=tmp_path / "logs")
         steps = passing_steps(result)
         assert "stage3/cleanup" in steps
         PHASE_TIMINGS.append(
@@ -197,7 +197,7 @@ def test_cli_names_a_bad_release_before_any_work(generated: Path) -> None:
 def test_oldest_guest_on_the_newest_host(generated: Path, logs: Path) -> None:
     """A bullseye (5.10) guest under a sid dom0 (Xen 4.20, Linux 7.2)."""
     scenario = replace(SHORT, guest_releases=("bullseye",))
-    result = run(generated, keep_logs=logs, scenario=scenario, release="sid")
+    result = run(generated, replace(scenario, release="sid"), keep_logs=logs)
     steps = passing_steps(result)
     assert "mixed/all-connected" in steps and "mixed/bullseye/selftest" in steps
     PHASE_TIMINGS.append(f"e2e sid dom0 + bullseye guest: qemu {result.timings['qemu']:.0f}s")

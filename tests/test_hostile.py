@@ -38,7 +38,6 @@ from xbgen.generate import new
 
 NAME = "mydevice"
 HOSTILE = Path(__file__).resolve().parent / "hostile"
-LIB_SH = Path(__file__).resolve().parent.parent / "xbgen" / "e2e" / "init" / "lib.sh"
 #: The backend's producer-index check, as the default spec renders it.
 OVERFLOW_CHECK = re.compile(
     r"\t\tif \(RING_REQUEST_PROD_OVERFLOW\(&be->ring, rp\)\) \{\n.*?\n\t\t\}\n", re.S

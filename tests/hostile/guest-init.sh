@@ -1,52 +1,24 @@
 #!/bin/sh
-# PID 1 of the PV guest in the hostile-frontend test: the tree's own frontend
-# drives device DEVID (the healthy one); the hostile module (one attack per
-# load) drives HOSTILE_DEVID.  Results go to dom0 under
-# /local/domain/<domid>/data/xbgen-<key>, as in the e2e guest.
+# shellcheck disable=SC2119 # library functions with optional words
+# PID 1 of the PV guest in the hostile-frontend test, on the e2e init library
+# (xbgen/e2e/init/guest.sh): the tree's own frontend drives device DEVID (the
+# healthy one); the hostile module (one attack per load) drives
+# HOSTILE_DEVID.  Results go to dom0 as in the e2e guest.
 export PATH=/bin:/usr/bin
 # shellcheck source=/dev/null
 . /xbgen/config
 # shellcheck source=/dev/null
 . /xbgen/hostile.conf
-# shellcheck source=../../xbgen/e2e/init/lib.sh
-. /xbgen/lib.sh
+# shellcheck source-path=SCRIPTDIR/../../xbgen/e2e/init source=guest.sh
+. /xbgen/guest.sh
 
-# shellcheck disable=SC2034 # used by lib.sh
-KERNEL_BAD='WARNING:|BUG:|Oops|Call Trace:|general protection fault|Kernel panic|segfault at|traps: '
+# The kernel's complaints (as dom0-init.sh).
+KERNEL_BAD=$KERNEL_COMPLAINTS
 # shellcheck disable=SC2153 # HOSTILE_MOD comes from hostile.conf
 HOSTILE_KO=/xbgen/hostile/$HOSTILE_MOD.ko
+HMARK=0
 
-report() {
-	xenstore-write "data/xbgen-$1" "$2" || echo "XBGEN-GUEST cannot write data/xbgen-$1"
-	echo "XBGEN-GUEST $1 $2 $(now)"
-}
-
-# finish: the guest is done (dom0 destroys it); keep PID 1 alive meanwhile.
-finish() { while :; do sleep 10; done; }
-# shellcheck disable=SC2317 # called by lib.sh's fail
-diagnostics() { dmesg | tail -15; }
-
-fe_state() { cat "/sys/bus/xen/devices/$DEV-$1/state" 2>/dev/null; }
-connected() { [ "$(fe_state "$1")" = Connected ]; }
 hostile_loaded() { grep -q "^$HOSTILE_MOD " /proc/modules; }
-
-# selftest KEY DEVID N C SECONDS: N requests with C in flight through the
-# healthy frontend's debugfs self-test, bounded by SECONDS.
-selftest() {
-	file=/sys/kernel/debug/$DEV/$2/selftest
-	[ -e "$file" ] || { report "$1" "FAIL no $file"; return; }
-	echo "$3 $4" 2>/tmp/selftest.err > "$file" &
-	pid=$!
-	wait_for "$5" exited "$pid" || { report "$1" "FAIL '$3 $4' still running after $5 s"; return; }
-	wait "$pid" || { report "$1" "FAIL writing '$3 $4' to $file: $(cat /tmp/selftest.err)"; return; }
-	line=$(cat "$file")
-	if [ "$(figure requests "$line")" != "$3" ] || [ "$(figure ok "$line")" != "$3" ] || \
-		[ "$(figure bad "$line")" != 0 ] || [ "$(figure timeouts "$line")" != 0 ]; then
-		report "$1" "FAIL want requests=$3 ok=$3 bad=0 timeouts=0, got: $line"
-		return
-	fi
-	report "$1" "PASS $line"
-}
 
 # attack KEY MODE DEVID: load the hostile module for MODE (unloading the
 # previous one) and bind device DEVID to it by hand (autoprobe is off, so
@@ -92,44 +64,9 @@ unload() {
 	report "$1" PASS
 }
 
-# check KEY: PASS unless the guest's kernel complained since boot.
-check() {
-	DMESG_MARK=0
-	if kernel_clean; then report "$1" "PASS $2"; else report "$1" "FAIL kernel: $bad"; fi
-}
-
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev
-mkdir -p /sys/kernel/debug
-mount -t debugfs debugfs /sys/kernel/debug
-echo "XBGEN-GUEST boot $(now)"
-HMARK=0
-
-insmod "/xbgen/driver/$FRONT_MOD.ko" || { report loaded "FAIL insmod exited $?"; finish; }
-report loaded PASS
-
-# dom0 plugs the healthy device; once the tree's frontend has it, no device
-# is bound automatically any more: the hostile one is bound by hand.
-wait_for "$HANDSHAKE_TIMEOUT" connected "$DEVID" || { report connected "FAIL frontend state '$(fe_state "$DEVID")'"; finish; }
-echo 0 > /sys/bus/xen/drivers_autoprobe || { report connected "FAIL cannot turn drivers_autoprobe off"; finish; }
-report connected "PASS $DEV-$DEVID bound to $(basename "$(readlink "/sys/bus/xen/devices/$DEV-$DEVID/driver")")"
-
-# dom0 writes "KEY COMMAND ARGS..." to data/xbgen-cmd; every KEY is new.
-done_cmd=
-while :; do
-	line=$(xenstore-read data/xbgen-cmd 2>/dev/null)
-	if [ -z "$line" ] || [ "$line" = "$done_cmd" ]; then
-		usleep 100000
-		continue
-	fi
-	done_cmd=$line
-	echo "XBGEN-GUEST command $line $(now)"
-	# shellcheck disable=SC2086 # split the command into its words
-	set -- $line
-	key=$1
-	cmd=$2
-	shift 2
+# shellcheck disable=SC2031 # serve_commands sets them, in its loop, and calls this there
+# on_command ARGS...: run dom0's command $cmd, answering under $key.
+on_command() {
 	case $cmd in
 	attack) attack "$key" "$@" ;;
 	note) note "$key" ;;
@@ -138,4 +75,16 @@ while :; do
 	check) check "$key" ;;
 	*) report "$key" "FAIL unknown command '$cmd'" ;;
 	esac
-done
+}
+
+guest_boot
+mount_debugfs
+insmod "/xbgen/driver/$FRONT_MOD.ko" || { report loaded "FAIL insmod exited $?"; idle; }
+report loaded PASS
+
+# dom0 plugs the healthy device; once the tree's frontend has it, no device
+# is bound automatically any more: the hostile one is bound by hand.
+wait_for "$HANDSHAKE_TIMEOUT" connected || { report connected "FAIL frontend state '$(fe_state)'"; idle; }
+echo 0 > /sys/bus/xen/drivers_autoprobe || { report connected "FAIL cannot turn drivers_autoprobe off"; idle; }
+report connected "PASS $DEV-$DEVID bound to $(basename "$(readlink "/sys/bus/xen/devices/$DEV-$DEVID/driver")")"
+serve_commands

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xbgen import build, kernels
+from xbgen.e2e import Scenario, images, qemu, report
 from xbgen.e2e import assets as assets_mod
 from xbgen.e2e import driver as driver_mod
-from xbgen.e2e import images, qemu, report
 from xbgen.e2e.initramfs import Initramfs
 from xbgen.errors import BuildError, E2EError
 
@@ -221,7 +221,7 @@ def run(
         ko = build_hostile(tree_copy, drv.devtype, kernel, work)
         timings["build"] = time.monotonic() - t0
         conf = hostile_conf(drv, attacks, attack_wait).encode()
-        scenario = images.Scenario()
+        scenario = Scenario()
         guest_base = images.guest_image(assets, drv, scenario, work / "guest-base.cpio.gz")
         guest = _overlay(guest_base, work / "guest.cpio.gz", {
             "/init": ((HERE / "guest-init.sh").read_bytes(), 0o755),

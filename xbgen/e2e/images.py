@@ -8,8 +8,9 @@ from importlib import resources
 from pathlib import Path
 
 from .assets import NETBACK, NETFRONT, XEN_MODULES, Assets
-from .driver import Driver, Ring
+from .driver import Driver
 from .initramfs import Initramfs, add_elf_with_libs, busybox_applets, find_busybox
+from .scenario import Scenario
 
 XENSTORE_TOOLS = ("chmod", "exists", "list", "ls", "read", "rm", "watch", "write")
 #: dlopen()ed by glibc (pthread_cancel/unwinding) for xl; readelf does not list it.
@@ -24,15 +25,6 @@ FRONT_LINES = (
     FRONT_CONNECT,
     "Other side says it is connected as well.",
 )
-ORDERS = ("backend-first", "frontend-first", "activate-first")
-#: Self-test requests per depth in a default run (``--requests`` changes it).
-REQUESTS = 10_000
-#: Requests in flight at once for the self-test steps (each capped at the ring's size).
-DEPTHS = (1, 32)
-#: Connect/close cycles of the guest's device, with a self-test after each connect.
-RING_CYCLES = 20
-#: Self-test after each cycle's connect and after each rebind: requests, in flight.
-CHECK_REQUESTS = (1000, 8)
 
 
 #: The vif's point-to-point addresses (no bridge: dom0 addresses its vifN.0).
@@ -48,46 +40,21 @@ exit 0
 """
 
 
-@dataclass(frozen=True)
-class Scenario:
-    """Knobs passed to the init scripts through /xbgen/config."""
-
-    cycles: int = 1
-    guest: bool = True
-    handshake_timeout: int = 30
-    orders: tuple[str, ...] = ORDERS
-    requests: int = REQUESTS
-    depths: tuple[int, ...] = DEPTHS
-    ring_cycles: int = RING_CYCLES
-    check_requests: tuple[int, int] = CHECK_REQUESTS
-    stage3: bool = True
-    #: A vif between dom0 (netback) and the guest (netfront), pinged this many times.
-    pings: int = 0
-    #: Guests of other Debian releases (each its own kernel and a frontend built
-    #: for it), connected at the same time as the main guest.
-    guest_releases: tuple[str, ...] = ()
-    #: The backend runs in a second PV guest (a driver domain), not in dom0.
-    driver_domain: bool = False
-
-    @property
-    def cpus(self) -> int:
-        """QEMU's CPUs: one per domain, as each is pinned to its own (see qemu.py)."""
-        guests = (1 + len(self.guest_releases) + self.driver_domain) if self.guest else 0
-        return 1 + max(1, guests)
-
-    @property
-    def vif(self) -> bool:
-        return self.pings > 0
-
-    def depths_for(self, ring: Ring | None) -> tuple[int, ...]:
-        """The self-test depths this ring takes: each capped at its slots, no repeats."""
-        if ring is None:
-            return ()
-        return tuple(dict.fromkeys(min(d, ring.slots) for d in self.depths))
+#: The two PID 1s in ``init/``; every other file there is a part of the init
+#: library they source (``init/protocol.sh`` lists them), packed into every
+#: image under ``/xbgen/``.
+INITS = ("dom0-init.sh", "guest-init.sh")
 
 
 def init_script(name: str) -> bytes:
     return resources.files("xbgen.e2e").joinpath("init", name).read_bytes()
+
+
+def library_parts() -> list[str]:
+    """The init library's files (``init/*.sh`` but the two PID 1s)."""
+    folder = resources.files("xbgen.e2e").joinpath("init")
+    names = (entry.name for entry in folder.iterdir())
+    return sorted(name for name in names if name.endswith(".sh") and name not in INITS)
 
 
 def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None) -> str:
@@ -144,7 +111,8 @@ def _base(config: str) -> Initramfs:
     ramfs.symlink("/var/run", "../run")
     ramfs.symlink("/var/lock", "../run/lock")
     ramfs.add_bytes("/xbgen/config", config.encode())
-    ramfs.add_bytes("/xbgen/lib.sh", init_script("lib.sh"))
+    for name in library_parts():
+        ramfs.add_bytes(f"/xbgen/{name}", init_script(name))
     return ramfs
 
 

@@ -1,4 +1,9 @@
-"""Read the serial console of an e2e boot: steps, state timeline, timings, verdict."""
+"""Read the serial console of an e2e boot: steps, state timeline, timings, verdict.
+
+The lines it reads are the init library's line protocol, written down once,
+in ``xbgen/e2e/init/protocol.sh``, which names the pattern here that reads
+each line (``STEP_RE``, ``STATE_RE``, ...).
+"""
 
 from __future__ import annotations
 

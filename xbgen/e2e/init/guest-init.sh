@@ -1,35 +1,15 @@
 #!/bin/sh
 # PID 1 of a PV guest: load the generated frontend (ROLE=frontend) or, in a
-# driver domain, the backend (ROLE=backend); report each result to dom0 under
-# /local/domain/<domid>/data/xbgen-<key> (and on the guest console).
+# driver domain, the backend (ROLE=backend); report each result to dom0 and
+# run its commands (guest.sh, in the init library: see protocol.sh).
 export PATH=/bin:/usr/bin
 # shellcheck source=/dev/null
 . /xbgen/config
-# shellcheck source=lib.sh
-. /xbgen/lib.sh
+# shellcheck source=guest.sh
+. /xbgen/guest.sh
 
-# shellcheck disable=SC2034 # used by lib.sh
-# A grant the peer still maps when it is ended is freed later: fine, unless it
-# is leaked or never freed (grant-table.c: "leaking g.e.", "g.e. ... still pending").
-KERNEL_BAD='WARNING:|BUG:|Oops|Call Trace:|general protection fault|Kernel panic|segfault at|traps: |leaking g\.e\.|g\.e\. 0x[0-9a-f]+ still'
 SYSDEV=/sys/bus/xen/devices/$DEV-$DEVID
 
-report() {
-	xenstore-write "data/xbgen-$1" "$2" || echo "XBGEN-GUEST cannot write data/xbgen-$1"
-	echo "XBGEN-GUEST $1 $2 $(now)"
-}
-
-# finish: the guest is done (dom0 destroys it); keep PID 1 alive meanwhile.
-finish() { while :; do sleep 10; done; }
-diagnostics() { dmesg | tail -15; }
-
-# fe_state [DEVID]: the frontend device's xenbus state, as sysfs names it.
-fe_state() { cat "/sys/bus/xen/devices/$DEV-${1:-$DEVID}/state" 2>/dev/null; }
-# connected [DEVID]: (a builtin read: it is polled)
-connected() {
-	{ read -r state < "/sys/bus/xen/devices/$DEV-${1:-$DEVID}/state"; } 2>/dev/null && \
-		[ "$state" = Connected ]
-}
 fe_absent() { [ ! -e "/sys/bus/xen/devices/$DEV-$1" ]; }
 unloaded() { ! grep -q "^$FRONT_MOD " /proc/modules; }
 
@@ -37,37 +17,37 @@ connects() { dmesg | grep -cF "$CONNECT_FRONT"; }
 
 # unbind KEY: detach device DEVID from its driver (whose name goes to $drv).
 unbind() {
-	[ -e "$SYSDEV/driver" ] || { report "$1" "FAIL $SYSDEV is bound to no driver"; finish; }
+	[ -e "$SYSDEV/driver" ] || { report "$1" "FAIL $SYSDEV is bound to no driver"; idle; }
 	connects_before=$(connects)
 	drv=$(basename "$(readlink "$SYSDEV/driver")")
 	echo "XBGEN-GUEST $1: unbind $DEV-$DEVID from /sys/bus/xen/drivers/$drv $(now)"
-	echo "$DEV-$DEVID" > "/sys/bus/xen/drivers/$drv/unbind" || { report "$1" "FAIL unbind from $drv refused"; finish; }
-	[ ! -e "$SYSDEV/driver" ] || { report "$1" "FAIL still bound to $drv after unbind"; finish; }
+	echo "$DEV-$DEVID" > "/sys/bus/xen/drivers/$drv/unbind" || { report "$1" "FAIL unbind from $drv refused"; idle; }
+	[ ! -e "$SYSDEV/driver" ] || { report "$1" "FAIL still bound to $drv after unbind"; idle; }
 }
 
 # reconnected KEY: the frontend is Connected again, and connected to get there
 # (dom0 checks the backend).
 reconnected() {
-	wait_for "$HANDSHAKE_TIMEOUT" connected || { report "$1" "FAIL frontend state '$(fe_state)' ${HANDSHAKE_TIMEOUT}s later"; finish; }
-	[ "$(connects)" -gt "$connects_before" ] || { report "$1" "FAIL Connected but never printed '$CONNECT_FRONT' again"; finish; }
+	wait_for "$HANDSHAKE_TIMEOUT" connected || { report "$1" "FAIL frontend state '$(fe_state)' ${HANDSHAKE_TIMEOUT}s later"; idle; }
+	[ "$(connects)" -gt "$connects_before" ] || { report "$1" "FAIL Connected but never printed '$CONNECT_FRONT' again"; idle; }
 }
 
 # rebind: unbind the Connected frontend and bind it again.
 rebind() {
 	unbind rebind
-	echo "$DEV-$DEVID" > "/sys/bus/xen/drivers/$drv/bind" || { report rebind "FAIL bind to $drv refused"; finish; }
+	echo "$DEV-$DEVID" > "/sys/bus/xen/drivers/$drv/bind" || { report rebind "FAIL bind to $drv refused"; idle; }
 	reconnected rebind
-	check rebind "driver $drv"
+	check rebind "driver $drv" || idle
 }
 
 # reload: unbind (a bound device holds the module), rmmod, insmod again.
 reload() {
 	unbind reload
-	wait_for 10 rmmod "$FRONT_MOD" 2>/dev/null || { report reload "FAIL rmmod: $(rmmod "$FRONT_MOD" 2>&1)"; finish; }
-	unloaded || { report reload "FAIL $FRONT_MOD still loaded after rmmod"; finish; }
-	insmod "/xbgen/driver/$FRONT_MOD.ko" || { report reload "FAIL insmod exited $?"; finish; }
+	wait_for 10 rmmod "$FRONT_MOD" 2>/dev/null || { report reload "FAIL rmmod: $(rmmod "$FRONT_MOD" 2>&1)"; idle; }
+	unloaded || { report reload "FAIL $FRONT_MOD still loaded after rmmod"; idle; }
+	insmod "/xbgen/driver/$FRONT_MOD.ko" || { report reload "FAIL insmod exited $?"; idle; }
 	reconnected reload
-	check reload "rmmod and insmod $FRONT_MOD"
+	check reload "rmmod and insmod $FRONT_MOD" || idle
 }
 
 # lines_ok [LINES]: each '|'-separated line of LINES (default the frontend's)
@@ -78,36 +58,6 @@ lines_ok() {
 		[ "$(dmesg | grep -cF "$msg")" -ge 1 ] || { IFS=$old_ifs; missing=$msg; return 1; }
 	done
 	IFS=$old_ifs
-}
-
-# selftest KEY DEVID N C SECONDS: N requests with C in flight through the
-# device's debugfs self-test, bounded by SECONDS; report its figures under KEY.
-selftest() {
-	file=/sys/kernel/debug/$DEV/$2/selftest
-	wait_for 10 test -e "$file" || { report "$1" "FAIL no $file"; return; }
-	echo "$3 $4" 2>/tmp/selftest.err > "$file" &
-	pid=$!
-	if ! wait_long "$5" exited "$pid"; then
-		grep -E " $DEV\$" /proc/interrupts
-		report "$1" "FAIL '$3 $4' still running after $5 s"
-		return
-	fi
-	wait "$pid" || { report "$1" "FAIL writing '$3 $4' to $file: $(cat /tmp/selftest.err)"; return; }
-	read -r line < "$file"
-	sent=; ok=; bad=; timeouts=
-	for pair in $line; do
-		case $pair in
-		requests=*) sent=${pair#*=} ;;
-		ok=*) ok=${pair#*=} ;;
-		bad=*) bad=${pair#*=} ;;
-		timeouts=*) timeouts=${pair#*=} ;;
-		esac
-	done
-	if [ "$sent/$ok/$bad/$timeouts" = "$3/$3/0/0" ]; then
-		check "$1" "$line"
-	else
-		report "$1" "FAIL want requests=$3 ok=$3 bad=0 timeouts=0, got: $line"
-	fi
 }
 
 # counters KEY: what the guest's kernel holds for Xen: IRQs bound to event
@@ -130,20 +80,8 @@ cycle() {
 	wait_for "$HANDSHAKE_TIMEOUT" fe_absent "$2" || { report "$1-gone" "FAIL $DEV-$2 still there"; return; }
 	report "$1-gone" PASS
 	wait_for "$HANDSHAKE_TIMEOUT" connected "$2" || { report "$1" "FAIL frontend state '$(fe_state "$2")'"; return; }
-	if [ "$3" = 0 ]; then check "$1" connected; else selftest "$@"; fi
+	if [ "$3" = 0 ]; then check "$1" connected || idle; else selftest "$@"; fi
 }
-
-# check KEY: PASS unless the kernel complained since boot.
-check() {
-	DMESG_MARK=0
-	if kernel_clean; then report "$1" "PASS $2"; else report "$1" "FAIL kernel: $bad"; finish; fi
-}
-
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev
-echo "XBGEN-GUEST boot $(now)"
-[ "$RING" = 1 ] && enable_grant_debug
 
 # net: the benchmark's vif (netfront), addressed for dom0's ping.
 net() {
@@ -155,30 +93,29 @@ net() {
 	fi
 	report net PASS
 }
-[ "$PINGS" -gt 0 ] && net
 
 # frontend_role: load the frontend, wait for its device to connect, and check
 # that the backend's directory is read-only here.
 frontend_role() {
-	insmod "/xbgen/driver/$FRONT_MOD.ko" || { report loaded "FAIL insmod exited $?"; finish; }
-	check loaded
+	insmod "/xbgen/driver/$FRONT_MOD.ko" || { report loaded "FAIL insmod exited $?"; idle; }
+	check loaded || idle
 
-	wait_for "$HANDSHAKE_TIMEOUT" connected || { report connected "FAIL frontend state '$(fe_state)'"; finish; }
-	wait_for 5 lines_ok || { report connected "FAIL log line '$missing' missing"; finish; }
-	check connected
+	wait_for "$HANDSHAKE_TIMEOUT" connected || { report connected "FAIL frontend state '$(fe_state)'"; idle; }
+	wait_for 5 lines_ok || { report connected "FAIL log line '$missing' missing"; idle; }
+	check connected || idle
 
 	# The backend directory must be readable but not writable for the guest: try to
 	# forge the backend's state. dom0 checks xenstored's reply (EACCES) in its trace.
 	BE=$(xenstore-read "device/$DEV/$DEVID/backend")
 	if ! xenstore-read "$BE/state" > /dev/null; then
 		report backend-write "FAIL guest cannot even read $BE/state"
-		finish
+		idle
 	fi
 	if xenstore-write "$BE/state" "$FORGED" 2>/dev/null; then
 		report backend-write "FAIL guest could write $BE/state"
-		finish
+		idle
 	fi
-	check backend-write "write to $BE/state refused"
+	check backend-write "write to $BE/state refused" || idle
 }
 
 # ------------------------------------------------------- a driver domain's part
@@ -196,7 +133,7 @@ be_absent() { [ ! -e "$(be_sysdev "$@")" ]; }
 be_up() {
 	wait_for "$HANDSHAKE_TIMEOUT" be_connected "$2" "$3" || { report "$1" "FAIL backend device $(be_sysdev "$2" "$3") not Connected"; return; }
 	wait_for 5 lines_ok "$EXPECT_BACK" || { report "$1" "FAIL log line '$missing' missing"; return; }
-	check "$1" "$(be_sysdev "$2" "$3") Connected"
+	check "$1" "$(be_sysdev "$2" "$3") Connected" || idle
 }
 
 # be_forge KEY FE [DEVID]: the frontend's directory is readable but not
@@ -208,38 +145,24 @@ be_forge() {
 		report "$1" "FAIL the driver domain could write $fe/state"
 		return
 	fi
-	check "$1" "write to $fe/state refused"
+	check "$1" "write to $fe/state refused" || idle
 }
 
 # be_gone KEY FE [DEVID]: the backend device has been torn down here.
 be_gone() {
 	wait_for "$HANDSHAKE_TIMEOUT" be_absent "$2" "$3" || { report "$1" "FAIL $(be_sysdev "$2" "$3") still registered"; return; }
-	check "$1" "$(be_sysdev "$2" "$3") gone"
+	check "$1" "$(be_sysdev "$2" "$3") gone" || idle
 }
 
 backend_role() {
-	insmod "/xbgen/driver/$BACK_MOD.ko" || { report loaded "FAIL insmod exited $?"; finish; }
-	check loaded
+	insmod "/xbgen/driver/$BACK_MOD.ko" || { report loaded "FAIL insmod exited $?"; idle; }
+	check loaded || idle
 }
 
-if [ "$ROLE" = backend ]; then backend_role; else frontend_role; fi
-
-# dom0 drives the rest: it writes "KEY [COMMAND [ARGS...]]" to data/xbgen-cmd
-# (COMMAND defaults to KEY; every KEY is new) and waits for the result under
-# data/xbgen-<KEY>.  A watch wakes us (no polling to steal the vCPU).
-done_cmd=
-xenstore-watch data/xbgen-cmd | while read -r _; do
-	line=$(xenstore-read data/xbgen-cmd 2>/dev/null)
-	if [ -z "$line" ] || [ "$line" = "$done_cmd" ]; then
-		continue
-	fi
-	done_cmd=$line
-	echo "XBGEN-GUEST command $line $(now)"
-	# shellcheck disable=SC2086 # split the command into its words
-	set -- $line
-	key=$1
-	cmd=${2:-$1}
-	shift $(($# < 2 ? $# : 2))
+# shellcheck disable=SC2031 # serve_commands sets them, in its loop, and calls this there
+# on_command ARGS...: run dom0's command $cmd, answering under $key
+# (guest.sh's serve_commands).
+on_command() {
 	case $cmd in
 	rebind) rebind ;;
 	reload) reload ;;
@@ -251,6 +174,10 @@ xenstore-watch data/xbgen-cmd | while read -r _; do
 	be-gone) be_gone "$key" "$@" ;;
 	*) report "$key" "FAIL unknown command '$cmd'" ;;
 	esac
-done
-echo "XBGEN-GUEST xenstore-watch data/xbgen-cmd ended"
-finish
+}
+
+guest_boot
+[ "$RING" = 1 ] && enable_grant_debug
+[ "$PINGS" -gt 0 ] && net
+if [ "$ROLE" = backend ]; then backend_role; else frontend_role; fi
+serve_commands

@@ -409,6 +409,24 @@ def test_init_scripts_pass_shellcheck() -> None:
     assert proc.returncode == 0, proc.stdout
 
 
+def test_every_part_an_init_sources_is_packed() -> None:
+    """The e2e and hostile inits source the library from /xbgen: each part is
+    in both images, and no init keeps a function the library has."""
+    hostile = Path(__file__).resolve().parent / "hostile"
+    inits = [INIT / name for name in images.INITS] + sorted(hostile.glob("*.sh"))
+    parts = images.library_parts()
+    defined = {p: set(re.findall(r"^(\w+)\(\) \{", (INIT / p).read_text(), re.M)) for p in parts}
+    for script in [*inits, *(INIT / p for p in parts)]:
+        text = script.read_text()
+        for name in re.findall(r"^\s*\. /xbgen/(\S+\.sh)$", text, re.M):
+            assert name in parts, f"{script.name} sources {name}, which no image carries"
+    library = set().union(*defined.values())
+    for script in inits:
+        own = set(re.findall(r"^(\w+)\(\) \{", script.read_text(), re.M))
+        assert not own & library, f"{script.name} defines {own & library} again"
+    assert sum(len(names) for names in defined.values()) == len(library), "a part repeats another"
+
+
 # --------------------------------------------------------------------- the ring
 
 

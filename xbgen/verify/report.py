@@ -7,8 +7,9 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-from . import Counterexample, Replay, Step, VerifyResult, model
+from . import model
 from .model import PROPERTIES, Graph
+from .results import Counterexample, Replay, Step, VerifyResult
 
 
 def _plural(n: int, word: str) -> str:

@@ -1,0 +1,262 @@
+"""Compiling a model: the simulation (once per kernel API) and a tree's
+drivers linked with it (once per tree), both cached by content under
+``~/.cache/xbgen/verify``; and running the compiled model."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from xbgen.cache import cache_dir
+from xbgen.check import FAKE_INCLUDE, feature_defines
+from xbgen.errors import ToolMissingError, UsageError
+
+from .results import DEFAULT_KERNEL, KERNELS, Progress, VerifyError
+from .sources import config_lines, sim_dir, sim_files, tree_sources
+
+CFLAGS = (
+    "-std=gnu11",
+    "-O1",
+    "-g",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+    "-DXBGEN_SIM",
+)
+#: The simulation's own C (tests/test_verify.py holds it to -Werror).
+SIM_CFLAGS = ("-Wall",)
+#: Gathers the drivers' static variables (each in its own section, by
+#: -fdata-sections) between two symbols, so a configuration's snapshot holds
+#: them as it holds the heap; the sanitizers' own data (``..L`` sections, ODR
+#: indicators) goes elsewhere.
+DRIVER_CFLAGS = ("-fdata-sections", "-fno-common")
+LINKER_SCRIPT = """SECTIONS
+{
+  .xbgen_sanitizers : { *xbgen-drv-*.o(*..L* .bss.__odr_asan*) }
+  .xbgen_drivers : ALIGN(64)
+  {
+    __xbgen_drivers_start = .;
+    *xbgen-drv-*.o(.data .data.* .bss .bss.* COMMON)
+    . = ALIGN(64);
+    __xbgen_drivers_end = .;
+  }
+}
+INSERT AFTER .data;
+"""
+SANITIZER_ENV = {
+    # the explorer frees snapshots by the thousand: a small quarantine keeps
+    # its memory to what it holds (the drivers' memory is the simulation's own)
+    "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=3:quarantine_size_mb=8",
+    # UBSan cannot reach the simulation's death callback: it aborts instead
+    "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:abort_on_error=1",
+}
+
+#: A ring tree's guest program: one call of NAMEfront_call(), made while the
+#: frontend's user hooks say calls may be made (the linker wraps them).
+CALLER = """// SPDX-License-Identifier: GPL-2.0-only
+/* xbgen verify: a program in the guest that calls {front}_call(). */
+#include <linux/string.h>
+
+#include "{front}.h"
+
+void xbgen_sim_user_up(void *fdev);
+void xbgen_sim_user_down(void *fdev);
+int __real_{front}_user_connect(struct {front}_device *fdev);
+void __real_{front}_user_disconnect(struct {front}_device *fdev);
+
+int __wrap_{front}_user_connect(struct {front}_device *fdev)
+{{
+	int err = __real_{front}_user_connect(fdev);
+
+	if (!err)
+		xbgen_sim_user_up(fdev);
+	return err;
+}}
+
+void __wrap_{front}_user_disconnect(struct {front}_device *fdev)
+{{
+	xbgen_sim_user_down(fdev);
+	__real_{front}_user_disconnect(fdev);
+}}
+
+int xbgen_sim_call(void *fdev)
+{{
+	struct {name}_request req;
+	struct {name}_response rsp;
+
+	memset(&req, 0, sizeof(req));
+	return {front}_call(fdev, &req, &rsp);
+}}
+"""
+
+
+@dataclass
+class Model:
+    """A compiled model of one tree."""
+
+    binary: Path
+    config: Path
+    name: str
+
+    def run(self, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the model's ``explore`` or ``replay`` with the sanitizers' options."""
+        return subprocess.run(
+            [str(self.binary), str(self.config), command, *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **SANITIZER_ENV},
+        )
+
+
+def features(kernel: str) -> list[str]:
+    """The -D flags of the kernel API ``kernel`` (one of `KERNELS`)."""
+    if kernel not in KERNELS:
+        raise UsageError(f"kernel {kernel!r}: choose one of {', '.join(KERNELS)}")
+    return feature_defines(KERNELS[kernel])
+
+
+def _compile(gcc: str, units: list[tuple[Path, Path, list[str]]]) -> None:
+    """Compile (source, object, flags) units in parallel."""
+    procs = []
+    for path, obj, extra in units:
+        cmd = [gcc, *CFLAGS, *extra, "-c", str(path), "-o", str(obj)]
+        procs.append((path, subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)))
+    failed = []
+    for path, proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode:
+            failed.append(f"compiling {path} for the model failed:\n{err.strip()}")
+    if failed:
+        raise VerifyError(failed[0])
+
+
+def _cached(folder: Path, make: Callable[[Path], None]) -> Path:
+    """``folder``, made by ``make`` in a temporary folder renamed into place."""
+    if folder.is_dir():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=folder.parent))
+    try:
+        make(work)
+        with contextlib.suppress(OSError):  # made meanwhile by another run
+            work.rename(folder)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return folder
+
+
+def _simulation(gcc: str, defines: list[str], progress: Progress | None) -> Path:
+    """The simulation's objects (sim.o, explore.o) for a kernel API, shared by all trees.
+
+    sim.c is a unity build: it includes the parts (sim/*.c, sim/kernel/*.c)
+    into one unit, so the helpers they share stay static and inline as in
+    one file, and the object exports only the kernel API and sim.h.
+    Measured against separate units linked with -flto: the same explorer
+    speed at best, but LTO compiles the simulation again at every tree's
+    link (about as long as compiling sim.c), where the unity object is made
+    once per kernel API and cached.
+    """
+    sim = sim_dir()
+    digest = hashlib.sha256(" ".join((*CFLAGS, *SIM_CFLAGS, *defines)).encode())
+    for path in sorted([*sim_files(), *FAKE_INCLUDE.rglob("*.h")]):
+        digest.update(str(path.relative_to(path.parent.parent)).encode())
+        digest.update(path.read_bytes())
+
+    def make(work: Path) -> None:
+        if progress:
+            progress("compiling the xenbus simulation")
+        host = [*SIM_CFLAGS, "-I", str(FAKE_INCLUDE), "-I", str(sim)]
+        _compile(
+            gcc,
+            [
+                (sim / "sim.c", work / "sim.o", [*host, "-DXBGEN_SIM_HOST", *defines]),
+                (sim / "explore.c", work / "explore.o", [*SIM_CFLAGS, "-I", str(sim)]),
+            ],
+        )
+
+    return _cached(cache_dir() / "verify" / f"sim-{digest.hexdigest()[:20]}", make)
+
+
+def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KERNEL) -> Model:
+    """Compile the tree's drivers with the simulation (both cached by content).
+
+    `kernel` picks the kernel API the drivers are compiled for (`KERNELS`).
+    """
+    src = tree_sources(tree)
+    defines = features(kernel)
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise ToolMissingError("gcc not found: install gcc (Debian: apt-get install gcc)")
+    objects = _simulation(gcc, defines, progress)
+    config = "\n".join(config_lines(tree, src.name)) + "\n"
+    digest = hashlib.sha256(str(objects).encode())
+    for path in (*src.front, *src.back, *src.headers):
+        digest.update(str(path.relative_to(tree)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    for part in (config, " ".join((*CFLAGS, *DRIVER_CFLAGS, *defines)), LINKER_SCRIPT, CALLER):
+        digest.update(part.encode())
+        digest.update(b"\0")
+
+    def make(work: Path) -> None:
+        if progress:
+            names = ", ".join(path.name for path in (*src.front, *src.back))
+            progress(f"compiling {names} with the xenbus simulation")
+        (work / "config").write_text(config)
+        (work / "drivers.lds").write_text(LINKER_SCRIPT)
+        units: list[tuple[Path, Path, list[str]]] = []
+        wraps: list[str] = []
+        for role, files in (("front", src.front), ("back", src.back)):
+            flags = [
+                *DRIVER_CFLAGS,
+                "-nostdinc",
+                "-D__KERNEL__",
+                f'-DKBUILD_MODNAME="{src.name}{role}"',
+                f"-DXBGEN_SIM_ROLE={role}",
+                *defines,
+                "-I",
+                str(tree / f"{role}end"),
+                "-I",
+                str(tree / "include"),
+                "-I",
+                str(FAKE_INCLUDE),
+            ]
+            units += [(path, work / f"xbgen-drv-{role}-{path.stem}.o", flags) for path in files]
+            if role == "front" and src.ring:
+                caller = work / "xbgen-call.c"
+                front = f"{src.name}front"
+                caller.write_text(CALLER.format(front=front, name=src.name))
+                units.append((caller, work / "xbgen-drv-front-call.o", flags))
+                wraps = [f"-Wl,--wrap={front}_user_connect,--wrap={front}_user_disconnect"]
+        _compile(gcc, units)
+        objs = [str(obj) for _, obj, _ in units]
+        objs += [str(objects / "sim.o"), str(objects / "explore.o")]
+        link = subprocess.run(
+            [
+                gcc,
+                *CFLAGS,
+                *objs,
+                *wraps,
+                f"-Wl,-T,{work / 'drivers.lds'}",
+                "-o",
+                str(work / "explore"),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if link.returncode:
+            raise VerifyError(f"linking the model failed:\n{link.stderr.strip()}")
+        for _, obj, _ in units:
+            obj.unlink()
+
+    folder = _cached(cache_dir() / "verify" / digest.hexdigest()[:20], make)
+    return Model(folder / "explore", folder / "config", src.name)

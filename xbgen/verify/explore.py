@@ -1,0 +1,105 @@
+"""``verify()``: check the tree, build its model, explore every configuration
+within the bounds, check the properties on the graph, and replay each
+violation into a counterexample."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from xbgen.check import check_paths
+from xbgen.errors import CheckError
+
+from . import model, toolstack
+from .compiler import build, features
+from .model import Finding
+from .results import DEFAULT_BOUNDS, DEFAULT_KERNEL, Bounds, Progress, VerifyError, VerifyResult
+from .schedule import counterexample, sanitizer_summary, stderr_tail
+from .sources import DOMU, tree_sources
+
+
+def _notes(tree: Path, progress: Progress) -> None:
+    """What the model does not follow in the scripts, and what it assumes."""
+    for script in ("activate.sh", "deactivate.sh"):
+        for line in toolstack.unmarked_loops((tree / script).read_text()):
+            progress(
+                f"warning: {tree / script}:{line}: a loop without an `# xbgen-verify:` "
+                "marker; the model does not wait there"
+            )
+    activate = toolstack.extract((tree / "activate.sh").read_text(), "activate.sh", [str(DOMU)])
+    for domid in toolstack.assumed_waits(activate):
+        progress(
+            f"note: activate.sh runs in dom0 and cannot see dom{domid}'s devices; the model "
+            f"assumes that before a device is plugged again, its backend device from the "
+            f"last plug is gone in dom{domid} (/sys/bus/xen-backend/devices/)"
+        )
+
+
+def _crash(lines: list[str], stderr: str) -> Finding | None:
+    """A sanitizer report or a hung callback, with the schedule that ran into it."""
+    for line in reversed(lines):
+        if line.startswith(("XBGEN-CRASH", "XBGEN-HANG")):
+            kind, *moves = line.split()
+            schedule = [int(m) for m in moves]
+            if kind == "XBGEN-HANG":
+                return Finding(5, "a callback never returned (watchdog)", schedule)
+            return Finding(4, sanitizer_summary(stderr), schedule)
+    return None
+
+
+def verify(
+    tree: Path,
+    bounds: Bounds = DEFAULT_BOUNDS,
+    progress: Progress | None = None,
+    kernel: str = DEFAULT_KERNEL,
+) -> VerifyResult:
+    """Check the tree, build the model, explore it and check every property.
+
+    `kernel` picks the kernel API the drivers are compiled for (`KERNELS`).
+    """
+    tree = Path(tree)
+    tree_sources(tree)
+    features(kernel)
+    problems = check_paths([tree])
+    if problems:
+        raise CheckError(
+            f"{tree} fails the check ({len(problems)} problem(s)); fix it before verifying",
+            [str(p) for p in problems],
+        )
+    built = build(tree, progress, kernel)
+    if progress:
+        _notes(tree, progress)
+        progress(
+            f"exploring (bounds: {bounds.env} environment moves, {bounds.hostile} hostile "
+            f"write(s), {bounds.faults} fault(s), {bounds.steps} steps per callback)"
+        )
+    started = time.monotonic()
+    proc = built.run("explore", *bounds.args())
+    lines = proc.stdout.splitlines()
+    graph = model.parse(lines)
+    if not graph.seconds:
+        graph.seconds = time.monotonic() - started
+    findings: dict[int, Finding] = {}
+    crash = _crash(lines, proc.stderr)
+    if crash is not None:
+        findings[crash.prop] = crash
+    elif proc.returncode:
+        raise VerifyError(
+            f"the model stopped with exit code {proc.returncode}: {stderr_tail(proc.stderr)}"
+        )
+    for prop, finding in model.analyse(graph).items():
+        findings.setdefault(prop, finding)
+    examples = {
+        prop: counterexample(built, bounds, finding) for prop, finding in sorted(findings.items())
+    }
+    return VerifyResult(
+        tree=tree,
+        bounds=bounds,
+        states=len(graph.states),
+        transitions=graph.transitions,
+        seconds=graph.seconds,
+        limited=graph.limited,
+        findings=examples,
+        graph=graph,
+        kernel=kernel,
+    )

@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xbgen verify: the moves: what may happen next in a configuration
+ * (sim_enabled()) and making it happen (sim_apply()).  The system's own
+ * moves (watch events, threads that run on, the toolstack's steps) are
+ * what the kernel and the toolstack will do; the environment's (the user,
+ * a hostile guest, planted faults) are what may happen.
+ */
+#include "sim_internal.h"
+
+static int enabled_nontimeout(int move);
+
+/* "x" reads as Unknown, as "0" would; "9" is no state at all */
+static const char *const hostile_values[SIM_HOSTILE_VALUES] = {
+	"x", "1", "2", "3", "4", "5", "6", "7", "8", "9",
+};
+
+static const char *const move_names[] = {
+	[MV_INSMOD_BACK] = "insmod backend",
+	[MV_INSMOD_FRONT] = "insmod frontend",
+	[MV_RMMOD_BACK] = "rmmod backend",
+	[MV_RMMOD_FRONT] = "rmmod frontend",
+	[MV_UNBIND_BACK] = "unbind backend",
+	[MV_UNBIND_FRONT] = "unbind frontend",
+	[MV_BIND_BACK] = "bind backend",
+	[MV_BIND_FRONT] = "bind frontend",
+	[MV_ACTIVATE] = "activate.sh",
+	[MV_DEACTIVATE] = "deactivate.sh",
+	[MV_DESTROY] = "xl destroy guest",
+	[MV_EVENT_BACK] = "domU sends an event",
+	[MV_EVENT_FRONT] = "dom0 sends an event",
+	[MV_CALL] = "a domU program calls the frontend",
+	[MV_TOOLSTACK] = "toolstack step",
+	[MV_TIMEOUT] = "toolstack times out",
+	[MV_WAIT_TIMEOUT] = "a wait times out",
+	[MV_WATCH_DOM0] = "dom0 watch event",
+	[MV_WATCH_DOMU] = "domU watch event",
+	[MV_RUN_DOM0] = "dom0 runs",
+	[MV_RUN_DOMU] = "domU runs",
+	[MV_WORK_DOM0] = "dom0 work item runs",
+	[MV_WORK_DOMU] = "domU work item runs",
+	[MV_IRQ_DOM0] = "dom0 interrupt",
+	[MV_IRQ_DOMU] = "domU interrupt",
+	[MV_USER_DOMU] = "domU program runs",
+	[MV_XSFAIL_DOM0] = "dom0 xenstore write fails",
+	[MV_XSFAIL_DOMU] = "domU xenstore write fails",
+	[MV_NOMEM_DOM0] = "dom0 runs short of memory",
+	[MV_NOMEM_DOMU] = "domU runs short of memory",
+	[MV_ALLOCFAIL_DOM0] = "dom0 allocation fails",
+	[MV_ALLOCFAIL_DOMU] = "domU allocation fails",
+	[MV_CONFLICT_DOM0] = "dom0 transaction conflicts (EAGAIN)",
+	[MV_CONFLICT_DOMU] = "domU transaction conflicts (EAGAIN)",
+	[MV_HOSTILE_RING] = "guest corrupts the ring",
+};
+
+const char *sim_move_name(int move)
+{
+	static char buf[64];
+
+	if (move >= MV_HOSTILE0 && move < SIM_NMOVES) {
+		snprintf(buf, sizeof(buf), "guest writes its state = %s",
+			 hostile_values[move - MV_HOSTILE0]);
+		return buf;
+	}
+	if (move < 0 || move >= MV_HOSTILE0)
+		return "?";
+	return move_names[move];
+}
+
+static struct dom *move_dom(int move)
+{
+	switch (move) {
+	case MV_INSMOD_BACK: case MV_RMMOD_BACK: case MV_UNBIND_BACK: case MV_BIND_BACK:
+	case MV_WATCH_DOM0: case MV_RUN_DOM0: case MV_WORK_DOM0: case MV_IRQ_DOM0:
+	case MV_XSFAIL_DOM0: case MV_NOMEM_DOM0: case MV_ALLOCFAIL_DOM0: case MV_CONFLICT_DOM0:
+	case MV_EVENT_FRONT:
+		return be();
+	default:
+		return fe();
+	}
+}
+
+/*
+ * After a hostile write the guest is the attacker's: its frontend driver no
+ * longer runs, and only the backend's answers to what the guest writes
+ * matter.
+ */
+static int runs(struct dom *d)
+{
+	return d->alive && !(d == fe() && w.hostile_used);
+}
+
+static int idle(struct dom *d)
+{
+	return runs(d) && d->th[TH_MAIN].act == ACT_NONE;
+}
+
+static int env_left(void)
+{
+	return w.env_used < lim.env;
+}
+
+static int system_move(int move)
+{
+	return move >= MV_TOOLSTACK && move <= MV_USER_DOMU;
+}
+
+static int decision_move(int move)
+{
+	return move >= MV_ALLOCFAIL_DOM0 && move <= MV_CONFLICT_DOMU;
+}
+
+/*
+ * The environment (user, toolstack, hostile guest, faults) acts when the
+ * system is quiet, or right after another of its own moves: bursts such
+ * as unbind-then-bind race the drivers, while a move in the middle of a
+ * handshake is modelled by the bursts that precede it.
+ */
+static int drivers_quiet(void)
+{
+	int m;
+
+	for (m = MV_WATCH_DOM0; m <= MV_USER_DOMU; m++)
+		if (enabled_nontimeout(m))
+			return 0;
+	return 1;
+}
+
+/* Neither the drivers nor the toolstack have anything left to do. */
+static int quiet(void)
+{
+	return drivers_quiet() && !enabled_nontimeout(MV_TOOLSTACK);
+}
+
+static int env_turn(void)
+{
+	return w.last_env || quiet();
+}
+
+/* A thread that waits for the explorer's decision, if any. */
+static struct thread *deciding(struct dom **dp)
+{
+	int i, k;
+
+	if (!w.deciding)
+		return NULL;
+	for (i = 0; i < SIM_NDOM; i++)
+		for (k = 0; k < SIM_NTH; k++) {
+			struct thread *t = &w.dom[i].th[k];
+
+			if (t->act != ACT_NONE && !t->dead && t->decision) {
+				*dp = &w.dom[i];
+				return t;
+			}
+		}
+	return NULL;
+}
+
+/* A thread whose sleep may time out and that nothing else wakes, if any. */
+static struct thread *timed_waiter(struct dom **dp)
+{
+	int i, k;
+
+	for (i = 0; i < SIM_NDOM; i++) {
+		if (!runs(&w.dom[i]))
+			continue;
+		for (k = 0; k < SIM_NTH; k++) {
+			struct thread *t = &w.dom[i].th[k];
+
+			if (t->act != ACT_NONE && !t->dead && t->block && t->timeout &&
+			    !thread_runnable(&w.dom[i], t)) {
+				if (dp)
+					*dp = &w.dom[i];
+				return t;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* The first irq of @d with an event it may take now, or -1. */
+static int pending_irq(struct dom *d)
+{
+	int i, di = dom_index(d);
+
+	for (i = 0; i < MAX_IRQS; i++) {
+		struct irqrec *q = &w.irqs[di][i];
+
+		if (q->used && !q->disabled && !q->masked && w.ports[di][q->port].pending)
+			return i;
+	}
+	return -1;
+}
+
+/* A port of @d connected to a port of the other domain that has no event pending. */
+static int signal_port_of(struct dom *d)
+{
+	int p, di = dom_index(d);
+
+	for (p = 1; p < MAX_PORTS; p++) {
+		struct port *x = &w.ports[di][p];
+		struct dom *r;
+		struct port *y;
+
+		if (x->state != P_INTERDOMAIN)
+			continue;
+		r = dom_by_id(x->rdom);
+		y = r && r->alive ? port_of(r, (unsigned int)x->rport) : NULL;
+		if (y && y->state == P_INTERDOMAIN && y->rdom == d->id && y->rport == p &&
+		    !y->pending)
+			return p;
+	}
+	return -1;
+}
+
+/* A page of the guest that dom0 maps. */
+static struct grant *mapped_guest_page(void)
+{
+	int i;
+
+	for (i = 0; i < MAX_GRANTS; i++)
+		if (w.grants[i].used && w.grants[i].owner == SIM_DOMU && w.grants[i].maps)
+			return &w.grants[i];
+	return NULL;
+}
+
+int sim_enabled(int move)
+{
+	struct dom *dd;
+	struct thread *dt;
+
+	if (w.prop)
+		return 0;
+	dt = deciding(&dd);
+	if (dt) {
+		int b = dd == be();
+		int run = dt == &dd->th[TH_MAIN] ? (b ? MV_RUN_DOM0 : MV_RUN_DOMU) :
+			  dt == &dd->th[TH_USER] ? MV_USER_DOMU : (b ? MV_WORK_DOM0 : MV_WORK_DOMU);
+		int fault = dt->decision == DEC_ALLOC ? (b ? MV_ALLOCFAIL_DOM0 : MV_ALLOCFAIL_DOMU) :
+			    (b ? MV_CONFLICT_DOM0 : MV_CONFLICT_DOMU);
+
+		return move == run || move == fault;
+	}
+	if (move == MV_TIMEOUT)
+		/* a wait times out only when nothing else can happen */
+		return toolstack_waiting() && drivers_quiet();
+	if (move == MV_WAIT_TIMEOUT)
+		return timed_waiter(NULL) && drivers_quiet() && !enabled_nontimeout(MV_TOOLSTACK);
+	return enabled_nontimeout(move);
+}
+
+static int enabled_nontimeout(int move)
+{
+	struct dom *d = move_dom(move);
+	struct thread *t;
+
+	if (!system_move(move) && !decision_move(move) && !env_turn())
+		return 0;
+	switch (move) {
+	case MV_INSMOD_BACK:
+	case MV_INSMOD_FRONT:
+		return idle(d) && !d->loaded && (!d->ever_loaded || env_left());
+	case MV_RMMOD_BACK:
+	case MV_RMMOD_FRONT:
+		return idle(d) && d->loaded && !(d->dev && d->dev->bound) && env_left();
+	case MV_UNBIND_BACK:
+	case MV_UNBIND_FRONT:
+		return idle(d) && d->dev && d->dev->bound && env_left();
+	case MV_BIND_BACK:
+	case MV_BIND_FRONT:
+		return idle(d) && d->loaded && d->drv && d->dev && !d->dev->bound &&
+		       env_left();
+	case MV_ACTIVATE:
+		return !w.script && fe()->alive && !activate_refused() &&
+		       (!(w.flags & SF_ACTIVATED) || env_left()) &&
+		       !dir_exists(fe_dir) && !dir_exists(be_dir);
+	case MV_DEACTIVATE:
+		return !w.script && (w.flags & SF_ACTIVATED) && !(w.flags & SF_DEACT) &&
+		       env_left();
+	case MV_DESTROY:
+		return fe()->alive && !w.script && env_left();
+	case MV_EVENT_BACK:
+		/* a request, or a spurious event: the frontend's side signals */
+		return runs(fe()) && env_left() && signal_port_of(fe()) >= 0;
+	case MV_EVENT_FRONT:
+		return runs(be()) && env_left() && signal_port_of(be()) >= 0;
+	case MV_CALL:
+		return xbgen_sim_call && w.user_fdev && runs(fe()) && w.calls_used < lim.calls &&
+		       env_left() && fe()->th[TH_USER].act == ACT_NONE;
+	case MV_USER_DOMU:
+		t = &fe()->th[TH_USER];
+		return runs(fe()) && t->act != ACT_NONE && !t->dead && thread_runnable(fe(), t);
+	case MV_TOOLSTACK:
+		return toolstack_ready();
+	case MV_WATCH_DOM0:
+	case MV_WATCH_DOMU:
+		return idle(d) && d->qlen > 0;
+	case MV_RUN_DOM0:
+	case MV_RUN_DOMU:
+		t = &d->th[TH_MAIN];
+		return runs(d) && t->act != ACT_NONE && !t->dead && thread_runnable(d, t);
+	case MV_WORK_DOM0:
+	case MV_WORK_DOMU:
+		t = &d->th[TH_WORK];
+		if (!runs(d))
+			return 0;
+		if (t->act == ACT_NONE)
+			return d->nworks > 0;
+		return !t->dead && thread_runnable(d, t);
+	case MV_IRQ_DOM0:
+	case MV_IRQ_DOMU:
+		return runs(d) && d->th[TH_IRQ].act == ACT_NONE && pending_irq(d) >= 0;
+	/* faults and hostile writes start from a quiet system (bursts may follow) */
+	case MV_XSFAIL_DOM0:
+	case MV_XSFAIL_DOMU:
+		return runs(d) && !d->xsfail && w.faults_used < lim.faults &&
+		       (d->loaded || d->dev) && !w.last_env && !w.script;
+	case MV_NOMEM_DOM0:
+	case MV_NOMEM_DOMU:
+		return runs(d) && !d->nomem && w.faults_used < lim.faults && d->loaded &&
+		       !w.last_env && !w.script;
+	case MV_ALLOCFAIL_DOM0:
+	case MV_ALLOCFAIL_DOMU:
+	case MV_CONFLICT_DOM0:
+	case MV_CONFLICT_DOMU:
+		return 0;	/* only when a thread waits for the decision */
+	case MV_HOSTILE_RING:
+		return fe()->alive && w.hostile_used < lim.hostile && mapped_guest_page() &&
+		       (!w.last_env || w.last_hostile) && !w.script;
+	default:
+		if (move >= MV_HOSTILE0 && move < SIM_NMOVES)
+			return fe()->alive && w.hostile_used < lim.hostile && dir_exists(fe_dir) &&
+			       (!w.last_env || w.last_hostile) && !w.script;
+		return 0;
+	}
+}
+
+int sim_apply(int move)
+{
+	struct dom *d = move_dom(move);
+	struct thread *t;
+	int was_conn = (move == MV_UNBIND_BACK || move == MV_UNBIND_FRONT) && both_connected();
+
+	switch (move) {
+	case MV_INSMOD_BACK:
+	case MV_INSMOD_FRONT:
+		if (d->ever_loaded)
+			w.env_used++;
+		start(d, TH_MAIN, ACT_INSMOD);
+		break;
+	case MV_RMMOD_BACK:
+	case MV_RMMOD_FRONT:
+		w.env_used++;
+		start(d, TH_MAIN, ACT_RMMOD);
+		break;
+	case MV_UNBIND_BACK:
+	case MV_UNBIND_FRONT:
+		w.env_used++;
+		if (was_conn)
+			w.flags |= SF_REBIND;
+		start(d, TH_MAIN, ACT_UNBIND);
+		break;
+	case MV_BIND_BACK:
+	case MV_BIND_FRONT:
+		w.env_used++;
+		start(d, TH_MAIN, ACT_BIND);
+		break;
+	case MV_ACTIVATE:
+		if (w.flags & SF_ACTIVATED)
+			w.env_used++;
+		w.flags &= ~(SF_ACTIVATED | SF_DEACT | SF_DEACT_DONE | SF_FORCED |
+			     SF_FE_CLOSED | SF_DEACT_CLEAN | SF_WAS_CONN);
+		toolstack_run(1);
+		break;
+	case MV_DEACTIVATE:
+		w.env_used++;
+		w.flags |= SF_DEACT;
+		if (fe()->dev && fe()->dev->bound && be()->dev && be()->dev->bound &&
+		    !(w.flags & SF_DESTROYED))
+			w.flags |= SF_DEACT_CLEAN;
+		toolstack_run(2);
+		break;
+	case MV_DESTROY:
+		w.env_used++;
+		destroy_guest();
+		break;
+	case MV_EVENT_BACK:
+	case MV_EVENT_FRONT: {
+		struct dom *from = move == MV_EVENT_BACK ? fe() : be();
+
+		w.env_used++;
+		trace("%s signals event channel %d", from->name, signal_port_of(from));
+		signal_port(from, signal_port_of(from));
+		break;
+	}
+	case MV_CALL:
+		w.env_used++;
+		w.calls_used++;
+		start(fe(), TH_USER, ACT_CALL);
+		break;
+	case MV_USER_DOMU:
+		resume(fe(), &fe()->th[TH_USER]);
+		break;
+	case MV_TOOLSTACK:
+		toolstack_step(0);
+		break;
+	case MV_TIMEOUT:
+		toolstack_step(1);
+		break;
+	case MV_WAIT_TIMEOUT:
+		t = timed_waiter(&d);
+		trace("%s: %s times out", d->name, block_name(t->block));
+		t->timed_out = 1;
+		t->block = BLK_NONE;
+		resume(d, t);
+		break;
+	case MV_WATCH_DOM0:
+	case MV_WATCH_DOMU:
+		start(d, TH_MAIN, ACT_WATCH);
+		break;
+	case MV_RUN_DOM0:
+	case MV_RUN_DOMU:
+		resume(d, &d->th[TH_MAIN]);
+		break;
+	case MV_WORK_DOM0:
+	case MV_WORK_DOMU:
+		t = &d->th[TH_WORK];
+		if (t->act == ACT_NONE) {
+			t->work = d->works[0];
+			work_dequeue(d, 0);
+			t->work->data &= ~WORK_PENDING;
+			start(d, TH_WORK, ACT_WORK);
+		} else {
+			resume(d, t);
+		}
+		break;
+	case MV_IRQ_DOM0:
+	case MV_IRQ_DOMU: {
+		int i = pending_irq(d);
+		struct irqrec *q = &w.irqs[dom_index(d)][i];
+
+		w.ports[dom_index(d)][q->port].pending = 0;
+		q->masked = 1;	/* lateeoi: until the handler's EOI */
+		d->th[TH_IRQ].irq = i;
+		start(d, TH_IRQ, ACT_IRQ);
+		break;
+	}
+	case MV_XSFAIL_DOM0:
+	case MV_XSFAIL_DOMU:
+		w.faults_used++;
+		w.flags |= SF_TAINTED | SF_FAULT;
+		d->xsfail = 1;
+		break;
+	case MV_NOMEM_DOM0:
+	case MV_NOMEM_DOMU:
+		w.faults_used++;
+		w.flags |= SF_TAINTED | SF_FAULT;
+		d->nomem = 1;
+		break;
+	case MV_ALLOCFAIL_DOM0:
+	case MV_ALLOCFAIL_DOMU:
+	case MV_CONFLICT_DOM0:
+	case MV_CONFLICT_DOMU: {
+		struct dom *dd;
+
+		t = deciding(&dd);
+		if (move == MV_CONFLICT_DOM0 || move == MV_CONFLICT_DOMU)
+			w.faults_used++;	/* a conflict is legal: no taint */
+		t->chosen = 1;
+		resume(dd, t);
+		break;
+	}
+	case MV_HOSTILE_RING: {
+		struct grant *g = mapped_guest_page();
+		uint32_t *sring = (uint32_t *)g->page;
+		int i;
+
+		note_heaps(be(), NULL);
+		w.hostile_used++;
+		w.flags |= SF_TAINTED;
+		/* req_prod far past the responses, and an event */
+		sring[0] = sring[2] + 0x1000;
+		trace("the guest writes req_prod = %u into its ring and signals", sring[0]);
+		for (i = 1; i < MAX_PORTS; i++)
+			if (w.ports[SIM_DOMU][i].state == P_INTERDOMAIN)
+				signal_port(fe(), i);
+		break;
+	}
+	default: {
+		char path[SIM_PATH + 8];
+
+		w.hostile_used++;
+		w.flags |= SF_TAINTED;
+		snprintf(path, sizeof(path), "%s/state", fe_dir);
+		trace("the guest writes %s = %s", path, hostile_values[move - MV_HOSTILE0]);
+		xs_write(path, hostile_values[move - MV_HOSTILE0]);
+		break;
+	}
+	}
+	/* any activity that already died in a violation stays dead */
+	if (!w.prop && (move == MV_RUN_DOM0 || move == MV_RUN_DOMU) && d->th[TH_MAIN].dead)
+		w.prop = PROP_SAFE;
+	if (!w.prop)
+		check_blocked();
+	if (!w.prop)
+		check_leaks();
+	if (!(w.flags & SF_WAS_CONN) && both_connected())
+		w.flags |= SF_WAS_CONN;
+	if ((w.flags & (SF_DEACT | SF_FE_CLOSED)) == SF_DEACT &&
+	    state_of(fe_dir) == XenbusStateClosed)
+		w.flags |= SF_FE_CLOSED;
+	/* a destroyed guest cannot close its frontend */
+	if ((w.flags & SF_DEACT) && move == MV_DESTROY)
+		w.flags &= ~SF_DEACT_CLEAN;
+	/* the toolstack's steps are the environment's too: a user may act between them */
+	w.last_env = !(system_move(move) || decision_move(move)) || move == MV_TOOLSTACK;
+	w.last_hostile = move >= MV_HOSTILE_RING;
+	return w.prop;
+}

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * xbgen verify: xenstored (Xen's tools/xenstored/): the nodes, who may
+ * write where, and the watches a change fires.
+ */
+#include "sim_internal.h"
+
+static void fire(const char *path);
+
+/*
+ * Is @path @dir or below it?  Plain loops, not checked by AddressSanitizer
+ * (the simulation's own strings): the hot path of every step.
+ */
+__attribute__((no_sanitize_address))
+static int under(const char *path, const char *dir)
+{
+	while (*dir && *path == *dir) {
+		path++;
+		dir++;
+	}
+	return !*dir && (*path == '\0' || *path == '/');
+}
+
+__attribute__((no_sanitize_address))
+static int same(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
+__attribute__((no_sanitize_address))
+static int xs_find(const char *path)
+{
+	int i;
+
+	for (i = 0; i < w.nxs; i++)
+		if (same(w.xs[i].path, path))
+			return i;
+	return -1;
+}
+
+static int xs_exists(const char *path)
+{
+	int i;
+
+	for (i = 0; i < w.nxs; i++)
+		if (under(w.xs[i].path, path))
+			return 1;
+	return 0;
+}
+
+static const char *xs_read(const char *path)
+{
+	int i = xs_find(path);
+
+	return i < 0 ? NULL : w.xs[i].val;
+}
+
+static void xs_write(const char *path, const char *val)
+{
+	int i = xs_find(path);
+
+	if (i < 0) {
+		if (w.nxs == MAX_NODES) {
+			fprintf(stderr, "xbgen-sim: xenstore full\n");
+			exit(70);
+		}
+		/* keep the nodes sorted: the hash must not depend on order */
+		for (i = w.nxs; i > 0 && strcmp(w.xs[i - 1].path, path) > 0; i--)
+			w.xs[i] = w.xs[i - 1];
+		w.nxs++;
+		snprintf(w.xs[i].path, SIM_PATH, "%s", path);
+	}
+	snprintf(w.xs[i].val, SIM_VAL, "%s", val);
+	xs_epoch++;
+	fire(path);
+}
+
+static void xs_rm(const char *path)
+{
+	char gone[MAX_NODES][SIM_PATH];
+	int i, j = 0, n = 0;
+
+	for (i = 0; i < w.nxs; i++) {
+		if (under(w.xs[i].path, path))
+			snprintf(gone[n++], SIM_PATH, "%s", w.xs[i].path);
+		else
+			w.xs[j++] = w.xs[i];
+	}
+	w.nxs = j;
+	xs_epoch++;
+	for (i = 0; i < n; i++)
+		fire(gone[i]);
+	if (!n)
+		fire(path);
+}
+
+/* The value of <dir>/<node> as xenbus_scanf("%d") would see it. */
+static int xs_read_int(const char *dir, const char *node, int *out)
+{
+	char path[SIM_PATH * 2];
+	const char *v;
+	char *end;
+	long x;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	v = xs_read(path);
+	if (!v)
+		return -ENOENT;
+	x = strtol(v, &end, 10);
+	if (end == v)
+		return -EINVAL;
+	*out = (int)x;
+	return 0;
+}
+
+static int state_of_uncached(const char *dir)
+{
+	int s;
+
+	if (!xs_exists(dir))
+		return -1;
+	if (xs_read_int(dir, "state", &s))
+		return -2;
+	return s;
+}
+
+/*
+ * The explorer asks for both ends' states many times per configuration:
+ * remember them until xenstore changes (or another configuration is
+ * restored).
+ */
+struct epoch_cache {
+	unsigned long epoch;
+	int value;
+};
+
+static struct epoch_cache fe_state, be_state, fe_exists, be_exists;
+
+/* fn(dir), from @cache while xenstore has not changed since it was filled. */
+static int cached(struct epoch_cache *cache, int (*fn)(const char *), const char *dir)
+{
+	if (cache->epoch != xs_epoch) {
+		cache->value = fn(dir);
+		cache->epoch = xs_epoch;
+	}
+	return cache->value;
+}
+
+/* xs_exists() of a device directory, remembered likewise. */
+static int dir_exists(const char *dir)
+{
+	if (dir == fe_dir)
+		return cached(&fe_exists, xs_exists, dir);
+	if (dir == be_dir)
+		return cached(&be_exists, xs_exists, dir);
+	return xs_exists(dir);
+}
+
+static int state_of(const char *dir)
+{
+	if (dir == fe_dir)
+		return cached(&fe_state, state_of_uncached, dir);
+	if (dir == be_dir)
+		return cached(&be_state, state_of_uncached, dir);
+	return state_of_uncached(dir);
+}
+
+static void fire(const char *path)
+{
+	int i;
+	char watch[SIM_PATH + 8];
+
+	for (i = 0; i < SIM_NDOM; i++) {
+		struct dom *d = &w.dom[i];
+		const char *bus = i == SIM_DOM0 ? be_bus : fe_bus;
+
+		if (!d->alive)
+			continue;
+		if (under(path, bus) || under(bus, path))
+			enqueue(d, EV_BUS);
+		if (d->dev && d->dev->watching) {
+			snprintf(watch, sizeof(watch), "%s/state", d->dev->otherend);
+			if (under(path, watch) || under(watch, path))
+				enqueue(d, EV_OTHEREND);
+		}
+	}
+}
+
+static int may_write(struct dom *d, const char *path)
+{
+	char home[SIM_PATH];
+
+	if (!d || d->id == 0)
+		return 1;
+	snprintf(home, sizeof(home), "/local/domain/%d", d->id);
+	return under(path, home);
+}

@@ -341,6 +341,37 @@ def test_render_after_a_field_is_added_keeps_the_user_files(
     assert "u32 flags;" in (tree / "include" / "mydevice_ring.h").read_text()
 
 
+def test_a_tree_from_an_earlier_xbgen_is_updated_without_force(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    # An earlier xbgen wrote other text (files without the notes that say who
+    # owns them, say) and a manifest of it: `render` rewrites its files
+    # without --force and leaves the user's files as they were written then.
+    from xbgen.output import MANIFEST, manifest_text, read_manifest
+
+    assert runner.invoke(app, ["new", "mydevice"]).exit_code == 0
+    tree = tmp_path / "out" / "mydevice"
+    current = tree_files(tree)
+    owned = read_manifest(tree)
+    assert owned
+    earlier = {rel: (tree / rel).read_text() + "written by an earlier xbgen\n" for rel in owned}
+    for rel, text in earlier.items():
+        (tree / rel).write_text(text)
+    (tree / MANIFEST).write_text(manifest_text(earlier))
+    user = [tree / "frontend" / "mydevicefront_user.c", tree / "backend" / "mydeviceback_user.c"]
+    for path in user:
+        path.write_text(path.read_text().replace("Yours to edit: xbgen", "xbgen"))
+    kept = [path.read_bytes() for path in user]
+    result = runner.invoke(app, ["render", "mydevice.toml"])
+    assert result.exit_code == 0, result.output
+    assert "kept your files" in result.stdout
+    now = tree_files(tree)
+    assert {rel: now[rel] for rel in [*owned, MANIFEST]} == {
+        rel: current[rel] for rel in [*owned, MANIFEST]
+    }
+    assert [path.read_bytes() for path in user] == kept
+
+
 def test_a_deleted_user_file_comes_back_and_a_dropped_ring_removes_its_files(
     runner: CliRunner, tmp_path: Path
 ) -> None:

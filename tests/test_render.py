@@ -11,7 +11,17 @@ from conftest import all_option_specs
 from golden.regen import CASES, GOLDEN, REGEN, write_case
 
 from xbgen.check import check_files
-from xbgen.render import OUTPUTS, RING_OUTPUTS, c_proto, render, render_spec_file, render_user
+from xbgen.output import read_manifest
+from xbgen.render import (
+    OUTPUTS,
+    RING_OUTPUTS,
+    USER_OUTPUTS,
+    c_proto,
+    render,
+    render_spec_file,
+    render_user,
+    wrap,
+)
 from xbgen.spec import RING_NAME_FITS, Spec, default_spec, load_spec, parse_spec
 from xbgen.specbase import starter
 
@@ -234,3 +244,45 @@ def test_backend_domid_reaches_the_scripts() -> None:
 )
 def test_c_proto_wraps_and_aligns_to_the_paren(head: str, params: list[str], expected: str) -> None:
     assert c_proto(head, params) == expected
+
+
+def test_wrap_keeps_a_quoted_command_on_one_line() -> None:
+    text = (
+        "Generated from "
+        + "n" * 30
+        + ".toml.  Do not edit: run `xbgen render "
+        + "n" * 30
+        + ".toml`."
+    )
+    lines = wrap(text, "# ", 40).splitlines()
+    assert lines == [
+        "# Generated from",
+        "# " + "n" * 30 + ".toml.",
+        "# Do not edit: run",
+        "# `xbgen render " + "n" * 30 + ".toml`.",
+    ]
+    assert wrap("One.  Two.", " * ") == " * One.  Two."
+
+
+def _prose(path: Path) -> str:
+    """The text of `path` with comment markers and line breaks taken out."""
+    lines = path.read_text().splitlines()
+    return " ".join(re.sub(r"^(#|/?\*+/?|//)\s*", "", line.strip()) for line in lines)
+
+
+@pytest.mark.parametrize("case", ["default", "handshake"])
+def test_every_file_says_whose_it_is(case: str) -> None:
+    tree = GOLDEN / case / "mydevice"
+    owned = read_manifest(tree)
+    assert owned
+    for rel in owned:
+        note = "Do not edit directly: edit the spec and run `xbgen render mydevice.toml`."
+        assert note in _prose(tree / rel), rel
+    for rel in USER_OUTPUTS.values():
+        path = tree / rel.format(name="mydevice")
+        if case == "default":
+            assert "Yours to edit: xbgen wrote this file once and never overwrites it" in _prose(
+                path
+            )
+        else:
+            assert not path.exists()

@@ -10,6 +10,7 @@ template and its line, never Jinja internals.
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,6 +122,28 @@ def _aligned(head: str, params: list[str], indent: int) -> str:
     return "\n".join(lines)
 
 
+#: A word for :func:`wrap`: a `quoted command` with what touches it, or a run of non-blanks.
+_WORD = re.compile(r"(\s*)((?:[^\s`]*`[^`]*`)+[^\s`]*|\S+)")
+
+
+def wrap(text: str, prefix: str = "", width: int = 77) -> str:
+    """`text` in lines of at most `width` columns, each starting with `prefix`.
+
+    A `quoted command` is never split across lines, and the spacing between
+    words (two blanks after a sentence) is kept within a line.
+    """
+    lines: list[str] = []
+    line = ""
+    for blank, word in _WORD.findall(text):
+        if line and len(prefix + line + blank + word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = line + blank + word if line else word
+    lines.append(line)
+    return "\n".join(prefix + item for item in lines)
+
+
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates cached under the XDG cache dir (keyed by source checksum)."""
     try:
@@ -146,6 +169,7 @@ def environment() -> jinja2.Environment:
         extensions=["jinja2.ext.do"],
     )
     env.globals["proto"] = c_proto
+    env.filters["wrap"] = wrap
     return env
 
 

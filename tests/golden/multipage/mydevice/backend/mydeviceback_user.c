@@ -2,8 +2,9 @@
 /*
  * mydeviceback_user.c - your code in the "mydevice" backend.
  *
- * xbgen wrote this file once and never overwrites it: `xbgen render` keeps
- * it as it is, even with --force.  mydeviceback.h says what is expected.
+ * Yours to edit: xbgen wrote this file once and never overwrites it
+ * (`xbgen render` keeps it as it is, even with --force).  mydeviceback.h
+ * says what is expected.
  */
 #include <linux/string.h>
 

@@ -2,8 +2,9 @@
 /*
  * mydevicefront_user.c - your code in the "mydevice" frontend.
  *
- * xbgen wrote this file once and never overwrites it: `xbgen render` keeps
- * it as it is, even with --force.  mydevicefront.h says what you can call.
+ * Yours to edit: xbgen wrote this file once and never overwrites it
+ * (`xbgen render` keeps it as it is, even with --force).  mydevicefront.h
+ * says what you can call.
  */
 #include <linux/kernel.h>
 #include <linux/string.h>

@@ -37,19 +37,31 @@ static int alloc_port(struct dom *d, int state, int rdom, int rport)
 	return -ENOSPC;
 }
 
+/* The remote end of @d's interdomain port @p, while it is bound to it. */
+static struct port *peer_port(struct dom *d, int p)
+{
+	struct port *x = &w.ports[dom_index(d)][p];
+	struct dom *r;
+	struct port *y;
+
+	if (x->state != P_INTERDOMAIN)
+		return NULL;
+	r = dom_by_id(x->rdom);
+	y = r && r->alive ? port_of(r, (unsigned int)x->rport) : NULL;
+	if (y && y->state == P_INTERDOMAIN && y->rdom == d->id && y->rport == p)
+		return y;
+	return NULL;
+}
+
 /* EVTCHNOP_close: the remote end of an interdomain channel goes back to unbound. */
 static void close_port(struct dom *d, int p)
 {
 	struct port *x = &w.ports[dom_index(d)][p];
+	struct port *y = peer_port(d, p);
 
-	if (x->state == P_INTERDOMAIN) {
-		struct dom *r = dom_by_id(x->rdom);
-		struct port *y = r && r->alive ? port_of(r, (unsigned int)x->rport) : NULL;
-
-		if (y && y->state == P_INTERDOMAIN && y->rdom == d->id && y->rport == p) {
-			y->state = P_UNBOUND;
-			y->rport = 0;
-		}
+	if (y) {
+		y->state = P_UNBOUND;
+		y->rport = 0;
 	}
 	trace("%s closes event channel %d", d->name, p);
 	memset(x, 0, sizeof(*x));
@@ -151,29 +163,24 @@ static int bind_interdomain(int remote_domain, evtchn_port_t remote_port, irq_ha
 	return p;
 }
 
+/* Since 5.12 the caller passes its device, before the remote domain's id. */
 #ifdef XBGEN_EVTCHN_BIND_DEV
-int bind_interdomain_evtchn_to_irqhandler_lateeoi(struct xenbus_device *dev,
-						  evtchn_port_t remote_port,
-						  irq_handler_t handler,
-						  unsigned long irqflags,
-						  const char *devname, void *dev_id)
-{
-	(void)irqflags;
-	(void)devname;
-	return bind_interdomain(dev->otherend_id, remote_port, handler, dev_id);
-}
+#define REMOTE_PARAM	struct xenbus_device *dev
+#define REMOTE_DOMID	dev->otherend_id
 #else
-int bind_interdomain_evtchn_to_irqhandler_lateeoi(unsigned int remote_domain,
-						  evtchn_port_t remote_port,
+#define REMOTE_PARAM	unsigned int remote_domain
+#define REMOTE_DOMID	(int)remote_domain
+#endif
+
+int bind_interdomain_evtchn_to_irqhandler_lateeoi(REMOTE_PARAM, evtchn_port_t remote_port,
 						  irq_handler_t handler,
 						  unsigned long irqflags,
 						  const char *devname, void *dev_id)
 {
 	(void)irqflags;
 	(void)devname;
-	return bind_interdomain((int)remote_domain, remote_port, handler, dev_id);
+	return bind_interdomain(REMOTE_DOMID, remote_port, handler, dev_id);
 }
-#endif
 
 static struct irqrec *irq_of(struct dom *d, unsigned int irq)
 {
@@ -212,15 +219,9 @@ void unbind_from_irqhandler(unsigned int irq, void *dev_id)
 /* Raise the event on the remote end of @d's port @p. */
 static void signal_port(struct dom *d, int p)
 {
-	struct port *x = &w.ports[dom_index(d)][p];
-	struct dom *r;
-	struct port *y;
+	struct port *y = peer_port(d, p);
 
-	if (x->state != P_INTERDOMAIN)
-		return;
-	r = dom_by_id(x->rdom);
-	y = r && r->alive ? port_of(r, (unsigned int)x->rport) : NULL;
-	if (y && y->state == P_INTERDOMAIN && y->rdom == d->id && y->rport == p)
+	if (y)
 		y->pending = 1;
 }
 
@@ -279,4 +280,32 @@ void xen_irq_lateeoi(unsigned int irq, unsigned int eoi_flags)
 		return;
 	}
 	q->masked = 0;
+}
+
+/* The first irq of @d with an event it may take now, or -1. */
+static int pending_irq(struct dom *d)
+{
+	int i, di = dom_index(d);
+
+	for (i = 0; i < MAX_IRQS; i++) {
+		struct irqrec *q = &w.irqs[di][i];
+
+		if (q->used && !q->disabled && !q->masked && w.ports[di][q->port].pending)
+			return i;
+	}
+	return -1;
+}
+
+/* A port of @d connected to a port of the other domain that has no event pending. */
+static int signal_port_of(struct dom *d)
+{
+	int p;
+
+	for (p = 1; p < MAX_PORTS; p++) {
+		struct port *y = peer_port(d, p);
+
+		if (y && !y->pending)
+			return p;
+	}
+	return -1;
 }

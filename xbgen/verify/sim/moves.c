@@ -126,6 +126,16 @@ static int drivers_quiet(void)
 	return 1;
 }
 
+/* How many of the system's own moves (deliveries, runs, toolstack steps) may happen. */
+static int system_moves(void)
+{
+	int m, n = 0;
+
+	for (m = MV_TOOLSTACK; m <= MV_USER_DOMU; m++)
+		n += sim_enabled(m) != 0;
+	return n;
+}
+
 /* Neither the drivers nor the toolstack have anything left to do. */
 static int quiet(void)
 {
@@ -176,41 +186,6 @@ static struct thread *timed_waiter(struct dom **dp)
 		}
 	}
 	return NULL;
-}
-
-/* The first irq of @d with an event it may take now, or -1. */
-static int pending_irq(struct dom *d)
-{
-	int i, di = dom_index(d);
-
-	for (i = 0; i < MAX_IRQS; i++) {
-		struct irqrec *q = &w.irqs[di][i];
-
-		if (q->used && !q->disabled && !q->masked && w.ports[di][q->port].pending)
-			return i;
-	}
-	return -1;
-}
-
-/* A port of @d connected to a port of the other domain that has no event pending. */
-static int signal_port_of(struct dom *d)
-{
-	int p, di = dom_index(d);
-
-	for (p = 1; p < MAX_PORTS; p++) {
-		struct port *x = &w.ports[di][p];
-		struct dom *r;
-		struct port *y;
-
-		if (x->state != P_INTERDOMAIN)
-			continue;
-		r = dom_by_id(x->rdom);
-		y = r && r->alive ? port_of(r, (unsigned int)x->rport) : NULL;
-		if (y && y->state == P_INTERDOMAIN && y->rdom == d->id && y->rport == p &&
-		    !y->pending)
-			return p;
-	}
-	return -1;
 }
 
 /* A page of the guest that dom0 maps. */
@@ -335,6 +310,14 @@ static int enabled_nontimeout(int move)
 	}
 }
 
+/* What the domain's xenwatch thread runs for the user's insmod, rmmod, unbind, bind. */
+static const unsigned char user_acts[] = {
+	[MV_INSMOD_BACK] = ACT_INSMOD, [MV_INSMOD_FRONT] = ACT_INSMOD,
+	[MV_RMMOD_BACK] = ACT_RMMOD, [MV_RMMOD_FRONT] = ACT_RMMOD,
+	[MV_UNBIND_BACK] = ACT_UNBIND, [MV_UNBIND_FRONT] = ACT_UNBIND,
+	[MV_BIND_BACK] = ACT_BIND, [MV_BIND_FRONT] = ACT_BIND,
+};
+
 int sim_apply(int move)
 {
 	struct dom *d = move_dom(move);
@@ -342,28 +325,13 @@ int sim_apply(int move)
 	int was_conn = (move == MV_UNBIND_BACK || move == MV_UNBIND_FRONT) && both_connected();
 
 	switch (move) {
-	case MV_INSMOD_BACK:
-	case MV_INSMOD_FRONT:
-		if (d->ever_loaded)
+	case MV_INSMOD_BACK ... MV_BIND_FRONT:
+		/* loading a module the first time is free */
+		if (user_acts[move] != ACT_INSMOD || d->ever_loaded)
 			w.env_used++;
-		start(d, TH_MAIN, ACT_INSMOD);
-		break;
-	case MV_RMMOD_BACK:
-	case MV_RMMOD_FRONT:
-		w.env_used++;
-		start(d, TH_MAIN, ACT_RMMOD);
-		break;
-	case MV_UNBIND_BACK:
-	case MV_UNBIND_FRONT:
-		w.env_used++;
 		if (was_conn)
 			w.flags |= SF_REBIND;
-		start(d, TH_MAIN, ACT_UNBIND);
-		break;
-	case MV_BIND_BACK:
-	case MV_BIND_FRONT:
-		w.env_used++;
-		start(d, TH_MAIN, ACT_BIND);
+		start(d, TH_MAIN, user_acts[move]);
 		break;
 	case MV_ACTIVATE:
 		if (w.flags & SF_ACTIVATED)
@@ -447,15 +415,14 @@ int sim_apply(int move)
 	}
 	case MV_XSFAIL_DOM0:
 	case MV_XSFAIL_DOMU:
-		w.faults_used++;
-		w.flags |= SF_TAINTED | SF_FAULT;
-		d->xsfail = 1;
-		break;
 	case MV_NOMEM_DOM0:
 	case MV_NOMEM_DOMU:
 		w.faults_used++;
 		w.flags |= SF_TAINTED | SF_FAULT;
-		d->nomem = 1;
+		if (move == MV_XSFAIL_DOM0 || move == MV_XSFAIL_DOMU)
+			d->xsfail = 1;
+		else
+			d->nomem = 1;
 		break;
 	case MV_ALLOCFAIL_DOM0:
 	case MV_ALLOCFAIL_DOMU:

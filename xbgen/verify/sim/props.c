@@ -100,16 +100,6 @@ static int both_connected(void)
 }
 
 /* Sleeping threads: a cycle of waits, or a sleep nothing can end. */
-static int nothing_can_move(void)
-{
-	int m;
-
-	for (m = MV_TOOLSTACK; m <= MV_USER_DOMU; m++)
-		if (sim_enabled(m))
-			return 0;
-	return 1;
-}
-
 static void check_blocked(void)
 {
 	struct dom *sd = NULL;
@@ -151,7 +141,7 @@ static void check_blocked(void)
 			}
 		}
 	}
-	if (st && nothing_can_move())
+	if (st && !system_moves())
 		violate(PROP_DEADLOCK, "%s sleeps for ever in %s: nothing can wake it",
 			who(sd, st), block_name(st->block));
 }
@@ -185,6 +175,10 @@ static void check_resources(struct dom *d, int module, const char *when)
 	if (!module && (d->nworks || d->th[TH_WORK].act != ACT_NONE))
 		violate(PROP_RESOURCES, "leak: a work item of the %s is still queued or running %s",
 			d->side, when);
+	n = live_allocs(di, module);
+	if (n)
+		violate(PROP_SAFE, "leak: %d allocation(s) of the %s %s", n, d->side,
+			module ? "module live after it unloaded" : "still live with no device bound");
 }
 
 static void check_leaks(void)
@@ -193,26 +187,13 @@ static void check_leaks(void)
 
 	for (i = 0; i < SIM_NDOM; i++) {
 		struct dom *d = &w.dom[i];
-		int n;
 
 		if (!d->alive || d->th[TH_MAIN].act != ACT_NONE)
 			continue;
-		if (!(d->dev && d->dev->bound)) {
+		if (!(d->dev && d->dev->bound))
 			check_resources(d, 0, "with no device bound");
-			n = live_allocs(i, 0);
-			if (n)
-				violate(PROP_SAFE,
-					"leak: %d allocation(s) of the %s still live with no device bound",
-					n, d->side);
-		}
-		if (!d->loaded) {
+		if (!d->loaded)
 			check_resources(d, 1, "after its module unloaded");
-			n = live_allocs(i, 1);
-			if (n)
-				violate(PROP_SAFE,
-					"leak: %d allocation(s) of the %s module live after it unloaded",
-					n, d->side);
-		}
 	}
 }
 
@@ -223,8 +204,6 @@ static int dev_state(struct dom *d)
 
 void sim_summarise(struct sim_summary *s)
 {
-	int m;
-
 	s->hash = world_hash(1);
 	s->fe_state = state_of(fe_dir);
 	s->be_state = state_of(be_dir);
@@ -232,10 +211,7 @@ void sim_summarise(struct sim_summary *s)
 	s->be_dev = dev_state(be());
 	s->fe_bound = fe()->dev && fe()->dev->bound;
 	s->be_bound = be()->dev && be()->dev->bound;
-	s->system_moves = 0;
-	for (m = MV_TOOLSTACK; m <= MV_USER_DOMU; m++)
-		if (sim_enabled(m))
-			s->system_moves++;
+	s->system_moves = system_moves();
 	s->flags = w.flags;
 	if (fe()->loaded)
 		s->flags |= SF_LOADED_F;

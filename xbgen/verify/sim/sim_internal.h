@@ -112,6 +112,13 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
 #endif
 void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
+/* The world outgrew a table of the simulation: a limit of the model, not a finding. */
+#define sim_limit(fmt, ...)							\
+	do {									\
+		fprintf(stderr, "xbgen-sim: " fmt "\n", ##__VA_ARGS__);		\
+		exit(70);							\
+	} while (0)
+
 /*
  * A ring tree's guest program (`xbgen verify` compiles it with the tree's
  * frontend header): one call of NAMEfront_call(); absent for a handshake
@@ -454,6 +461,8 @@ static struct port *port_of(struct dom *d, unsigned int port);
 static int alloc_port(struct dom *d, int state, int rdom, int rport);
 static void close_port(struct dom *d, int p);
 static void signal_port(struct dom *d, int p);
+static int pending_irq(struct dom *d);
+static int signal_port_of(struct dom *d);
 
 /* kernel/mm.c */
 static int in_arena(uintptr_t v);
@@ -483,5 +492,6 @@ static void destroy_guest(void);
 /* moves.c */
 static int runs(struct dom *d);
 static int drivers_quiet(void);
+static int system_moves(void);
 
 #endif

@@ -369,10 +369,8 @@ void *sim_snapshot(size_t *len)
 		}
 	}
 	buf = malloc(*len);
-	if (!buf) {
-		fprintf(stderr, "xbgen-sim: out of memory for snapshots\n");
-		exit(70);
-	}
+	if (!buf)
+		sim_limit("out of memory for snapshots");
 	memcpy(buf, &h, sizeof(h));
 	p = buf + sizeof(h);
 	memcpy(p, &w, h.wlen);

@@ -206,7 +206,7 @@ int xenbus_map_ring_valloc(struct xenbus_device *dev, grant_ref_t *gnt_refs,
 {
 	struct dom *d = cur, *owner;
 	struct grant *g[RING_PAGES_MAX];
-	struct mapping *m = NULL;
+	struct mapping *m;
 	unsigned int i;
 
 	api_call();
@@ -233,15 +233,11 @@ int xenbus_map_ring_valloc(struct xenbus_device *dev, grant_ref_t *gnt_refs,
 			return -ENOENT;
 		}
 	}
-	for (i = 0; i < MAX_MAPS; i++)
-		if (!w.maps[i].used) {
-			m = &w.maps[i];
-			break;
-		}
-	if (!m) {
-		fprintf(stderr, "xbgen-sim: more than %d ring mappings\n", MAX_MAPS);
-		exit(70);
-	}
+	for (i = 0; i < MAX_MAPS && w.maps[i].used; i++)
+		;
+	if (i == MAX_MAPS)
+		sim_limit("more than %d ring mappings", MAX_MAPS);
+	m = &w.maps[i];
 	memset(m, 0, sizeof(*m));
 	m->used = 1;
 	m->dom = (unsigned char)dom_index(d);

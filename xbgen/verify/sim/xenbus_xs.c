@@ -101,10 +101,8 @@ static void txn_touch(struct txn *x, const char *dir)
 	for (i = 0; i < x->ndirs; i++)
 		if (!strcmp(x->dirs[i], dir))
 			return;
-	if (x->ndirs == TXN_DIRS || strlen(dir) >= SIM_PATH) {
-		fprintf(stderr, "xbgen-sim: a transaction uses too many directories\n");
-		exit(70);
-	}
+	if (x->ndirs == TXN_DIRS || strlen(dir) >= SIM_PATH)
+		sim_limit("a transaction uses too many directories");
 	memcpy(x->dirs[x->ndirs], dir, strlen(dir) + 1);
 	x->dir_hash[x->ndirs++] = subtree_hash(dir);
 }
@@ -271,15 +269,10 @@ int xenbus_printf(struct xenbus_transaction t, const char *dir, const char *node
 	}
 	if (x) {
 		txn_touch(x, dir);
-		if (x->nops == MAX_TXN_OPS) {
-			fprintf(stderr, "xbgen-sim: more than %d writes in one transaction\n",
-				MAX_TXN_OPS);
-			exit(70);
-		}
-		if (strlen(path) >= SIM_PATH) {
-			fprintf(stderr, "xbgen-sim: xenstore path too long: %s\n", path);
-			exit(70);
-		}
+		if (x->nops == MAX_TXN_OPS)
+			sim_limit("more than %d writes in one transaction", MAX_TXN_OPS);
+		if (strlen(path) >= SIM_PATH)
+			sim_limit("xenstore path too long: %s", path);
 		memcpy(x->ops[x->nops].path, path, strlen(path) + 1);
 		memcpy(x->ops[x->nops].val, val, strlen(val) + 1);
 		x->nops++;

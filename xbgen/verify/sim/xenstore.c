@@ -64,10 +64,8 @@ static void xs_write(const char *path, const char *val)
 	int i = xs_find(path);
 
 	if (i < 0) {
-		if (w.nxs == MAX_NODES) {
-			fprintf(stderr, "xbgen-sim: xenstore full\n");
-			exit(70);
-		}
+		if (w.nxs == MAX_NODES)
+			sim_limit("xenstore full");
 		/* keep the nodes sorted: the hash must not depend on order */
 		for (i = w.nxs; i > 0 && strcmp(w.xs[i - 1].path, path) > 0; i--)
 			w.xs[i] = w.xs[i - 1];
@@ -138,35 +136,31 @@ struct epoch_cache {
 	int value;
 };
 
-static struct epoch_cache fe_state, be_state, fe_exists, be_exists;
+static struct epoch_cache states[2], exists[2];	/* frontend, backend */
 
-/* fn(dir), from @cache while xenstore has not changed since it was filled. */
-static int cached(struct epoch_cache *cache, int (*fn)(const char *), const char *dir)
+/* fn(dir), for a device directory from @cache while xenstore has not changed. */
+static int cached(struct epoch_cache cache[2], int (*fn)(const char *), const char *dir)
 {
-	if (cache->epoch != xs_epoch) {
-		cache->value = fn(dir);
-		cache->epoch = xs_epoch;
+	struct epoch_cache *c = dir == fe_dir ? &cache[0] : dir == be_dir ? &cache[1] : NULL;
+
+	if (!c)
+		return fn(dir);
+	if (c->epoch != xs_epoch) {
+		c->value = fn(dir);
+		c->epoch = xs_epoch;
 	}
-	return cache->value;
+	return c->value;
 }
 
-/* xs_exists() of a device directory, remembered likewise. */
+/* xs_exists() of a directory, remembered likewise. */
 static int dir_exists(const char *dir)
 {
-	if (dir == fe_dir)
-		return cached(&fe_exists, xs_exists, dir);
-	if (dir == be_dir)
-		return cached(&be_exists, xs_exists, dir);
-	return xs_exists(dir);
+	return cached(exists, xs_exists, dir);
 }
 
 static int state_of(const char *dir)
 {
-	if (dir == fe_dir)
-		return cached(&fe_state, state_of_uncached, dir);
-	if (dir == be_dir)
-		return cached(&be_state, state_of_uncached, dir);
-	return state_of_uncached(dir);
+	return cached(states, state_of_uncached, dir);
 }
 
 static void fire(const char *path)

@@ -24,7 +24,7 @@ static int dent_index(const struct dentry *d)
 
 static struct dentry *dent_create(const char *name, struct dentry *parent, int dir, void *data)
 {
-	struct dent *e = NULL;
+	struct dent *e;
 	int i, pi = -1;
 
 	api_call();
@@ -46,15 +46,11 @@ static struct dentry *dent_create(const char *name, struct dentry *parent, int d
 		}
 	if (fault_here("creating a debugfs entry"))
 		return SIM_ERR_PTR(-ENOMEM);
-	for (i = 0; i < MAX_DENTRIES; i++)
-		if (!w.dents[i].used) {
-			e = &w.dents[i];
-			break;
-		}
-	if (!e) {
-		fprintf(stderr, "xbgen-sim: more than %d debugfs entries\n", MAX_DENTRIES);
-		exit(70);
-	}
+	for (i = 0; i < MAX_DENTRIES && w.dents[i].used; i++)
+		;
+	if (i == MAX_DENTRIES)
+		sim_limit("more than %d debugfs entries", MAX_DENTRIES);
+	e = &w.dents[i];
 	memset(e, 0, sizeof(*e));
 	e->d = sim_block(sizeof(struct dentry));
 	e->used = 1;

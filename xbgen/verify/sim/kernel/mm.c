@@ -17,10 +17,8 @@ static void *arena_alloc(size_t size)
 	size_t at = w.top + GAP;
 	size_t end = at + ((size + 15) & ~(size_t)15);
 
-	if (end + GAP > ARENA_SIZE) {
-		fprintf(stderr, "xbgen-sim: arena exhausted\n");
-		exit(70);
-	}
+	if (end + GAP > ARENA_SIZE)
+		sim_limit("arena exhausted");
 	w.top = end;
 	if (end > arena_hwm)
 		arena_hwm = end;

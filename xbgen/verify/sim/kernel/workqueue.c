@@ -44,10 +44,8 @@ bool schedule_work(struct work_struct *work)
 	api_call();
 	if (work->data & (WORK_PENDING | WORK_CANCELING))
 		return false;
-	if (d->nworks == MAX_WORKS) {
-		fprintf(stderr, "xbgen-sim: more than %d work items queued\n", MAX_WORKS);
-		exit(70);
-	}
+	if (d->nworks == MAX_WORKS)
+		sim_limit("more than %d work items queued", MAX_WORKS);
 	work->data |= WORK_PENDING;
 	d->works[d->nworks++] = work;
 	trace("%s queues a work item", d->name);

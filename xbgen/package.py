@@ -17,6 +17,10 @@ Everything the package needs besides the sources is read from the tree's
 rendered from the spec.  Every file in the package carries one timestamp
 (``$SOURCE_DATE_EPOCH``, else the newest source file's), so the same tree
 gives the same ``.deb``.
+
+The texts (control, copyright with its licence texts, changelog, postinst,
+prerm, the man pages) are the templates in ``templates/package/``, rendered
+with :func:`xbgen.render.environment`; this module lays out the files.
 """
 
 from __future__ import annotations
@@ -29,21 +33,21 @@ import re
 import shutil
 import subprocess
 import tempfile
-import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
+
 from . import __version__
 from .errors import SpecError, ToolMissingError, UsageError, XbgenError
 from .output import MANIFEST, is_generated_tree, read_manifest
-from .render import EXECUTABLES, USER_OUTPUTS
+from .render import EXECUTABLES, USER_OUTPUTS, environment
 from .spec import LICENSES, NAME_RE, SCRIPTS, VERSION_RE
 
 DKMS_CONF = "dkms.conf"
 #: The Debian revision of every package xbgen builds.
 REVISION = "1"
-SECTION = "kernel"
 
 #: SPDX id of the spec -> DEP-5 short names of the licenses it offers.
 DEP5_LICENSES: dict[str, tuple[str, ...]] = {
@@ -57,150 +61,6 @@ DEP5_LICENSES: dict[str, tuple[str, ...]] = {
     "GPL-2.0-only OR MPL-1.1": ("GPL-2", "MPL-1.1"),
 }
 assert set(DEP5_LICENSES) == set(LICENSES)
-
-_GPL2 = """\
-This program is free software; you can redistribute it and/or modify it
-under the terms of the GNU General Public License version 2 as published by
-the Free Software Foundation.
-"""
-_GPL2_PLUS = """\
-This program is free software; you can redistribute it and/or modify it
-under the terms of the GNU General Public License as published by the Free
-Software Foundation; either version 2 of the License, or (at your option)
-any later version.
-"""
-_GPL_TAIL = """
-This program is distributed in the hope that it will be useful, but WITHOUT
-ANY WARRANTY; without even the implied warranty of MERCHANTABILITY or
-FITNESS FOR A PARTICULAR PURPOSE.  See the GNU General Public License for
-more details.
-
-On Debian systems, the complete text of the GNU General Public License
-version 2 can be found in "/usr/share/common-licenses/GPL-2".
-"""
-_BSD_HEAD = """\
-Redistribution and use in source and binary forms, with or without
-modification, are permitted provided that the following conditions are met:
-
-1. Redistributions of source code must retain the above copyright notice,
-   this list of conditions and the following disclaimer.
-
-2. Redistributions in binary form must reproduce the above copyright notice,
-   this list of conditions and the following disclaimer in the documentation
-   and/or other materials provided with the distribution.
-"""
-_BSD_THIRD = """
-3. Neither the name of the copyright holder nor the names of its
-   contributors may be used to endorse or promote products derived from this
-   software without specific prior written permission.
-"""
-_BSD_TAIL = """
-THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS"
-AND ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE
-IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE
-ARE DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE
-LIABLE FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR
-CONSEQUENTIAL DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF
-SUBSTITUTE GOODS OR SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS
-INTERRUPTION) HOWEVER CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN
-CONTRACT, STRICT LIABILITY, OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE)
-ARISING IN ANY WAY OUT OF THE USE OF THIS SOFTWARE, EVEN IF ADVISED OF THE
-POSSIBILITY OF SUCH DAMAGE.
-"""
-LICENSE_TEXTS: dict[str, str] = {
-    "GPL-2": _GPL2 + _GPL_TAIL,
-    "GPL-2+": _GPL2_PLUS + _GPL_TAIL,
-    "Expat": """\
-Permission is hereby granted, free of charge, to any person obtaining a copy
-of this software and associated documentation files (the "Software"), to
-deal in the Software without restriction, including without limitation the
-rights to use, copy, modify, merge, publish, distribute, sublicense, and/or
-sell copies of the Software, and to permit persons to whom the Software is
-furnished to do so, subject to the following conditions:
-
-The above copyright notice and this permission notice shall be included in
-all copies or substantial portions of the Software.
-
-THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
-IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
-FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
-AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
-LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING
-FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS
-IN THE SOFTWARE.
-""",
-    "BSD-2-clause": _BSD_HEAD + _BSD_TAIL,
-    "BSD-3-clause": _BSD_HEAD + _BSD_THIRD + _BSD_TAIL,
-    "MPL-1.1": """\
-The contents of this file are subject to the Mozilla Public License Version
-1.1 (the "License"); you may not use this file except in compliance with
-the License.
-
-On Debian systems, the complete text of the Mozilla Public License version
-1.1 can be found in "/usr/share/common-licenses/MPL-1.1".
-""",
-}
-
-#: dh_dkms's postinst-dkms (bookworm's dkms 3.0.10 and trixie's 3.2.2 ship the
-#: same): hand over to DKMS's common.postinst, which adds the module and
-#: builds and installs it for every kernel that has headers.
-POSTINST = """\
-#!/bin/sh
-# postinst of {package}, written by xbgen {xbgen}: dh_dkms's postinst-dkms
-# (template-dkms-mkdeb/debian/postinst in the DKMS tarball), which hands the
-# work to DKMS's common.postinst: dkms add, then build and install for every
-# kernel whose headers are installed.
-set -e
-
-DKMS_NAME={name}
-DKMS_PACKAGE_NAME=$DKMS_NAME-dkms
-DKMS_VERSION={version}
-
-postinst_found=0
-
-case "$1" in
-	configure)
-		for DKMS_POSTINST in /usr/lib/dkms/common.postinst \\
-				/usr/share/$DKMS_PACKAGE_NAME/postinst; do
-			if [ -f $DKMS_POSTINST ]; then
-				$DKMS_POSTINST $DKMS_NAME $DKMS_VERSION /usr/share/$DKMS_PACKAGE_NAME "" $2
-				postinst_found=1
-				break
-			fi
-		done
-		if [ "$postinst_found" -eq 0 ]; then
-			echo "ERROR: DKMS version is too old and $DKMS_PACKAGE_NAME was not"
-			echo "built with legacy DKMS support."
-			echo "You must either rebuild $DKMS_PACKAGE_NAME with legacy postinst"
-			echo "support or upgrade DKMS to a more current version."
-			exit 1
-		fi
-	;;
-esac
-
-exit 0
-"""
-
-#: dh_dkms's prerm-dkms: remove the module from DKMS, for every kernel.
-PRERM = """\
-#!/bin/sh
-# prerm of {package}, written by xbgen {xbgen}: dh_dkms's prerm-dkms, which
-# removes the modules DKMS built from every kernel.
-set -e
-
-DKMS_NAME={name}
-DKMS_VERSION={version}
-
-case "$1" in
-	remove|upgrade|deconfigure)
-		if [ "$(dkms status -m $DKMS_NAME -v $DKMS_VERSION)" ]; then
-			dkms remove -m $DKMS_NAME -v $DKMS_VERSION --all
-		fi
-	;;
-esac
-
-exit 0
-"""
 
 _MAINTAINER_RE = re.compile(r"^(?P<name>[^<>,]*[^<>,\s])\s*<(?P<email>[^<>@\s]+@[^<>@\s]+)>$")
 _CONF_RE = re.compile(r'^(PACKAGE_NAME|PACKAGE_VERSION)="([^"$`\\]*)"$')
@@ -339,116 +199,32 @@ def _gzip(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
+def _text(template: str, info: PackageInfo, **context: object) -> str:
+    """Render ``templates/package/<template>`` about `info` (render.py's Jinja environment)."""
+    try:
+        page = environment().get_template(f"package/{template}")
+        return page.render(info=info, xbgen_version=__version__, **context)
+    except jinja2.TemplateError as exc:
+        raise XbgenError(f"package/{template}: template error: {exc}") from None
+
+
 def _control(info: PackageInfo, installed_kib: int) -> str:
-    synopsis = info.description.rstrip(".").strip() + " (DKMS)"
-    body = (
-        f"DKMS source of the {info.name} Xen split driver: the frontend module "
-        f"{info.name}front, for the guest, and the backend module {info.name}back, for "
-        "the driver domain. DKMS builds both for every kernel whose headers are "
-        "installed, and again for each new kernel."
-    )
-    if info.scripts != "none":
-        body += (
-            " The activate and deactivate scripts plug a device between the driver "
-            "domain and a guest through xenstore."
-        )
-    lines = textwrap.wrap(body, width=72)
-    lines += [".", f"Generated by xbgen {__version__}."]
-    fields = [
-        f"Package: {info.package}",
-        f"Version: {info.deb_version}",
-        "Architecture: all",
-        f"Maintainer: {info.maintainer}",
-        f"Installed-Size: {installed_kib}",
-        "Depends: dkms",
-    ]
-    if info.scripts != "none":
-        fields.append("Suggests: xenstore-utils")
-    fields += [
-        f"Section: {SECTION}",
-        "Priority: optional",
-        f"Description: {synopsis}",
-        *(f" {line}" for line in lines),
-    ]
-    return "\n".join(fields) + "\n"
+    return _text("control.j2", info, installed_kib=installed_kib)
 
 
 def _copyright(info: PackageInfo, year: int) -> str:
-    names = DEP5_LICENSES[info.license]
-    holder = info.maintainer
-    parts = [
-        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
-        f"Upstream-Name: {info.name}\n"
-        f"Upstream-Contact: {holder}\n"
-        f"Comment: Generated by xbgen {__version__} from the {info.name} spec\n"
-        f" (SPDX-License-Identifier: {info.license}).\n",
-        f"Files: *\nCopyright: {year} {holder}\nLicense: {' or '.join(names)}\n",
-    ]
-    for name in names:
-        text = "\n".join(f" {line}" if line else " ." for line in LICENSE_TEXTS[name].splitlines())
-        parts.append(f"License: {name}\n{text}\n")
-    return "\n".join(parts)
+    return _text("copyright.j2", info, year=year, names=DEP5_LICENSES[info.license])
 
 
 def _changelog(info: PackageInfo, when: int) -> str:
     date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(when))
-    return (
-        f"{info.package} ({info.deb_version}) unstable; urgency=medium\n\n"
-        f"  * Generated by xbgen {__version__} from the {info.name} spec.\n\n"
-        f" -- {info.maintainer}  {date}\n"
-    )
+    return _text("changelog.j2", info, date=date)
 
 
 def _manpage(info: PackageInfo, script: str, when: int) -> str:
     """A man page for /usr/sbin/NAME-activate or NAME-deactivate."""
-    command = f"{info.name}-{script}"
     date = time.strftime("%Y-%m-%d", time.gmtime(when))
-    other = "deactivate" if script == "activate" else "activate"
-    what = (
-        "plug a {n} device between the backend domain and a guest"
-        if script == "activate"
-        else "unplug a {n} device again"
-    ).format(n=info.name)
-    desc = (
-        f"writes the xenstore directories of device DEVID of the guest DOMU_ID and "
-        f"of its backend, with the permissions the Xen toolstack uses, so that "
-        f"{info.name}back and {info.name}front probe and connect."
-        if script == "activate"
-        else "takes the backend offline, asks both ends to close, waits until both "
-        "are Closed and removes both xenstore directories, as the Xen toolstack "
-        f"does; then {info.name}back can be unloaded."
-    )
-    roff = "\\-"
-    return (
-        f'.TH {command.upper()} 8 "{date}" '
-        f'"{info.name} {info.version}" "System Administration"\n'
-        ".SH NAME\n"
-        f"{command.replace('-', roff)} {roff} {what}\n"
-        ".SH SYNOPSIS\n"
-        f".B {command.replace('-', roff)}\n"
-        ".I DOMU_ID\n"
-        ".RI [ DEVID ]\n"
-        ".SH DESCRIPTION\n"
-        f".B {command.replace('-', roff)}\n"
-        f"{desc}\n"
-        "Run it as root in dom0, where the xenstore tools are installed, whichever\n"
-        "domain runs the backend: only dom0 may create the guest's device directory.\n"
-        ".PP\n"
-        "DOMU_ID is the domain id of the guest (0: dom0 itself);\n"
-        "DEVID is the device id; without it, the one the driver was generated with.\n"
-        ".SH ENVIRONMENT\n"
-        ".TP\n"
-        ".B BACKEND_DOMID\n"
-        "the domain id of the backend's domain, instead of the one the driver was\n"
-        "generated with: a driver domain gets a new one each time it starts\n"
-        "(\\fBxl domid\\fR \\fINAME\\fR); give both scripts the same.  A decimal number\n"
-        "without a leading zero; anything else, empty included, is a usage error.\n"
-        ".SH EXIT STATUS\n"
-        "0 on success, 1 on failure, 2 on bad arguments.\n"
-        ".SH SEE ALSO\n"
-        f".BR {info.name}{roff}{other} (8),\n"
-        f".I /usr/src/{info.name}{roff}{info.version}/README.md\n"
-    )
+    return _text("manpage.8.j2", info, script=script, date=date)
 
 
 def _scripts(info: PackageInfo, when: int) -> dict[str, tuple[str, bool]]:
@@ -499,12 +275,11 @@ def stage(tree: Path, root: Path) -> PackageInfo:
     md5sums = "".join(
         f"{hashlib.md5(data).hexdigest()}  {path}\n" for path, data in sorted(payload.items())
     )
-    fmt = {"package": info.package, "name": info.name, "version": info.version}
     control = {
         "control": (_control(info, kib), 0o644),
         "md5sums": (md5sums, 0o644),
-        "postinst": (POSTINST.format(xbgen=__version__, **fmt), 0o755),
-        "prerm": (PRERM.format(xbgen=__version__, **fmt), 0o755),
+        "postinst": (_text("postinst.j2", info), 0o755),
+        "prerm": (_text("prerm.j2", info), 0o755),
     }
     for name, (text, mode) in control.items():
         _write(debian / name, text.encode(), mode, when)

@@ -348,7 +348,9 @@ def resolve(package: str, release: str = "bookworm", progress: Progress | None =
     return package
 
 
-def library_closure(roots: list[str], release: str = "bookworm") -> list[str]:
+def library_closure(
+    roots: list[str], release: str = "bookworm", progress: Progress | None = None
+) -> list[str]:
     """``roots`` and every library they need, recursively, in ``release``.
 
     One ``apt-cache depends --recurse`` call; from each package only the
@@ -359,6 +361,7 @@ def library_closure(roots: list[str], release: str = "bookworm") -> list[str]:
     out = _apt_cache(
         release, "depends", "--recurse", "--no-recommends", "--no-suggests",
         "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *roots,
+        progress=progress,
     )  # fmt: skip
     graph: dict[str, list[str]] = {}
     deps: list[str] = []

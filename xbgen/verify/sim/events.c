@@ -38,7 +38,7 @@ static int alloc_port(struct dom *d, int state, int rdom, int rport)
 }
 
 /* The remote end of @d's interdomain port @p, while it is bound to it. */
-static struct port *peer_port(struct dom *d, int p)
+static inline struct port *peer_port(struct dom *d, int p)
 {
 	struct port *x = &w.ports[dom_index(d)][p];
 	struct dom *r;

@@ -13,7 +13,6 @@ static int tracing;			/* replays print what happens */
 static const int *sched_moves;
 static int sched_n;
 
-static void trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void trace(const char *fmt, ...)
 {
 	va_list ap;
@@ -27,7 +26,6 @@ static void trace(const char *fmt, ...)
 	va_end(ap);
 }
 
-static void violate(int prop, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void violate(int prop, const char *fmt, ...)
 {
 	va_list ap;

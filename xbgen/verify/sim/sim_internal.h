@@ -363,10 +363,11 @@ static unsigned long xs_epoch = 1;
 
 /*
  * Every object the simulation hands out (driver allocations, pages,
- * devices, debugfs entries) lives in one arena, so a configuration can be
- * saved and restored by copying the live blocks.  Blocks are never reused
- * and are poisoned when freed, with poisoned gaps between them:
- * AddressSanitizer reports a use after free or an overflow at once.
+ * devices, debugfs entries) lives in one arena (kernel/mm.c), so a
+ * configuration can be saved and restored by copying the live blocks.
+ * Blocks are never reused and are poisoned when freed, with poisoned gaps
+ * between them: AddressSanitizer reports a use after free or an overflow at
+ * once.
  */
 #define ARENA_SIZE (8 << 20)
 #define GAP 32
@@ -374,6 +375,8 @@ static unsigned long xs_epoch = 1;
 static size_t arena_hwm;
 
 static unsigned char arena[ARENA_SIZE] __attribute__((aligned(64)));
+
+/* What the parts call of each other, by the file that defines it. */
 
 /* world.c */
 static struct dom *fe(void);

@@ -139,7 +139,7 @@ struct epoch_cache {
 static struct epoch_cache states[2], exists[2];	/* frontend, backend */
 
 /* fn(dir), for a device directory from @cache while xenstore has not changed. */
-static int cached(struct epoch_cache cache[2], int (*fn)(const char *), const char *dir)
+static inline int cached(struct epoch_cache cache[2], int (*fn)(const char *), const char *dir)
 {
 	struct epoch_cache *c = dir == fe_dir ? &cache[0] : dir == be_dir ? &cache[1] : NULL;
 
@@ -153,12 +153,12 @@ static int cached(struct epoch_cache cache[2], int (*fn)(const char *), const ch
 }
 
 /* xs_exists() of a directory, remembered likewise. */
-static int dir_exists(const char *dir)
+static inline int dir_exists(const char *dir)
 {
 	return cached(exists, xs_exists, dir);
 }
 
-static int state_of(const char *dir)
+static inline int state_of(const char *dir)
 {
 	return cached(states, state_of_uncached, dir);
 }

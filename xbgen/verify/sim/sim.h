@@ -4,7 +4,8 @@
  *
  * sim.c implements the kernel API the drivers call (the same fake headers
  * `xbgen check` uses declare it) on top of a tiny xenstore, two domains and
- * a toolstack; explore.c walks every schedule of that world.
+ * a toolstack, in parts named after the kernel files they model
+ * (sim_internal.h maps them); explore.c walks every schedule of that world.
  */
 #ifndef XBGEN_SIM_H
 #define XBGEN_SIM_H
@@ -93,19 +94,23 @@ struct sim_summary {
 #define SF_WAS_CONN	0x2000	/* both ends have been Connected */
 #define SF_FAULT	0x4000	/* a planted fault (not hostile) happened */
 
-/* sim.c */
+/* world.c */
 void sim_init(void);
 void sim_watchdog(int seconds);
 void sim_reset(const struct sim_limits *lim);
+/* moves.c */
 int sim_enabled(int move);
 int sim_apply(int move);	/* 0 ok, else a safety property violated */
-void sim_summarise(struct sim_summary *s);
 const char *sim_move_name(int move);
+/* props.c */
+void sim_summarise(struct sim_summary *s);
 const char *sim_violation(void);	/* message of the last violation */
-int sim_load_config(const char *path);
 void sim_trace(int on);		/* print what happens, for replays */
 void sim_describe(char *buf, int len);
 void sim_set_schedule(const int *moves, int n);	/* for crash reports */
+/* toolstack.c */
+int sim_load_config(const char *path);
+/* snapshot.c */
 void *sim_snapshot(size_t *len);
 void sim_restore(const void *snap);
 

@@ -140,6 +140,15 @@ def test_control_fields_come_from_the_spec(ring_deb: Path) -> None:
     assert int(_field(ring_deb, "Installed-Size")) > 50
 
 
+def test_a_device_name_with_underscores_gets_a_debian_package_name(tmp_path: Path) -> None:
+    # A device name is a C identifier; a Debian package name has no '_'.
+    deb = build_package(_tree(tmp_path / "out", _spec(name="my_dev")), tmp_path)
+    assert deb.name == f"my-dev-dkms_{VERSION}-1_all.deb"
+    assert _field(deb, "Package") == "my-dev-dkms"
+    assert f"usr/src/my_dev-{VERSION}/dkms.conf" in _deb_files(deb)
+    assert "usr/share/doc/my-dev-dkms/copyright" in _deb_files(deb)
+
+
 def test_maintainer_scripts_hand_over_to_dkms(ring_deb: Path, tmp_path: Path) -> None:
     postinst = _control_file(ring_deb, "postinst", tmp_path)
     prerm = _control_file(ring_deb, "prerm", tmp_path)

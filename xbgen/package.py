@@ -81,7 +81,8 @@ class PackageInfo:
 
     @property
     def package(self) -> str:
-        return f"{self.name}-dkms"
+        # Debian package names have no '_' (policy 5.6.1); device names may.
+        return f"{self.name.replace('_', '-')}-dkms"
 
     @property
     def deb_version(self) -> str:

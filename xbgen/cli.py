@@ -356,7 +356,7 @@ def e2e(
                 scenario,
                 accel=accel,
                 keep_logs=keep_logs,
-                progress=lambda message: err_console.print(escape(f"xbgen: {message}")),
+                progress=progress,
             )
         except e2e_run.E2EFailed as failed:
             out_console.print(escape(failed.result.summary()))

@@ -111,6 +111,66 @@ struct pending {
 	void *snap;
 };
 
+/*
+ * The snapshots of one depth, packed one after the other into big chunks
+ * (no malloc() and free() of each: under AddressSanitizer those fill and
+ * quarantine every block); a depth's chunks are reused once it has been
+ * expanded.
+ */
+#define CHUNK (32UL << 20)
+
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	unsigned char data[] __attribute__((aligned(16)));
+};
+
+struct pool {
+	struct chunk *head;
+};
+
+static struct chunk *spare;
+
+static void *pool_snapshot(struct pool *p)
+{
+	size_t max = sim_snapshot_max(), len;
+	struct chunk *c = p->head;
+	void *snap;
+
+	if (!c || c->cap - c->used < max) {
+		if (spare && spare->cap >= max) {
+			c = spare;
+			spare = c->next;
+		} else {
+			size_t cap = max > CHUNK ? max : CHUNK;
+
+			c = malloc(sizeof(*c) + cap);
+			if (!c)
+				return NULL;
+			c->cap = cap;
+		}
+		c->used = 0;
+		c->next = p->head;
+		p->head = c;
+	}
+	snap = c->data + c->used;
+	len = sim_snapshot_into(snap);
+	c->used += (len + 15) & ~(size_t)15;
+	return snap;
+}
+
+/* Every snapshot of the pool is done with: keep its chunks for the next depth. */
+static void pool_release(struct pool *p)
+{
+	while (p->head) {
+		struct chunk *c = p->head;
+
+		p->head = c->next;
+		c->next = spare;
+		spare = c;
+	}
+}
+
 static int push(struct pending **v, int *n, int *capacity, int id, void *snap)
 {
 	if (*n == *capacity) {
@@ -136,10 +196,10 @@ static int explore(const struct sim_limits *lim, int max_states)
 	struct sim_summary sum;
 	struct timespec t0, t1;
 	struct pending *layer = NULL, *next = NULL;
+	struct pool layer_pool = { NULL }, next_pool = { NULL };
 	int nlayer = 0, nnext = 0, caplayer = 0, capnext = 0;
 	long edges = 0;
 	int m, limited = 0;
-	size_t len;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cap = max_states + 1;
@@ -161,7 +221,8 @@ static int explore(const struct sim_limits *lim, int max_states)
 	nnodes = 1;
 	lookup(sum.hash, 0);
 	print_state(0, -1, -1, 0, &sum);
-	push(&layer, &nlayer, &caplayer, 0, sim_snapshot(&len));
+	if (push(&layer, &nlayer, &caplayer, 0, pool_snapshot(&layer_pool)))
+		return 70;
 
 	while (nlayer) {
 		int i;
@@ -178,6 +239,7 @@ static int explore(const struct sim_limits *lim, int max_states)
 					enabled[ne++] = m;
 			for (k = 0; k < ne; k++) {
 				int prop, to;
+				void *snap;
 
 				m = enabled[k];
 				if (k > 0)
@@ -203,7 +265,8 @@ static int explore(const struct sim_limits *lim, int max_states)
 					nodes[to].move = (unsigned char)m;
 					nodes[to].depth = (unsigned short)(n + 1);
 					print_state(to, id, m, n + 1, &sum);
-					if (push(&next, &nnext, &capnext, to, sim_snapshot(&len)))
+					snap = pool_snapshot(&next_pool);
+					if (!snap || push(&next, &nnext, &capnext, to, snap))
 						return 70;
 				}
 				{
@@ -212,8 +275,10 @@ static int explore(const struct sim_limits *lim, int max_states)
 					put_record('E', e, 3);
 				}
 			}
-			free(layer[i].snap);
 		}
+		pool_release(&layer_pool);
+		layer_pool = next_pool;
+		next_pool.head = NULL;
 		{
 			struct pending *t = layer;
 			int c = caplayer;

@@ -111,7 +111,9 @@ void sim_set_schedule(const int *moves, int n);	/* for crash reports */
 /* toolstack.c */
 int sim_load_config(const char *path);
 /* snapshot.c */
-void *sim_snapshot(size_t *len);
+void *sim_snapshot(size_t *len);		/* malloc()ed */
+size_t sim_snapshot_max(void);		/* an upper bound of the next one's length */
+size_t sim_snapshot_into(void *buf);	/* into word-aligned @buf: its length */
 void sim_restore(const void *snap);
 
 #endif

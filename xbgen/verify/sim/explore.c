@@ -114,27 +114,29 @@ struct pending {
 /*
  * The snapshots of one depth, packed one after the other into big chunks
  * (no malloc() and free() of each: under AddressSanitizer those fill and
- * quarantine every block); a depth's chunks are reused once it has been
- * expanded.
+ * quarantine every block).  A chunk goes back to the spares as soon as
+ * every configuration in it has been expanded, for the next depth to fill.
  */
-#define CHUNK (32UL << 20)
+#define CHUNK (16UL << 20)
 
 struct chunk {
 	struct chunk *next;
 	size_t used, cap;
+	int last;			/* the last configuration in it (its index in the depth) */
 	unsigned char data[] __attribute__((aligned(16)));
 };
 
 struct pool {
-	struct chunk *head;
+	struct chunk *head, *tail;	/* oldest first */
 };
 
 static struct chunk *spare;
 
-static void *pool_snapshot(struct pool *p)
+/* The configuration, saved into the pool as the @index-th of its depth. */
+static void *pool_snapshot(struct pool *p, int index)
 {
 	size_t max = sim_snapshot_max(), len;
-	struct chunk *c = p->head;
+	struct chunk *c = p->tail;
 	void *snap;
 
 	if (!c || c->cap - c->used < max) {
@@ -150,22 +152,29 @@ static void *pool_snapshot(struct pool *p)
 			c->cap = cap;
 		}
 		c->used = 0;
-		c->next = p->head;
-		p->head = c;
+		c->next = NULL;
+		if (p->tail)
+			p->tail->next = c;
+		else
+			p->head = c;
+		p->tail = c;
 	}
 	snap = c->data + c->used;
 	len = sim_snapshot_into(snap);
 	c->used += (len + 15) & ~(size_t)15;
+	c->last = index;
 	return snap;
 }
 
-/* Every snapshot of the pool is done with: keep its chunks for the next depth. */
-static void pool_release(struct pool *p)
+/* The configurations up to the @index-th are expanded: their chunks are spare. */
+static void pool_release(struct pool *p, int index)
 {
-	while (p->head) {
+	while (p->head && p->head->last <= index) {
 		struct chunk *c = p->head;
 
 		p->head = c->next;
+		if (!p->head)
+			p->tail = NULL;
 		c->next = spare;
 		spare = c;
 	}
@@ -196,7 +205,7 @@ static int explore(const struct sim_limits *lim, int max_states)
 	struct sim_summary sum;
 	struct timespec t0, t1;
 	struct pending *layer = NULL, *next = NULL;
-	struct pool layer_pool = { NULL }, next_pool = { NULL };
+	struct pool layer_pool = { NULL, NULL }, next_pool = { NULL, NULL };
 	int nlayer = 0, nnext = 0, caplayer = 0, capnext = 0;
 	long edges = 0;
 	int m, limited = 0;
@@ -221,7 +230,7 @@ static int explore(const struct sim_limits *lim, int max_states)
 	nnodes = 1;
 	lookup(sum.hash, 0);
 	print_state(0, -1, -1, 0, &sum);
-	if (push(&layer, &nlayer, &caplayer, 0, pool_snapshot(&layer_pool)))
+	if (push(&layer, &nlayer, &caplayer, 0, pool_snapshot(&layer_pool, 0)))
 		return 70;
 
 	while (nlayer) {
@@ -265,7 +274,7 @@ static int explore(const struct sim_limits *lim, int max_states)
 					nodes[to].move = (unsigned char)m;
 					nodes[to].depth = (unsigned short)(n + 1);
 					print_state(to, id, m, n + 1, &sum);
-					snap = pool_snapshot(&next_pool);
+					snap = pool_snapshot(&next_pool, nnext);
 					if (!snap || push(&next, &nnext, &capnext, to, snap))
 						return 70;
 				}
@@ -275,10 +284,10 @@ static int explore(const struct sim_limits *lim, int max_states)
 					put_record('E', e, 3);
 				}
 			}
+			pool_release(&layer_pool, i);
 		}
-		pool_release(&layer_pool);
 		layer_pool = next_pool;
-		next_pool.head = NULL;
+		next_pool.head = next_pool.tail = NULL;
 		{
 			struct pending *t = layer;
 			int c = caplayer;

@@ -6,15 +6,36 @@
  */
 #include "sim_internal.h"
 
+/*
+ * The explorer's machinery: it reads the drivers' memory whatever its
+ * shadow says (stack redzones, the drivers' static data) and does
+ * arithmetic no driver sees.  Neither sanitizer instruments it: what they
+ * check is the drivers' code and the kernel API's, not the saving and
+ * hashing of configurations.
+ */
+#define MACHINERY __attribute__((no_sanitize_address, no_sanitize_undefined))
+
+#define MIX(h, v) (((h) ^ ((v) + 0x9e3779b97f4a7c15ULL + ((h) << 6) + ((h) >> 2))) * \
+			 0x100000001b3ULL)
+
+/* For the rest of the simulation (a thread's history). */
 static inline uint64_t mix(uint64_t h, uint64_t v)
 {
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	h *= 0x100000001b3ULL;
-	return h;
+	return MIX(h, v);
+}
+
+/*
+ * The same, inlined into the machinery below (the sanitizers' attributes
+ * differ, and gcc inlines only between functions whose attributes match).
+ */
+MACHINERY __attribute__((always_inline))
+static inline uint64_t hmix(uint64_t h, uint64_t v)
+{
+	return MIX(h, v);
 }
 
 /* An unaligned word, read whatever its shadow says. */
-__attribute__((no_sanitize_address))
+MACHINERY __attribute__((always_inline))
 static inline uint64_t load64(const void *p)
 {
 	uint64_t v;
@@ -23,7 +44,7 @@ static inline uint64_t load64(const void *p)
 	return v;
 }
 
-__attribute__((no_sanitize_address))
+MACHINERY
 static uint64_t mix_str(uint64_t h, const char *s)
 {
 	size_t n = strlen(s), i;
@@ -31,11 +52,11 @@ static uint64_t mix_str(uint64_t h, const char *s)
 
 	for (i = 0; i + 8 <= n; i += 8) {
 		memcpy(&v, s + i, 8);
-		h = mix(h, v);
+		h = hmix(h, v);
 	}
 	v = 0;
 	memcpy(&v, s + i, n - i);
-	return mix(mix(h, v), n);
+	return hmix(hmix(h, v), n);
 }
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -49,7 +70,7 @@ static uint64_t mix_str(uint64_t h, const char *s)
  * that last word has a zero byte, so the words of consecutive strings
  * cannot run into each other.
  */
-__attribute__((no_sanitize_address))
+MACHINERY
 static inline uint64_t mix_buf(uint64_t h, const char *s)
 {
 	for (;; s += 8) {
@@ -59,32 +80,33 @@ static inline uint64_t mix_buf(uint64_t h, const char *s)
 		if (z) {
 			int k = __builtin_ctzll(z) >> 3;	/* the first zero byte */
 
-			return mix(h, k ? v & ((1ULL << (8 * k)) - 1) : 0);
+			return hmix(h, k ? v & ((1ULL << (8 * k)) - 1) : 0);
 		}
-		h = mix(h, v);
+		h = hmix(h, v);
 	}
 }
 
 /* A word that may point into the arena is named by its block, not its address. */
+MACHINERY
 static uint64_t hash_word(uint64_t h, uint64_t v)
 {
 	int i;
 
 	if (!in_arena((uintptr_t)v))
-		return mix(h, v);
+		return hmix(h, v);
 	for (i = 0; i < w.nallocs; i++) {
 		uintptr_t p = (uintptr_t)w.allocs[i].ptr;
 
 		if (v >= p && v < p + w.allocs[i].size + 1)
-			return mix(mix(h, 0xa110c000 + (uint64_t)i), v - p);
+			return hmix(hmix(h, 0xa110c000 + (uint64_t)i), v - p);
 	}
 	for (i = 0; i < SIM_NDOM; i++) {
 		uintptr_t p = (uintptr_t)w.dom[i].dev;
 
 		if (p && v >= p && v < p + sizeof(struct simdev))
-			return mix(mix(h, 0xde0000 + (uint64_t)i), v - p);
+			return hmix(hmix(h, 0xde0000 + (uint64_t)i), v - p);
 	}
-	return mix(h, v);
+	return hmix(h, v);
 }
 
 /*
@@ -103,6 +125,7 @@ struct spans {
 	struct span s[MAX_ALLOCS + SIM_NDOM];
 };
 
+MACHINERY
 static void spans_of_world(struct spans *t)
 {
 	int i;
@@ -119,32 +142,46 @@ static void spans_of_world(struct spans *t)
 						      sizeof(struct simdev), 0xde0000 + (uint64_t)i };
 }
 
+MACHINERY __attribute__((always_inline))
 static inline uint64_t span_word(const struct spans *t, uint64_t h, uint64_t v)
 {
 	int i;
 
-	if (v - t->base >= t->top)
-		return mix(h, v);
+	if (__builtin_expect(v - t->base >= t->top, 1))
+		return hmix(h, v);
 	for (i = 0; i < t->n; i++)
 		if (v - t->s[i].lo < t->s[i].len)
-			return mix(mix(h, t->s[i].tag), v - t->s[i].lo);
-	return mix(h, v);
+			return hmix(hmix(h, t->s[i].tag), v - t->s[i].lo);
+	return hmix(h, v);
 }
 
-/* A block's words, as hash_word() would mix them, and its tail bytes. */
-__attribute__((no_sanitize_address))
+/*
+ * A block's words, each as hash_word() would mix it, and its tail bytes.
+ * Four chains, each taking every fourth word, so the multiplications of
+ * consecutive words overlap; then the chains are mixed into one.
+ */
+MACHINERY
 static uint64_t hash_words(const struct spans *t, uint64_t h, const unsigned char *p, size_t n)
 {
+	uint64_t a = h, b = h ^ 0x243f6a8885a308d3ULL, c = h ^ 0x13198a2e03707344ULL;
+	uint64_t d = h ^ 0xa4093822299f31d0ULL;
 	size_t off;
 
-	for (off = 0; off + 8 <= n; off += 8)
-		h = span_word(t, h, load64(p + off));
+	for (off = 0; off + 32 <= n; off += 32) {
+		a = span_word(t, a, load64(p + off));
+		b = span_word(t, b, load64(p + off + 8));
+		c = span_word(t, c, load64(p + off + 16));
+		d = span_word(t, d, load64(p + off + 24));
+	}
+	for (; off + 8 <= n; off += 8)
+		a = span_word(t, a, load64(p + off));
+	h = hmix(hmix(hmix(hmix(h, a), b), c), d);
 	for (; off < n; off++)
-		h = mix(h, p[off]);
+		h = hmix(h, p[off]);
 	return h;
 }
 
-__attribute__((no_sanitize_address))
+MACHINERY
 static uint64_t hash_heap(const struct spans *t, uint64_t h)
 {
 	int i;
@@ -154,8 +191,8 @@ static uint64_t hash_heap(const struct spans *t, uint64_t h)
 		const unsigned char *p = w.allocs[i].ptr;
 		size_t n = w.allocs[i].size;
 
-		h = mix(h, n);
-		h = mix(h, (uint64_t)((w.allocs[i].dom + 1) << 8 | w.allocs[i].module << 4 |
+		h = hmix(h, n);
+		h = hmix(h, (uint64_t)((w.allocs[i].dom + 1) << 8 | w.allocs[i].module << 4 |
 				      w.allocs[i].kind) << 16 | w.allocs[i].pages_freed);
 		if (w.allocs[i].kind == K_PAGES) {
 			/* shared pages hold no pointers: their non-zero words, placed */
@@ -166,19 +203,19 @@ static uint64_t hash_heap(const struct spans *t, uint64_t h)
 				if (!(a | b | c | d))
 					continue;
 				if (a)
-					h = mix(mix(h, off), a);
+					h = hmix(hmix(h, off), a);
 				if (b)
-					h = mix(mix(h, off + 8), b);
+					h = hmix(hmix(h, off + 8), b);
 				if (c)
-					h = mix(mix(h, off + 16), c);
+					h = hmix(hmix(h, off + 16), c);
 				if (d)
-					h = mix(mix(h, off + 24), d);
+					h = hmix(hmix(h, off + 24), d);
 			}
 			for (; off + 8 <= n; off += 8) {
 				uint64_t v = load64(p + off);
 
 				if (v)
-					h = mix(mix(h, off), v);
+					h = hmix(hmix(h, off), v);
 			}
 			continue;
 		}
@@ -188,6 +225,7 @@ static uint64_t hash_heap(const struct spans *t, uint64_t h)
 }
 
 /* The drivers' static data, redzones included: read it raw. */
+MACHINERY
 static uint64_t hash_drivers(const struct spans *t, uint64_t h)
 {
 	const unsigned char *p = (const unsigned char *)__xbgen_drivers_start;
@@ -196,6 +234,7 @@ static uint64_t hash_drivers(const struct spans *t, uint64_t h)
 	return hash_words(t, h, p, n);
 }
 
+MACHINERY
 static uint64_t heap_hash(void)
 {
 	struct spans t;
@@ -204,6 +243,7 @@ static uint64_t heap_hash(void)
 	return hash_drivers(&t, hash_heap(&t, 0x5eed));
 }
 
+MACHINERY
 static uint64_t hash_xen(uint64_t h)
 {
 	int i, j;
@@ -213,9 +253,9 @@ static uint64_t hash_xen(uint64_t h)
 
 		if (!g->used)
 			continue;
-		h = mix(h, (uint64_t)g->ref << 32 | (uint64_t)g->used << 24 |
+		h = hmix(h, (uint64_t)g->ref << 32 | (uint64_t)g->used << 24 |
 			   (uint64_t)g->owner << 16 | (uint64_t)g->maps << 8 | g->module);
-		h = mix(h, (uint64_t)g->to);
+		h = hmix(h, (uint64_t)g->to);
 		h = hash_word(h, (uint64_t)(uintptr_t)g->page);
 	}
 	for (i = 0; i < MAX_MAPS; i++) {
@@ -223,10 +263,10 @@ static uint64_t hash_xen(uint64_t h)
 
 		if (!m->used)
 			continue;
-		h = mix(h, 0x3000 + (uint64_t)(m->dom << 16 | m->owner << 8 | m->n) +
+		h = hmix(h, 0x3000 + (uint64_t)(m->dom << 16 | m->owner << 8 | m->n) +
 			   ((uint64_t)m->module << 32));
 		for (j = 0; j < m->n; j++)
-			h = mix(h, m->refs[j]);
+			h = hmix(h, m->refs[j]);
 		h = hash_word(h, (uint64_t)(uintptr_t)m->vaddr);
 	}
 	for (i = 0; i < SIM_NDOM; i++) {
@@ -235,18 +275,18 @@ static uint64_t hash_xen(uint64_t h)
 
 			if (x->state == P_FREE)
 				continue;
-			h = mix(h, (uint64_t)(i << 24 | j << 16 | x->state << 8 | x->pending << 4 |
+			h = hmix(h, (uint64_t)(i << 24 | j << 16 | x->state << 8 | x->pending << 4 |
 					      x->module) + ((uint64_t)(x->irq + 1) << 32));
-			h = mix(h, (uint64_t)x->rdom << 32 | (uint32_t)x->rport);
+			h = hmix(h, (uint64_t)x->rdom << 32 | (uint32_t)x->rport);
 		}
 		for (j = 0; j < MAX_IRQS; j++) {
 			const struct irqrec *q = &w.irqs[i][j];
 
 			if (!q->used)
 				continue;
-			h = mix(h, (uint64_t)(i << 24 | j << 16 | q->disabled << 8 | q->masked << 4 |
+			h = hmix(h, (uint64_t)(i << 24 | j << 16 | q->disabled << 8 | q->masked << 4 |
 					      q->module) + ((uint64_t)q->port << 32));
-			h = mix(h, (uint64_t)(uintptr_t)q->handler);
+			h = hmix(h, (uint64_t)(uintptr_t)q->handler);
 			h = hash_word(h, (uint64_t)(uintptr_t)q->dev_id);
 		}
 	}
@@ -255,7 +295,7 @@ static uint64_t hash_xen(uint64_t h)
 
 		if (!e->used)
 			continue;
-		h = mix(h, (uint64_t)(i << 24 | (e->parent + 1) << 16 | e->dom << 8 | e->module << 4 |
+		h = hmix(h, (uint64_t)(i << 24 | (e->parent + 1) << 16 | e->dom << 8 | e->module << 4 |
 				      e->dir));
 		h = mix_str(h, e->name);
 		h = hash_word(h, (uint64_t)(uintptr_t)e->d);
@@ -264,6 +304,7 @@ static uint64_t hash_xen(uint64_t h)
 	return h;
 }
 
+MACHINERY
 static uint64_t world_hash(int with_activities)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
@@ -279,20 +320,20 @@ static uint64_t world_hash(int with_activities)
 		struct dom *d = &w.dom[i];
 		int j;
 
-		h = mix(h, (uint64_t)(d->alive | d->loaded << 1 | d->ever_loaded << 2 |
+		h = hmix(h, (uint64_t)(d->alive | d->loaded << 1 | d->ever_loaded << 2 |
 				      (d->drv != NULL) << 3 | d->xsfail << 4 | d->nomem << 7));
 		if (d->dev) {
 			struct simdev *sd = d->dev;
 
-			h = mix(h, 0x1000 + (uint64_t)sd->xb.state);
-			h = mix(h, (uint64_t)(sd->bound | sd->watching << 1 |
+			h = hmix(h, 0x1000 + (uint64_t)sd->xb.state);
+			h = hmix(h, (uint64_t)(sd->bound | sd->watching << 1 |
 					      sd->have_otherend << 2));
 			h = hash_word(h, (uint64_t)(uintptr_t)sd->drvdata);
 		}
 		for (j = 0; j < d->qlen; j++)
-			h = mix(h, 0x2000 + d->q[j]);
+			h = hmix(h, 0x2000 + d->q[j]);
 		for (j = 0; j < d->nworks; j++)
-			h = hash_word(mix(h, 0x4000), (uint64_t)(uintptr_t)d->works[j]);
+			h = hash_word(hmix(h, 0x4000), (uint64_t)(uintptr_t)d->works[j]);
 		h = hash_word(h, (uint64_t)(uintptr_t)d->txn);
 		if (!with_activities)
 			continue;
@@ -301,18 +342,18 @@ static uint64_t world_hash(int with_activities)
 
 			if (t->act == ACT_NONE)
 				continue;
-			h = mix(mix(h, t->hash), (uint64_t)(t->act | j << 4 | t->steps << 8 |
+			h = hmix(hmix(h, t->hash), (uint64_t)(t->act | j << 4 | t->steps << 8 |
 							   t->points << 16) |
 						 (uint64_t)(t->block | t->decision << 4 | t->dead << 8 |
 							    t->timeout << 9 | t->excused << 10) << 32);
 			h = hash_word(h, (uint64_t)(uintptr_t)t->block_on);
-			h = mix(h, t->block_val);
+			h = hmix(h, t->block_val);
 			h = hash_word(h, (uint64_t)(uintptr_t)t->work);
 		}
 	}
-	h = mix(h, (uint64_t)w.script << 8 | (uint64_t)w.pc);
-	h = mix(h, w.flags);
-	h = mix(h, (uint64_t)(w.env_used | w.hostile_used << 8 | w.faults_used << 16 |
+	h = hmix(h, (uint64_t)w.script << 8 | (uint64_t)w.pc);
+	h = hmix(h, w.flags);
+	h = hmix(h, (uint64_t)(w.env_used | w.hostile_used << 8 | w.faults_used << 16 |
 			      w.calls_used << 24));
 	h = hash_word(h, (uint64_t)(uintptr_t)w.user_fdev);
 	h = hash_xen(h);
@@ -345,7 +386,7 @@ typedef uint64_t pair_t __attribute__((vector_size(16), aligned(8), may_alias));
  * blocks): neither instrumented nor turned into a call of the intercepted
  * memcpy or memset, 16 bytes a step.  Both ends are word-aligned.
  */
-__attribute__((no_sanitize_address, optimize("no-tree-loop-distribute-patterns")))
+MACHINERY __attribute__((optimize("no-tree-loop-distribute-patterns")))
 static void raw_copy(void *dst, const void *src, size_t n)
 {
 	pair_t *d = dst;
@@ -377,7 +418,7 @@ static void raw_copy(void *dst, const void *src, size_t n)
 		*db++ = *sb++;
 }
 
-__attribute__((no_sanitize_address, optimize("no-tree-loop-distribute-patterns")))
+MACHINERY __attribute__((optimize("no-tree-loop-distribute-patterns")))
 static void raw_zero(void *dst, size_t n)
 {
 	pair_t *d = dst, z = { 0, 0 };
@@ -390,6 +431,7 @@ static void raw_zero(void *dst, size_t n)
 		*db++ = 0;
 }
 
+MACHINERY
 static size_t stack_live(int di, int ti, size_t *off)
 {
 	struct thread *t = &w.dom[di].th[ti];
@@ -421,7 +463,7 @@ static size_t stack_live(int di, int ti, size_t *off)
  * the block's tail that is not a whole word is copied as it is, padded to
  * a word.  At most 2n + 16 bytes.
  */
-__attribute__((no_sanitize_address))
+MACHINERY
 static size_t pack_block(unsigned char *out, const unsigned char *src, size_t n)
 {
 	size_t words = n / 8, i = 0, len = 0;
@@ -446,7 +488,7 @@ static size_t pack_block(unsigned char *out, const unsigned char *src, size_t n)
 	return len + WORDS(n - words * 8);
 }
 
-__attribute__((no_sanitize_address))
+MACHINERY
 static size_t unpack_block(unsigned char *dst, const unsigned char *in, size_t n)
 {
 	size_t words = n / 8, i = 0, len = 0;
@@ -465,6 +507,7 @@ static size_t unpack_block(unsigned char *dst, const unsigned char *in, size_t n
 	return len + WORDS(n - words * 8);
 }
 
+MACHINERY
 static size_t drivers_len(void)
 {
 	return __xbgen_drivers_start ? (size_t)(__xbgen_drivers_end - __xbgen_drivers_start) : 0;
@@ -474,7 +517,7 @@ static size_t drivers_len(void)
  * strlen() + 1 of a string at the start of a buffer whose size is a multiple
  * of 8 (a xenstore path or value, or its copy in a snapshot), a word at a time.
  */
-__attribute__((no_sanitize_address))
+MACHINERY
 static inline size_t buf_strsize(const void *s)
 {
 	const unsigned char *p = s;
@@ -490,7 +533,7 @@ static inline size_t buf_strsize(const void *s)
 }
 
 /* A string of the xenstore with its NUL, padded to a word. */
-__attribute__((no_sanitize_address))
+MACHINERY
 static size_t put_str(unsigned char *out, const char *s)
 {
 	size_t n = buf_strsize(s);
@@ -500,6 +543,7 @@ static size_t put_str(unsigned char *out, const char *s)
 }
 
 /* At least as many bytes as sim_snapshot_into() will write now. */
+MACHINERY
 size_t sim_snapshot_max(void)
 {
 	size_t len = sizeof(struct snap_hdr) + WORDS(offsetof(__typeof__(w), allocs) +
@@ -523,6 +567,7 @@ size_t sim_snapshot_max(void)
 }
 
 /* The configuration into @buf (word-aligned, sim_snapshot_max() bytes): its length. */
+MACHINERY
 size_t sim_snapshot_into(void *buf)
 {
 	struct snap_hdr h;
@@ -574,7 +619,7 @@ void *sim_snapshot(size_t *len)
 	return buf;
 }
 
-__attribute__((no_sanitize_address))
+MACHINERY
 static size_t get_str(char *dst, const unsigned char *in)
 {
 	size_t n = buf_strsize(in);
@@ -583,6 +628,7 @@ static size_t get_str(char *dst, const unsigned char *in)
 	return WORDS(n);
 }
 
+MACHINERY
 void sim_restore(const void *snap)
 {
 	const unsigned char *p = snap;

@@ -10,9 +10,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from xbgen.cache import cache_dir
 from xbgen.check import FAKE_INCLUDE, feature_defines
@@ -120,6 +121,50 @@ class Model:
             text=True,
             env={**os.environ, **SANITIZER_ENV},
         )
+
+    @contextlib.contextmanager
+    def stream(self, command: str, *args: str) -> Iterator[Streamed]:
+        """Run the model, its output read line by line while it runs.
+
+        The caller parses the lines as they come (on the other core), not
+        after the last one; stderr goes to a file (a sanitizer's report is
+        read once the model has stopped).
+        """
+        with tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen(
+                [str(self.binary), str(self.config), command, *args],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                bufsize=1 << 16,
+                env={**os.environ, **SANITIZER_ENV},
+            )
+            streamed = Streamed(proc, err)
+            try:
+                yield streamed
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.stdout.close()  # type: ignore[union-attr]
+                proc.wait()
+
+
+class Streamed:
+    """A running model: its stdout's lines, then its exit code and stderr."""
+
+    def __init__(self, proc: subprocess.Popen[str], err: IO[str]) -> None:
+        self._proc = proc
+        self._err = err
+        self.returncode = 0
+        self.stderr = ""
+
+    def lines(self) -> Iterator[str]:
+        """Each line of stdout without its newline; then the exit code and stderr are set."""
+        for line in self._proc.stdout:  # type: ignore[union-attr]
+            yield line[:-1] if line.endswith("\n") else line
+        self.returncode = self._proc.wait()
+        self._err.seek(0)
+        self.stderr = self._err.read()
 
 
 def features(kernel: str) -> list[str]:

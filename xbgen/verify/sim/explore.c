@@ -66,6 +66,27 @@ static int schedule_of(int id, int *out)
 	return n;
 }
 
+/* Every transition made of a system move, kept for system_cycles(). */
+static int *sys_from, *sys_to;
+static long nsys, capsys;
+
+static int keep_system_edge(int from, int to, int move)
+{
+	if (move < MV_TOOLSTACK || move > MV_USER_DOMU)
+		return 0;
+	if (nsys == capsys) {
+		capsys = capsys ? capsys * 2 : 1 << 16;
+		sys_from = realloc(sys_from, (size_t)capsys * sizeof(*sys_from));
+		sys_to = realloc(sys_to, (size_t)capsys * sizeof(*sys_to));
+		if (!sys_from || !sys_to)
+			return -1;
+	}
+	sys_from[nsys] = from;
+	sys_to[nsys] = to;
+	nsys++;
+	return 0;
+}
+
 /* A record of numbers, written without printf: there are millions of them. */
 static void put_record(char kind, const long *v, int n)
 {
@@ -195,6 +216,76 @@ static int push(struct pending **v, int *n, int *capacity, int id, void *snap)
 }
 
 /*
+ * The configurations on or between cycles of system moves (the kernel's and
+ * the toolstack's own: MV_TOOLSTACK .. MV_USER_DOMU), for `xbgen verify`'s
+ * search of a cycle the drivers could spin in for ever (model.py's
+ * _system_cycle(), which would otherwise peel the whole graph in Python):
+ * as it does, every configuration with no system move into it is peeled
+ * off, again and again, then every one with none out of it.  Printed as
+ *   C <first system move> <last system move> <configuration>...
+ */
+static int system_cycles(int count)
+{
+	int *deg = calloc((size_t)count, sizeof(*deg));
+	int *start = calloc((size_t)count + 1, sizeof(*start));
+	int *adj = malloc((size_t)(nsys ? nsys : 1) * sizeof(*adj));
+	int *queue = malloc((size_t)count * sizeof(*queue));
+	unsigned char *alive = calloc((size_t)count, 1);
+	long e;
+	int pass, n, q;
+
+	if (!deg || !start || !adj || !queue || !alive)
+		return -1;
+	for (e = 0; e < nsys; e++)
+		alive[sys_from[e]] = alive[sys_to[e]] = 1;
+	for (pass = 0; pass < 2; pass++) {
+		/* pass 0: in-degrees, peeling forwards; pass 1: out-degrees, backwards */
+		const int *into = pass ? sys_from : sys_to, *out = pass ? sys_to : sys_from;
+
+		memset(start, 0, ((size_t)count + 1) * sizeof(*start));
+		memset(deg, 0, (size_t)count * sizeof(*deg));
+		for (e = 0; e < nsys; e++) {
+			start[out[e] + 1]++;
+			if (alive[into[e]] && alive[out[e]])
+				deg[into[e]]++;
+		}
+		for (n = 0; n < count; n++)
+			start[n + 1] += start[n];
+		for (e = 0; e < nsys; e++)
+			adj[start[out[e]]++] = into[e];
+		for (n = count; n > 0; n--)
+			start[n] = start[n - 1];
+		start[0] = 0;
+		q = 0;
+		for (n = 0; n < count; n++)
+			if (alive[n] && !deg[n])
+				queue[q++] = n;
+		while (q) {
+			int node = queue[--q], k;
+
+			alive[node] = 0;
+			for (k = start[node]; k < start[node + 1]; k++) {
+				int other = adj[k];
+
+				if (alive[other] && !--deg[other])
+					queue[q++] = other;
+			}
+		}
+	}
+	printf("C %d %d", MV_TOOLSTACK, MV_USER_DOMU);
+	for (n = 0; n < count; n++)
+		if (alive[n])
+			printf(" %d", n);
+	printf("\n");
+	free(deg);
+	free(start);
+	free(adj);
+	free(queue);
+	free(alive);
+	return 0;
+}
+
+/*
  * Breadth first, one depth at a time.  The configurations of the current
  * depth are kept as snapshots; each move restores its parent's snapshot,
  * so no schedule is ever replayed from the start.
@@ -283,6 +374,8 @@ static int explore(const struct sim_limits *lim, int max_states)
 
 					put_record('E', e, 3);
 				}
+				if (keep_system_edge(id, to, m))
+					return 70;
 			}
 			pool_release(&layer_pool, i);
 		}
@@ -301,6 +394,8 @@ static int explore(const struct sim_limits *lim, int max_states)
 		}
 	}
 	sim_watchdog(0);
+	if (system_cycles(nnodes))
+		return 70;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("D %d %ld %.3f%s\n", nnodes, edges,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,

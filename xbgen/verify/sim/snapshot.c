@@ -86,6 +86,32 @@ static inline uint64_t mix_buf(uint64_t h, const char *s)
 	}
 }
 
+/*
+ * The xenstore's nodes, in order: each path and value a word at a time, the
+ * paths in one chain and the values in another.  Remembered until the
+ * xenstore changes (xs_epoch, as state_of() does); a restored
+ * configuration brings its own (saved with it).
+ */
+static uint64_t xs_hash_value;
+static unsigned long xs_hash_epoch;
+
+MACHINERY
+static uint64_t xs_hash(void)
+{
+	uint64_t a = 0x6a09e667f3bcc908ULL, b = 0xbb67ae8584caa73bULL;
+	int i;
+
+	if (xs_hash_epoch == xs_epoch)
+		return xs_hash_value;
+	for (i = 0; i < w.nxs; i++) {
+		a = mix_buf(a, w.xs[i].path);
+		b = mix_buf(b, w.xs[i].val);
+	}
+	xs_hash_value = hmix(hmix(a, b), (uint64_t)w.nxs);
+	xs_hash_epoch = xs_epoch;
+	return xs_hash_value;
+}
+
 /* A word that may point into the arena is named by its block, not its address. */
 MACHINERY
 static uint64_t hash_word(uint64_t h, uint64_t v)
@@ -312,10 +338,7 @@ static uint64_t world_hash(int with_activities)
 
 	struct spans t;
 
-	for (i = 0; i < w.nxs; i++) {
-		h = mix_buf(h, w.xs[i].path);
-		h = mix_buf(h, w.xs[i].val);
-	}
+	h = hmix(h, xs_hash());
 	for (i = 0; i < SIM_NDOM; i++) {
 		struct dom *d = &w.dom[i];
 		int j;
@@ -373,6 +396,7 @@ static uint64_t world_hash(int with_activities)
 struct snap_hdr {
 	size_t len;
 	size_t wlen;
+	uint64_t xs_hash;
 	size_t stk_off[SIM_NDOM][SIM_NTH];
 	size_t stk_len[SIM_NDOM][SIM_NTH];
 };
@@ -575,6 +599,7 @@ size_t sim_snapshot_into(void *buf)
 	int i, k;
 
 	h.wlen = offsetof(__typeof__(w), allocs) + (size_t)w.nallocs * sizeof(w.allocs[0]);
+	h.xs_hash = xs_hash();
 	for (i = 0; i < SIM_NDOM; i++)
 		for (k = 0; k < SIM_NTH; k++)
 			h.stk_len[i][k] = stack_live(i, k, &h.stk_off[i][k]);
@@ -645,6 +670,8 @@ void sim_restore(const void *snap)
 			POISON(w.dom[i].dev, sizeof(struct simdev));
 	raw_copy(&w, p, h.wlen);
 	xs_epoch++;
+	xs_hash_value = h.xs_hash;
+	xs_hash_epoch = xs_epoch;
 	p += WORDS(h.wlen);
 	for (i = 0; i < w.nxs; i++) {
 		p += get_str(w.xs[i].path, p);

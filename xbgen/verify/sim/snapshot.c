@@ -397,6 +397,7 @@ struct snap_hdr {
 	size_t len;
 	size_t wlen;
 	uint64_t xs_hash;
+	int xs_cache[4];
 	size_t stk_off[SIM_NDOM][SIM_NTH];
 	size_t stk_len[SIM_NDOM][SIM_NTH];
 };
@@ -600,6 +601,7 @@ size_t sim_snapshot_into(void *buf)
 
 	h.wlen = offsetof(__typeof__(w), allocs) + (size_t)w.nallocs * sizeof(w.allocs[0]);
 	h.xs_hash = xs_hash();
+	xenstore_cache_save(h.xs_cache);
 	for (i = 0; i < SIM_NDOM; i++)
 		for (k = 0; k < SIM_NTH; k++)
 			h.stk_len[i][k] = stack_live(i, k, &h.stk_off[i][k]);
@@ -672,6 +674,7 @@ void sim_restore(const void *snap)
 	xs_epoch++;
 	xs_hash_value = h.xs_hash;
 	xs_hash_epoch = xs_epoch;
+	xenstore_cache_load(h.xs_cache);
 	p += WORDS(h.wlen);
 	for (i = 0; i < w.nxs; i++) {
 		p += get_str(w.xs[i].path, p);

@@ -208,6 +208,28 @@ static inline int state_of(const char *dir)
 	return cached(states, state_of_uncached, dir);
 }
 
+/*
+ * What the caches know of the device directories, saved with a
+ * configuration (xenstore_cache_save()) and given back when it is restored
+ * (xenstore_cache_load(), after xs_epoch moved on): restoring brings back
+ * the xenstore these values were read from.
+ */
+static void xenstore_cache_save(int v[4])
+{
+	v[0] = state_of(fe_dir);
+	v[1] = state_of(be_dir);
+	v[2] = dir_exists(fe_dir);
+	v[3] = dir_exists(be_dir);
+}
+
+static void xenstore_cache_load(const int v[4])
+{
+	states[0] = (struct epoch_cache){ xs_epoch, v[0] };
+	states[1] = (struct epoch_cache){ xs_epoch, v[1] };
+	exists[0] = (struct epoch_cache){ xs_epoch, v[2] };
+	exists[1] = (struct epoch_cache){ xs_epoch, v[3] };
+}
+
 static void fire(const char *path)
 {
 	int i;

@@ -26,6 +26,7 @@ void sim_init(void) {}
 void sim_watchdog(int s) { (void)s; }
 void sim_reset(const struct sim_limits *l) { (void)l; }
 int sim_enabled(int m) { (void)m; return 0; }
+int sim_enabled_moves(int *o) { (void)o; return 0; }
 int sim_apply(int m) { (void)m; return 0; }
 const char *sim_move_name(int m) { (void)m; return "?"; }
 void sim_summarise(struct sim_summary *s) { (void)s; }

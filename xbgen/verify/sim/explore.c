@@ -330,13 +330,11 @@ static int explore(const struct sim_limits *lim, int max_states)
 		for (i = 0; i < nlayer; i++) {
 			int id = layer[i].id;
 			int n = schedule_of(id, sched);
-			int enabled[SIM_NMOVES], ne = 0, k;
+			int enabled[SIM_NMOVES], ne, k;
 
 			sim_watchdog(20);
 			sim_restore(layer[i].snap);
-			for (m = 0; m < SIM_NMOVES; m++)
-				if (sim_enabled(m))
-					enabled[ne++] = m;
+			ne = sim_enabled_moves(enabled);
 			for (k = 0; k < ne; k++) {
 				int prop, to;
 				void *snap;

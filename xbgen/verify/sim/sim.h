@@ -100,6 +100,7 @@ void sim_watchdog(int seconds);
 void sim_reset(const struct sim_limits *lim);
 /* moves.c */
 int sim_enabled(int move);
+int sim_enabled_moves(int *out);	/* every enabled move, in order: how many */
 int sim_apply(int move);	/* 0 ok, else a safety property violated */
 const char *sim_move_name(int move);
 /* props.c */

@@ -5,6 +5,7 @@ drivers linked with it (once per tree), both cached by content under
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -58,9 +59,11 @@ LINKER_SCRIPT = """SECTIONS
 }
 INSERT AFTER .data;
 """
+#: The pipe the explorer writes its records into (Linux's default is 64 KiB).
+PIPE_SIZE = 1 << 20
 SANITIZER_ENV = {
-    # the explorer frees snapshots by the thousand: a small quarantine keeps
-    # its memory to what it holds (the drivers' memory is the simulation's own)
+    # a small quarantine keeps the explorer's memory to what it holds (its
+    # snapshots are packed into chunks; the drivers' memory is the simulation's own)
     "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=3:quarantine_size_mb=8",
     # UBSan cannot reach the simulation's death callback: it aborts instead
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:abort_on_error=1",
@@ -139,6 +142,9 @@ class Model:
                 bufsize=1 << 16,
                 env={**os.environ, **SANITIZER_ENV},
             )
+            with contextlib.suppress(AttributeError, OSError):
+                # room for bursts of records: the explorer need not wait for the parser
+                fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # type: ignore[union-attr]
             streamed = Streamed(proc, err)
             try:
                 yield streamed

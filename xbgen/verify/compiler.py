@@ -5,14 +5,16 @@ drivers linked with it (once per tree), both cached by content under
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from xbgen.cache import cache_dir
 from xbgen.check import FAKE_INCLUDE, feature_defines
@@ -30,8 +32,15 @@ CFLAGS = (
     "-fno-omit-frame-pointer",
     "-DXBGEN_SIM",
 )
-#: The simulation's own C (tests/test_verify.py holds it to -Werror).
-SIM_CFLAGS = ("-Wall",)
+#: The simulation's own C (tests/test_verify.py holds it to -Werror), optimised
+#: further than the drivers: the explorer spends most of its time in it
+#: (hashing, saving and restoring configurations), where -O2 inlines the
+#: small helpers that -O1 leaves as calls.
+SIM_CFLAGS = ("-Wall", "-O2")
+#: The explorer's own bookkeeping (explore.c: the queue, the table of
+#: configurations, the records it prints) touches no driver memory: the
+#: sanitizers check the drivers and the simulated kernel API, not it.
+EXPLORER_CFLAGS = ("-fno-sanitize=all",)
 #: Gathers the drivers' static variables (each in its own section, by
 #: -fdata-sections) between two symbols, so a configuration's snapshot holds
 #: them as it holds the heap; the sanitizers' own data (``..L`` sections, ODR
@@ -50,9 +59,11 @@ LINKER_SCRIPT = """SECTIONS
 }
 INSERT AFTER .data;
 """
+#: The pipe the explorer writes its records into (Linux's default is 64 KiB).
+PIPE_SIZE = 1 << 20
 SANITIZER_ENV = {
-    # the explorer frees snapshots by the thousand: a small quarantine keeps
-    # its memory to what it holds (the drivers' memory is the simulation's own)
+    # a small quarantine keeps the explorer's memory to what it holds (its
+    # snapshots are packed into chunks; the drivers' memory is the simulation's own)
     "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0:exitcode=3:quarantine_size_mb=8",
     # UBSan cannot reach the simulation's death callback: it aborts instead
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:abort_on_error=1",
@@ -114,6 +125,53 @@ class Model:
             env={**os.environ, **SANITIZER_ENV},
         )
 
+    @contextlib.contextmanager
+    def stream(self, command: str, *args: str) -> Iterator[Streamed]:
+        """Run the model, its output read line by line while it runs.
+
+        The caller parses the lines as they come (on the other core), not
+        after the last one; stderr goes to a file (a sanitizer's report is
+        read once the model has stopped).
+        """
+        with tempfile.TemporaryFile("w+") as err:
+            proc = subprocess.Popen(
+                [str(self.binary), str(self.config), command, *args],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                bufsize=1 << 16,
+                env={**os.environ, **SANITIZER_ENV},
+            )
+            with contextlib.suppress(AttributeError, OSError):
+                # room for bursts of records: the explorer need not wait for the parser
+                fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)  # type: ignore[union-attr]
+            streamed = Streamed(proc, err)
+            try:
+                yield streamed
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.stdout.close()  # type: ignore[union-attr]
+                proc.wait()
+
+
+class Streamed:
+    """A running model: its stdout's lines, then its exit code and stderr."""
+
+    def __init__(self, proc: subprocess.Popen[str], err: IO[str]) -> None:
+        self._proc = proc
+        self._err = err
+        self.returncode = 0
+        self.stderr = ""
+
+    def lines(self) -> Iterator[str]:
+        """Each line of stdout without its newline; then the exit code and stderr are set."""
+        for line in self._proc.stdout:  # type: ignore[union-attr]
+            yield line[:-1] if line.endswith("\n") else line
+        self.returncode = self._proc.wait()
+        self._err.seek(0)
+        self.stderr = self._err.read()
+
 
 def features(kernel: str) -> list[str]:
     """The -D flags of the kernel API ``kernel`` (one of `KERNELS`)."""
@@ -167,7 +225,7 @@ def _simulation(gcc: str, defines: list[str], progress: Progress | None) -> Path
     none of their names meets a name of the drivers' at the link.
     """
     sim = sim_dir()
-    digest = hashlib.sha256(" ".join((*CFLAGS, *SIM_CFLAGS, *defines)).encode())
+    digest = hashlib.sha256(" ".join((*CFLAGS, *SIM_CFLAGS, *EXPLORER_CFLAGS, *defines)).encode())
     for path in sorted([*sim_files(), *FAKE_INCLUDE.rglob("*.h")]):
         digest.update(str(path.relative_to(path.parent.parent)).encode())
         digest.update(path.read_bytes())
@@ -176,11 +234,12 @@ def _simulation(gcc: str, defines: list[str], progress: Progress | None) -> Path
         if progress:
             progress("compiling the xenbus simulation")
         host = [*SIM_CFLAGS, "-I", str(FAKE_INCLUDE), "-I", str(sim)]
+        explorer = [*SIM_CFLAGS, *EXPLORER_CFLAGS, "-I", str(sim)]
         _compile(
             gcc,
             [
                 (sim / "sim.c", work / "sim.o", [*host, "-DXBGEN_SIM_HOST", *defines]),
-                (sim / "explore.c", work / "explore.o", [*SIM_CFLAGS, "-I", str(sim)]),
+                (sim / "explore.c", work / "explore.o", explorer),
             ],
         )
 

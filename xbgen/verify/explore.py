@@ -5,6 +5,7 @@ violation into a counterexample."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from xbgen.check import check_paths
@@ -33,6 +34,14 @@ def _notes(tree: Path, progress: Progress) -> None:
             f"assumes that before a device is plugged again, its backend device from the "
             f"last plug is gone in dom{domid} (/sys/bus/xen-backend/devices/)"
         )
+
+
+def _keep_crash(lines: Iterator[str], kept: list[str]) -> Iterator[str]:
+    """The lines, keeping in ``kept`` those _crash() reads (the explorer's own)."""
+    for line in lines:
+        if line.startswith("XBGEN-"):
+            kept.append(line)
+        yield line
 
 
 def _crash(lines: list[str], stderr: str) -> Finding | None:
@@ -74,9 +83,10 @@ def verify(
             f"write(s), {bounds.faults} fault(s), {bounds.steps} steps per callback)"
         )
     started = time.monotonic()
-    proc = built.run("explore", *bounds.args())
-    lines = proc.stdout.splitlines()
-    graph = model.parse(lines)
+    # parsed as the explorer prints it: the parsing runs on the other core
+    with built.stream("explore", *bounds.args()) as proc:
+        lines: list[str] = []
+        graph = model.parse(_keep_crash(proc.lines(), lines))
     if not graph.seconds:
         graph.seconds = time.monotonic() - started
     findings: dict[int, Finding] = {}

@@ -126,6 +126,9 @@ class Graph:
     seconds: float = 0.0
     transitions: int = 0
     limited: bool = False
+    #: The explorer's own peeling for _system_cycle(): its system moves (first,
+    #: last) and the configurations left on or between their cycles.
+    cycle_core: tuple[int, int, list[int]] | None = None
 
     def schedule_to(self, sid: int) -> list[int]:
         moves: list[int] = []
@@ -168,6 +171,9 @@ def _record(graph: Graph, line: str) -> None:
     elif kind == "M":
         number, name = rest.split(" ", 1)
         graph.moves[int(number)] = name
+    elif kind == "C":
+        first, last, *left = (int(x) for x in rest.split())
+        graph.cycle_core = (first, last, left)
     elif kind == "D":
         words = rest.split()
         graph.transitions = int(words[1])
@@ -281,6 +287,10 @@ def _system_cycle(graph: Graph) -> tuple[int, list[int]] | None:
     shallowest state that is on one is the entry.
     """
     system = {number for number, name in graph.moves.items() if system_move(name)}
+    core = graph.cycle_core
+    if core is not None and system == set(range(core[0], core[1] + 1)):
+        # the explorer peeled the same moves' graph already, in C
+        return _cycle_entry(graph, system, core[2])
     count = len(graph.states)
     succ: list[list[int]] = [[] for _ in range(count)]
     pred: list[list[int]] = [[] for _ in range(count)]
@@ -300,12 +310,16 @@ def _system_cycle(graph: Graph) -> tuple[int, list[int]] | None:
                     degree[other] -= 1
                     if not degree[other]:
                         queue.append(other)
-    left = [n for n in range(count) if alive[n]]
+    return _cycle_entry(graph, system, [n for n in range(count) if alive[n]])
+
+
+def _cycle_entry(graph: Graph, system: set[int], left: list[int]) -> tuple[int, list[int]] | None:
+    """The shallowest configuration of ``left`` (what peeling left) on a cycle."""
     if not left:
         return None
     inner: dict[int, list[tuple[int, int]]] = {n: [] for n in left}
     for a, b, m in graph.edges:
-        if m in system and alive[a] and alive[b]:
+        if m in system and a in inner and b in inner:
             inner[a].append((b, m))
     for entry in sorted(left, key=lambda s: (graph.states[s].depth, s)):
         moves = _cycle_moves(entry, inner)

@@ -66,6 +66,27 @@ static int schedule_of(int id, int *out)
 	return n;
 }
 
+/* Every transition made of a system move, kept for system_cycles(). */
+static int *sys_from, *sys_to;
+static long nsys, capsys;
+
+static int keep_system_edge(int from, int to, int move)
+{
+	if (move < MV_TOOLSTACK || move > MV_USER_DOMU)
+		return 0;
+	if (nsys == capsys) {
+		capsys = capsys ? capsys * 2 : 1 << 16;
+		sys_from = realloc(sys_from, (size_t)capsys * sizeof(*sys_from));
+		sys_to = realloc(sys_to, (size_t)capsys * sizeof(*sys_to));
+		if (!sys_from || !sys_to)
+			return -1;
+	}
+	sys_from[nsys] = from;
+	sys_to[nsys] = to;
+	nsys++;
+	return 0;
+}
+
 /* A record of numbers, written without printf: there are millions of them. */
 static void put_record(char kind, const long *v, int n)
 {
@@ -111,6 +132,75 @@ struct pending {
 	void *snap;
 };
 
+/*
+ * The snapshots of one depth, packed one after the other into big chunks
+ * (no malloc() and free() of each: under AddressSanitizer those fill and
+ * quarantine every block).  A chunk goes back to the spares as soon as
+ * every configuration in it has been expanded, for the next depth to fill.
+ */
+#define CHUNK (16UL << 20)
+
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	int last;			/* the last configuration in it (its index in the depth) */
+	unsigned char data[] __attribute__((aligned(16)));
+};
+
+struct pool {
+	struct chunk *head, *tail;	/* oldest first */
+};
+
+static struct chunk *spare;
+
+/* The configuration, saved into the pool as the @index-th of its depth. */
+static void *pool_snapshot(struct pool *p, int index)
+{
+	size_t max = sim_snapshot_max(), len;
+	struct chunk *c = p->tail;
+	void *snap;
+
+	if (!c || c->cap - c->used < max) {
+		if (spare && spare->cap >= max) {
+			c = spare;
+			spare = c->next;
+		} else {
+			size_t cap = max > CHUNK ? max : CHUNK;
+
+			c = malloc(sizeof(*c) + cap);
+			if (!c)
+				return NULL;
+			c->cap = cap;
+		}
+		c->used = 0;
+		c->next = NULL;
+		if (p->tail)
+			p->tail->next = c;
+		else
+			p->head = c;
+		p->tail = c;
+	}
+	snap = c->data + c->used;
+	len = sim_snapshot_into(snap);
+	c->used += (len + 15) & ~(size_t)15;
+	c->last = index;
+	return snap;
+}
+
+/* The configurations up to the @index-th are expanded: their chunks are spare. */
+static void pool_release(struct pool *p, int index)
+{
+	while (p->head && p->head->last <= index) {
+		struct chunk *c = p->head;
+
+		p->head = c->next;
+		if (!p->head)
+			p->tail = NULL;
+		c->next = spare;
+		spare = c;
+	}
+}
+
 static int push(struct pending **v, int *n, int *capacity, int id, void *snap)
 {
 	if (*n == *capacity) {
@@ -126,6 +216,76 @@ static int push(struct pending **v, int *n, int *capacity, int id, void *snap)
 }
 
 /*
+ * The configurations on or between cycles of system moves (the kernel's and
+ * the toolstack's own: MV_TOOLSTACK .. MV_USER_DOMU), for `xbgen verify`'s
+ * search of a cycle the drivers could spin in for ever (model.py's
+ * _system_cycle(), which would otherwise peel the whole graph in Python):
+ * as it does, every configuration with no system move into it is peeled
+ * off, again and again, then every one with none out of it.  Printed as
+ *   C <first system move> <last system move> <configuration>...
+ */
+static int system_cycles(int count)
+{
+	int *deg = calloc((size_t)count, sizeof(*deg));
+	int *start = calloc((size_t)count + 1, sizeof(*start));
+	int *adj = malloc((size_t)(nsys ? nsys : 1) * sizeof(*adj));
+	int *queue = malloc((size_t)count * sizeof(*queue));
+	unsigned char *alive = calloc((size_t)count, 1);
+	long e;
+	int pass, n, q;
+
+	if (!deg || !start || !adj || !queue || !alive)
+		return -1;
+	for (e = 0; e < nsys; e++)
+		alive[sys_from[e]] = alive[sys_to[e]] = 1;
+	for (pass = 0; pass < 2; pass++) {
+		/* pass 0: in-degrees, peeling forwards; pass 1: out-degrees, backwards */
+		const int *into = pass ? sys_from : sys_to, *out = pass ? sys_to : sys_from;
+
+		memset(start, 0, ((size_t)count + 1) * sizeof(*start));
+		memset(deg, 0, (size_t)count * sizeof(*deg));
+		for (e = 0; e < nsys; e++) {
+			start[out[e] + 1]++;
+			if (alive[into[e]] && alive[out[e]])
+				deg[into[e]]++;
+		}
+		for (n = 0; n < count; n++)
+			start[n + 1] += start[n];
+		for (e = 0; e < nsys; e++)
+			adj[start[out[e]]++] = into[e];
+		for (n = count; n > 0; n--)
+			start[n] = start[n - 1];
+		start[0] = 0;
+		q = 0;
+		for (n = 0; n < count; n++)
+			if (alive[n] && !deg[n])
+				queue[q++] = n;
+		while (q) {
+			int node = queue[--q], k;
+
+			alive[node] = 0;
+			for (k = start[node]; k < start[node + 1]; k++) {
+				int other = adj[k];
+
+				if (alive[other] && !--deg[other])
+					queue[q++] = other;
+			}
+		}
+	}
+	printf("C %d %d", MV_TOOLSTACK, MV_USER_DOMU);
+	for (n = 0; n < count; n++)
+		if (alive[n])
+			printf(" %d", n);
+	printf("\n");
+	free(deg);
+	free(start);
+	free(adj);
+	free(queue);
+	free(alive);
+	return 0;
+}
+
+/*
  * Breadth first, one depth at a time.  The configurations of the current
  * depth are kept as snapshots; each move restores its parent's snapshot,
  * so no schedule is ever replayed from the start.
@@ -136,10 +296,10 @@ static int explore(const struct sim_limits *lim, int max_states)
 	struct sim_summary sum;
 	struct timespec t0, t1;
 	struct pending *layer = NULL, *next = NULL;
+	struct pool layer_pool = { NULL, NULL }, next_pool = { NULL, NULL };
 	int nlayer = 0, nnext = 0, caplayer = 0, capnext = 0;
 	long edges = 0;
 	int m, limited = 0;
-	size_t len;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cap = max_states + 1;
@@ -161,7 +321,8 @@ static int explore(const struct sim_limits *lim, int max_states)
 	nnodes = 1;
 	lookup(sum.hash, 0);
 	print_state(0, -1, -1, 0, &sum);
-	push(&layer, &nlayer, &caplayer, 0, sim_snapshot(&len));
+	if (push(&layer, &nlayer, &caplayer, 0, pool_snapshot(&layer_pool, 0)))
+		return 70;
 
 	while (nlayer) {
 		int i;
@@ -169,15 +330,14 @@ static int explore(const struct sim_limits *lim, int max_states)
 		for (i = 0; i < nlayer; i++) {
 			int id = layer[i].id;
 			int n = schedule_of(id, sched);
-			int enabled[SIM_NMOVES], ne = 0, k;
+			int enabled[SIM_NMOVES], ne, k;
 
 			sim_watchdog(20);
 			sim_restore(layer[i].snap);
-			for (m = 0; m < SIM_NMOVES; m++)
-				if (sim_enabled(m))
-					enabled[ne++] = m;
+			ne = sim_enabled_moves(enabled);
 			for (k = 0; k < ne; k++) {
 				int prop, to;
+				void *snap;
 
 				m = enabled[k];
 				if (k > 0)
@@ -203,7 +363,8 @@ static int explore(const struct sim_limits *lim, int max_states)
 					nodes[to].move = (unsigned char)m;
 					nodes[to].depth = (unsigned short)(n + 1);
 					print_state(to, id, m, n + 1, &sum);
-					if (push(&next, &nnext, &capnext, to, sim_snapshot(&len)))
+					snap = pool_snapshot(&next_pool, nnext);
+					if (!snap || push(&next, &nnext, &capnext, to, snap))
 						return 70;
 				}
 				{
@@ -211,9 +372,13 @@ static int explore(const struct sim_limits *lim, int max_states)
 
 					put_record('E', e, 3);
 				}
+				if (keep_system_edge(id, to, m))
+					return 70;
 			}
-			free(layer[i].snap);
+			pool_release(&layer_pool, i);
 		}
+		layer_pool = next_pool;
+		next_pool.head = next_pool.tail = NULL;
 		{
 			struct pending *t = layer;
 			int c = caplayer;
@@ -227,6 +392,8 @@ static int explore(const struct sim_limits *lim, int max_states)
 		}
 	}
 	sim_watchdog(0);
+	if (system_cycles(nnodes))
+		return 70;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("D %d %ld %.3f%s\n", nnodes, edges,
 	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,

@@ -142,9 +142,31 @@ static int quiet(void)
 	return drivers_quiet() && !enabled_nontimeout(MV_TOOLSTACK);
 }
 
+/* env_turn() while sim_enabled_moves() asks for every move of one configuration, else -1 */
+static int env_turn_now = -1;
+
 static int env_turn(void)
 {
+	if (env_turn_now >= 0)
+		return env_turn_now;
 	return w.last_env || quiet();
+}
+
+/*
+ * The moves enabled now, in order, into @out: what sim_enabled() says of
+ * each, with env_turn() (which asks most of the system's moves) asked once.
+ */
+int sim_enabled_moves(int *out)
+{
+	int m, n = 0;
+
+	env_turn_now = -1;
+	env_turn_now = env_turn();
+	for (m = 0; m < SIM_NMOVES; m++)
+		if (sim_enabled(m))
+			out[n++] = m;
+	env_turn_now = -1;
+	return n;
 }
 
 /* A thread that waits for the explorer's decision, if any. */

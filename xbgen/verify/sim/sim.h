@@ -100,6 +100,7 @@ void sim_watchdog(int seconds);
 void sim_reset(const struct sim_limits *lim);
 /* moves.c */
 int sim_enabled(int move);
+int sim_enabled_moves(int *out);	/* every enabled move, in order: how many */
 int sim_apply(int move);	/* 0 ok, else a safety property violated */
 const char *sim_move_name(int move);
 /* props.c */
@@ -111,7 +112,9 @@ void sim_set_schedule(const int *moves, int n);	/* for crash reports */
 /* toolstack.c */
 int sim_load_config(const char *path);
 /* snapshot.c */
-void *sim_snapshot(size_t *len);
+void *sim_snapshot(size_t *len);		/* malloc()ed */
+size_t sim_snapshot_max(void);		/* an upper bound of the next one's length */
+size_t sim_snapshot_into(void *buf);	/* into word-aligned @buf: its length */
 void sim_restore(const void *snap);
 
 #endif

@@ -439,6 +439,8 @@ static int xs_read_int(const char *dir, const char *node, int *out);
 static int dir_exists(const char *dir);
 static int state_of(const char *dir);
 static int may_write(struct dom *d, const char *path);
+static void xenstore_cache_save(int v[4]);
+static void xenstore_cache_load(const int v[4]);
 
 /* xenbus_xs.c */
 static void enqueue(struct dom *d, int ev);

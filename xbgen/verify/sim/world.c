@@ -6,6 +6,8 @@
  */
 #include "sim_internal.h"
 
+#include <time.h>
+
 static struct dom *fe(void)
 {
 	return &w.dom[SIM_DOMU];
@@ -97,8 +99,23 @@ void sim_init(void)
 	signal(SIGABRT, on_abort);
 }
 
-/* A watchdog for a callback that loops without calling the kernel. */
+/*
+ * A watchdog for a callback that loops without calling the kernel: it fires
+ * after @seconds (less at most one) without a call.  The explorer calls it
+ * before each configuration it expands, hundreds of thousands of times:
+ * the timer is set again only when a second has passed (or the time
+ * changes), not with a system call each time.
+ */
 void sim_watchdog(int seconds)
 {
+	static int armed;
+	static time_t at;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (seconds == armed && seconds && now.tv_sec == at)
+		return;
+	armed = seconds;
+	at = now.tv_sec;
 	alarm((unsigned int)seconds);
 }

@@ -31,22 +31,60 @@ static int same(const char *a, const char *b)
 	return *a == *b;
 }
 
+/* strcmp()'s order, which xs_write() keeps the nodes in. */
+__attribute__((no_sanitize_address))
+static int before(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return (unsigned char)*a < (unsigned char)*b;
+}
+
+/* The first node that does not sort before @path: a binary search. */
+__attribute__((no_sanitize_address))
+static int xs_lower(const char *path)
+{
+	int lo = 0, hi = w.nxs;
+
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+
+		if (before(w.xs[mid].path, path))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 __attribute__((no_sanitize_address))
 static int xs_find(const char *path)
 {
-	int i;
+	int i = xs_lower(path);
 
-	for (i = 0; i < w.nxs; i++)
-		if (same(w.xs[i].path, path))
-			return i;
-	return -1;
+	return i < w.nxs && same(w.xs[i].path, path) ? i : -1;
 }
 
+/* Whether @prefix starts @s. */
+__attribute__((no_sanitize_address))
+static int starts(const char *s, const char *prefix)
+{
+	while (*prefix && *s == *prefix) {
+		s++;
+		prefix++;
+	}
+	return !*prefix;
+}
+
+/* A node at or below @path: they all sort among the nodes @path starts. */
+__attribute__((no_sanitize_address))
 static int xs_exists(const char *path)
 {
 	int i;
 
-	for (i = 0; i < w.nxs; i++)
+	for (i = xs_lower(path); i < w.nxs && starts(w.xs[i].path, path); i++)
 		if (under(w.xs[i].path, path))
 			return 1;
 	return 0;
@@ -100,11 +138,18 @@ static void xs_rm(const char *path)
 static int xs_read_int(const char *dir, const char *node, int *out)
 {
 	char path[SIM_PATH * 2];
+	size_t a = strlen(dir), b = strlen(node);
 	const char *v;
 	char *end;
 	long x;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, node);
+	if (a + b + 2 <= sizeof(path)) {	/* as snprintf() would, without it */
+		memcpy(path, dir, a);
+		path[a] = '/';
+		memcpy(path + a + 1, node, b + 1);
+	} else {
+		snprintf(path, sizeof(path), "%s/%s", dir, node);
+	}
 	v = xs_read(path);
 	if (!v)
 		return -ENOENT;
@@ -161,6 +206,28 @@ static inline int dir_exists(const char *dir)
 static inline int state_of(const char *dir)
 {
 	return cached(states, state_of_uncached, dir);
+}
+
+/*
+ * What the caches know of the device directories, saved with a
+ * configuration (xenstore_cache_save()) and given back when it is restored
+ * (xenstore_cache_load(), after xs_epoch moved on): restoring brings back
+ * the xenstore these values were read from.
+ */
+static void xenstore_cache_save(int v[4])
+{
+	v[0] = state_of(fe_dir);
+	v[1] = state_of(be_dir);
+	v[2] = dir_exists(fe_dir);
+	v[3] = dir_exists(be_dir);
+}
+
+static void xenstore_cache_load(const int v[4])
+{
+	states[0] = (struct epoch_cache){ xs_epoch, v[0] };
+	states[1] = (struct epoch_cache){ xs_epoch, v[1] };
+	exists[0] = (struct epoch_cache){ xs_epoch, v[2] };
+	exists[1] = (struct epoch_cache){ xs_epoch, v[3] };
 }
 
 static void fire(const char *path)

@@ -33,6 +33,7 @@ static const char *const move_names[] = {
 	[MV_TOOLSTACK] = "toolstack step",
 	[MV_TIMEOUT] = "toolstack times out",
 	[MV_WAIT_TIMEOUT] = "a wait times out",
+	[MV_GRACE] = "toolstack's grace period ends",
 	[MV_WATCH_DOM0] = "dom0 watch event",
 	[MV_WATCH_DOMU] = "domU watch event",
 	[MV_RUN_DOM0] = "dom0 runs",
@@ -136,10 +137,30 @@ static int system_moves(void)
 	return n;
 }
 
-/* Neither the drivers nor the toolstack have anything left to do. */
+/* The worker of @move's domain sleeps in the backend's user handler. */
+static int napping(int move)
+{
+	struct thread *t;
+
+	if (move != MV_WORK_DOM0 && move != MV_WORK_DOMU)
+		return 0;
+	t = &move_dom(move)->th[TH_WORK];
+	return t->act != ACT_NONE && t->block == BLK_HANDLER;
+}
+
+/*
+ * Neither the drivers nor the toolstack have anything left to do, but for
+ * a handler that sleeps: it may sleep as long as it likes, and the user
+ * and the toolstack act meanwhile.  (No timer fires while it sleeps.)
+ */
 static int quiet(void)
 {
-	return drivers_quiet() && !enabled_nontimeout(MV_TOOLSTACK);
+	int m;
+
+	for (m = MV_WATCH_DOM0; m <= MV_USER_DOMU; m++)
+		if (enabled_nontimeout(m) && !napping(m))
+			return 0;
+	return !enabled_nontimeout(MV_TOOLSTACK);
 }
 
 static int env_turn(void)
@@ -218,7 +239,9 @@ int sim_enabled(int move)
 	}
 	if (move == MV_TIMEOUT)
 		/* a wait times out only when nothing else can happen */
-		return toolstack_waiting() && drivers_quiet();
+		return toolstack_waiting() && !toolstack_grace() && drivers_quiet();
+	if (move == MV_GRACE)
+		return toolstack_waiting() && toolstack_grace() && drivers_quiet();
 	if (move == MV_WAIT_TIMEOUT)
 		return timed_waiter(NULL) && drivers_quiet() && !enabled_nontimeout(MV_TOOLSTACK);
 	return enabled_nontimeout(move);
@@ -323,6 +346,14 @@ int sim_apply(int move)
 	struct dom *d = move_dom(move);
 	struct thread *t;
 	int was_conn = (move == MV_UNBIND_BACK || move == MV_UNBIND_FRONT) && both_connected();
+	/* prompt: on a legal schedule, with both drivers there to act, no timer need fire */
+	int late = (move == MV_TIMEOUT || move == MV_WAIT_TIMEOUT || move == MV_GRACE) &&
+		   !(w.flags & SF_TAINTED) && serving();
+
+	if (late) {
+		w.flags |= SF_LATE;
+		trace("a timer fires on a legal schedule with both drivers bound (prompt)");
+	}
 
 	switch (move) {
 	case MV_INSMOD_BACK ... MV_BIND_FRONT:
@@ -374,6 +405,10 @@ int sim_apply(int move)
 		break;
 	case MV_TIMEOUT:
 		toolstack_step(1);
+		break;
+	case MV_GRACE:
+		trace("toolstack: one end is Closed and the other's grace period is over");
+		toolstack_step(0);
 		break;
 	case MV_WAIT_TIMEOUT:
 		t = timed_waiter(&d);
@@ -471,6 +506,8 @@ int sim_apply(int move)
 		check_blocked();
 	if (!w.prop)
 		check_leaks();
+	if (!w.prop)
+		check_released();
 	if (!(w.flags & SF_WAS_CONN) && both_connected())
 		w.flags |= SF_WAS_CONN;
 	if ((w.flags & (SF_DEACT | SF_FE_CLOSED)) == SF_DEACT &&

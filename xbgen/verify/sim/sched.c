@@ -186,6 +186,31 @@ void xbgen_sim_user_down(void *fdev)
 	}
 }
 
+/*
+ * The backend's user handler is called (the linker wraps NAMEback_handle()):
+ * it may sleep, for as long as it likes.  The worker stops here; the rest of
+ * the world, the user and the toolstack included, may act meanwhile, and the
+ * explorer picks when it wakes (a system move: it does wake).  A handler
+ * called where nothing may sleep is a finding of its own (may_sleep()).
+ */
+void xbgen_sim_handler_enter(void)
+{
+	struct thread *t = cur_t;
+
+	if (!t)
+		return;
+	t->in_handler = 1;
+	trace("%s: %sback_handle() sleeps", cur->name, devtype);
+	block_on(BLK_HANDLER, NULL, 0, "the backend's user handler");
+	trace("%s: %sback_handle() wakes", cur->name, devtype);
+}
+
+void xbgen_sim_handler_leave(void)
+{
+	if (cur_t)
+		cur_t->in_handler = 0;
+}
+
 static void trampoline(void)
 {
 	struct dom *d = cur;
@@ -364,6 +389,7 @@ static void start(struct dom *d, int ti, int kind)
 	t->spins = t->mutexes = 0;
 	t->watch = 0;
 	t->excused = 0;
+	t->in_handler = 0;
 	t->decision = t->chosen = 0;
 	h = mix(world_hash(0), (uint64_t)kind);
 	if (kind == ACT_WORK)
@@ -401,7 +427,9 @@ static int thread_runnable(struct dom *d, struct thread *t)
 		return ((const struct completion *)t->block_on)->done > 0;
 	case BLK_USER:
 		return ((const struct thread *)t->block_on)->act == ACT_NONE;
-	default:
+	case BLK_WQFLUSH:
+		return !wq_busy(d, t->block_on);
+	default:	/* BLK_HANDLER: a sleeping handler may wake at any time */
 		return 1;
 	}
 }
@@ -415,6 +443,8 @@ static const char *block_name(int block)
 	case BLK_WAITQ: return "a wait_event()";
 	case BLK_COMPLETION: return "wait_for_completion()";
 	case BLK_USER: return "the disconnect hook";
+	case BLK_HANDLER: return "the backend's user handler";
+	case BLK_WQFLUSH: return "flush_workqueue()";
 	default: return "?";
 	}
 }
@@ -431,6 +461,8 @@ static struct thread *waits_for(struct dom *d, struct thread *t, struct dom **od
 		return work_busy(d, t->block_on) ? &d->th[TH_WORK] : NULL;
 	case BLK_USER:
 		return (struct thread *)t->block_on;
+	case BLK_WQFLUSH:
+		return wq_running(d, t->block_on);
 	default:
 		return NULL;
 	}

@@ -65,6 +65,7 @@
 #include <linux/fs.h>
 #include <linux/interrupt.h>
 #include <linux/jiffies.h>
+#include <linux/kref.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
 #include <linux/math64.h>
@@ -72,6 +73,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -128,6 +130,9 @@ void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak)
 int xbgen_sim_call(void *fdev) __attribute__((weak));
 void xbgen_sim_user_up(void *fdev);
 void xbgen_sim_user_down(void *fdev);
+/* A ring tree's backend handler: the linker wraps NAMEback_handle() with these. */
+void xbgen_sim_handler_enter(void);
+void xbgen_sim_handler_leave(void);
 
 /* The modules' hooks (module_init/module_exit under XBGEN_SIM). */
 extern int (*xbgen_sim_init_front)(void);
@@ -166,9 +171,12 @@ enum {
 	ACT_CALL,
 };
 enum { TH_MAIN, TH_WORK, TH_IRQ, TH_USER, SIM_NTH };
-enum { BLK_NONE, BLK_MUTEX, BLK_WORK, BLK_FLUSH, BLK_WAITQ, BLK_COMPLETION, BLK_USER };
+enum {
+	BLK_NONE, BLK_MUTEX, BLK_WORK, BLK_FLUSH, BLK_WAITQ, BLK_COMPLETION, BLK_USER, BLK_HANDLER,
+	BLK_WQFLUSH,
+};
 enum { DEC_NONE, DEC_ALLOC, DEC_COMMIT };
-enum { K_MEM, K_PAGES, K_SIM };
+enum { K_MEM, K_PAGES, K_SIM, K_DEV };	/* K_DEV: a removed device kept by get_device() */
 enum { P_FREE, P_UNBOUND, P_INTERDOMAIN };
 
 /* work_struct.data */
@@ -188,6 +196,7 @@ struct simdev {
 	char nodename[SIM_PATH];
 	char otherend[SIM_PATH];
 	int have_otherend;
+	int refs;			/* get_device() references */
 };
 
 /* One kernel thread of a domain, run as a coroutine. */
@@ -209,6 +218,7 @@ struct thread {
 	int spins;			/* spinlocks held */
 	int mutexes;			/* mutexes held */
 	int excused;			/* the other end withdrew its ring under it */
+	int in_handler;			/* inside the backend's user handler (it may sleep) */
 	int decision;			/* DEC_*: waits for the explorer to decide */
 	int chosen;			/* ... and it decided for the fault */
 	struct work_struct *work;	/* ACT_WORK: the item it runs */
@@ -395,6 +405,7 @@ static void on_alarm(int sig);
 static int both_connected(void);
 static void check_blocked(void);
 static void check_leaks(void);
+static void check_released(void);
 
 /* sched.c */
 static void yield(void);
@@ -474,6 +485,7 @@ static void arena_free(void *p, size_t size);
 static struct alloc *find_alloc(const void *p);
 static struct alloc *alloc_holding(const void *p, size_t n);
 static void *sim_block(size_t size);
+static void *track(void *p, size_t size, int kind);
 static void drop_block(struct alloc *a);
 static int live_allocs(int dom, int module);
 static void page_release(struct alloc *a);
@@ -483,10 +495,13 @@ static void pages_put(const void *p, size_t size, const char *fn);
 static int work_index(struct dom *d, const struct work_struct *work);
 static int work_busy(struct dom *d, const void *work);
 static void work_dequeue(struct dom *d, int i);
+static int wq_busy(struct dom *d, const void *wq);
+static struct thread *wq_running(struct dom *d, const void *wq);
 
 /* toolstack.c */
 static int toolstack_ready(void);
 static int toolstack_waiting(void);
+static int toolstack_grace(void);
 static void toolstack_run(int script);
 static void toolstack_step(int forced);
 static int activate_refused(void);

@@ -53,13 +53,60 @@ int xenbus_dev_is_online(struct xenbus_device *xb)
 	return !!v;
 }
 
+static struct simdev *simdev_of(const struct device *dev)
+{
+	return (struct simdev *)((char *)dev - offsetof(struct xenbus_device, dev));
+}
+
+/*
+ * The device leaves the bus; its memory goes with the last reference
+ * (get_device()/put_device()): until then it is a block of the domain's,
+ * saved, hashed and leak-checked like the drivers' own.
+ */
 static void release_device(struct dom *d)
 {
 	struct simdev *sd = d->dev;
 
 	d->dev = NULL;
 	drop_events(d, EV_OTHEREND);
+	if (sd->refs) {
+		trace("%s: %s stays in memory: %d reference(s) to it", d->name, sd->nodename,
+		      sd->refs);
+		track(sd, sizeof(*sd), K_DEV);
+		return;
+	}
 	arena_free(sd, sizeof(*sd));
+}
+
+struct device *get_device(struct device *dev)
+{
+	api_call();
+	if (dev)
+		simdev_of(dev)->refs++;
+	return dev;
+}
+
+void put_device(struct device *dev)
+{
+	struct simdev *sd;
+	struct alloc *a;
+
+	api_call();
+	if (!dev)
+		return;
+	sd = simdev_of(dev);
+	if (sd->refs <= 0) {
+		violate(PROP_SAFE, "%s puts a device reference it does not hold", me());
+		return;
+	}
+	if (--sd->refs)
+		return;
+	a = find_alloc(sd);
+	if (a && a->kind == K_DEV) {
+		trace("%s: the last reference to %s goes: the device is freed",
+		      cur ? cur->name : "?", sd->nodename);
+		drop_block(a);
+	}
 }
 
 void device_unregister(struct device *dev)

@@ -35,21 +35,30 @@ void __xbgen_init_work(struct work_struct *work, work_func_t func)
 		violate(PROP_SAFE, "%s initialises a work item that is queued or running", me());
 	work->data = 0;
 	work->func = func;
+	work->__xbgen_wq = NULL;
 }
 
-bool schedule_work(struct work_struct *work)
+struct workqueue_struct;
+
+static bool enqueue_work(struct work_struct *work, struct workqueue_struct *wq)
 {
 	struct dom *d = cur;
 
-	api_call();
 	if (work->data & (WORK_PENDING | WORK_CANCELING))
 		return false;
+	work->__xbgen_wq = wq;
 	if (d->nworks == MAX_WORKS)
 		sim_limit("more than %d work items queued", MAX_WORKS);
 	work->data |= WORK_PENDING;
 	d->works[d->nworks++] = work;
 	trace("%s queues a work item", d->name);
 	return true;
+}
+
+bool schedule_work(struct work_struct *work)
+{
+	api_call();
+	return enqueue_work(work, NULL);	/* system_wq */
 }
 
 bool cancel_work_sync(struct work_struct *work)
@@ -96,4 +105,93 @@ bool flush_work(struct work_struct *work)
 		waited = 1;
 	}
 	return waited;
+}
+
+/*
+ * A workqueue of a module's own (alloc_workqueue()).  Its items run on the
+ * domain's worker like schedule_work()'s, in the order they were queued;
+ * flush_workqueue() and destroy_workqueue() (which drains) sleep until none
+ * of its items is queued or running.  Real flushes wait only for the items
+ * queued before them: this one may wait longer, never shorter.
+ */
+struct workqueue_struct {
+	char name[24];
+	int draining;
+};
+
+/* An item of @wq is queued or running in @d. */
+static int wq_busy(struct dom *d, const void *wq)
+{
+	int i;
+
+	for (i = 0; i < d->nworks; i++)
+		if (d->works[i]->__xbgen_wq == wq)
+			return 1;
+	return wq_running(d, wq) != NULL;
+}
+
+/* The worker running an item of @wq, if one is. */
+static struct thread *wq_running(struct dom *d, const void *wq)
+{
+	struct thread *t = &d->th[TH_WORK];
+
+	return t->act == ACT_WORK && t->work && t->work->__xbgen_wq == wq ? t : NULL;
+}
+
+struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags, int max_active,
+					 ...)
+{
+	struct workqueue_struct *wq;
+
+	(void)flags;
+	(void)max_active;
+	wq = sim_alloc(sizeof(*wq), 1, GFP_KERNEL, K_MEM, "alloc_workqueue()");
+	if (wq) {
+		snprintf(wq->name, sizeof(wq->name), "%s", fmt);
+		trace("%s: alloc_workqueue(%s)", cur ? cur->name : "?", wq->name);
+	}
+	return wq;
+}
+
+bool queue_work(struct workqueue_struct *wq, struct work_struct *work)
+{
+	api_call();
+	if (!wq) {
+		violate(PROP_SAFE, "%s queues a work item on a NULL workqueue", me());
+		return false;
+	}
+	if (wq->draining && cur_t && !(cur_t->act == ACT_WORK && cur_t->work &&
+				       cur_t->work->__xbgen_wq == wq))
+		violate(PROP_SAFE, "%s queues a work item on a workqueue being destroyed", me());
+	return enqueue_work(work, wq);
+}
+
+void flush_workqueue(struct workqueue_struct *wq)
+{
+	struct dom *d = cur;
+
+	api_call();
+	may_sleep("flush_workqueue()");
+	if (!wq_busy(d, wq))
+		return;
+	if (wq_running(d, wq) == cur_t) {
+		violate(PROP_DEADLOCK, "%s flushes its own workqueue from one of its items: it "
+			"waits for ever", me());
+		return;
+	}
+	trace("%s waits for the work items of workqueue %s", d->name, wq->name);
+	block_on(BLK_WQFLUSH, wq, 0, "flush_workqueue()");
+}
+
+void destroy_workqueue(struct workqueue_struct *wq)
+{
+	api_call();
+	if (!wq)
+		return;
+	wq->draining = 1;
+	flush_workqueue(wq);
+	if (w.prop)
+		return;
+	trace("%s: destroy_workqueue(%s)", cur ? cur->name : "?", wq->name);
+	sim_free(wq, "destroy_workqueue");
 }

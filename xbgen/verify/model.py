@@ -206,6 +206,8 @@ SYSTEM_MOVES = frozenset(
         "domU work item runs",
         "dom0 interrupt",
         "domU interrupt",
+        "dom0 second worker runs",
+        "domU second worker runs",
         "domU program runs",
     }
 )

@@ -42,6 +42,8 @@ static const char *const move_names[] = {
 	[MV_WORK_DOMU] = "domU work item runs",
 	[MV_IRQ_DOM0] = "dom0 interrupt",
 	[MV_IRQ_DOMU] = "domU interrupt",
+	[MV_WORK2_DOM0] = "dom0 second worker runs",
+	[MV_WORK2_DOMU] = "domU second worker runs",
 	[MV_USER_DOMU] = "domU program runs",
 	[MV_XSFAIL_DOM0] = "dom0 xenstore write fails",
 	[MV_XSFAIL_DOMU] = "domU xenstore write fails",
@@ -73,6 +75,7 @@ static struct dom *move_dom(int move)
 	switch (move) {
 	case MV_INSMOD_BACK: case MV_RMMOD_BACK: case MV_UNBIND_BACK: case MV_BIND_BACK:
 	case MV_WATCH_DOM0: case MV_RUN_DOM0: case MV_WORK_DOM0: case MV_IRQ_DOM0:
+	case MV_WORK2_DOM0:
 	case MV_XSFAIL_DOM0: case MV_NOMEM_DOM0: case MV_ALLOCFAIL_DOM0: case MV_CONFLICT_DOM0:
 	case MV_EVENT_FRONT:
 		return be();
@@ -142,9 +145,12 @@ static int napping(int move)
 {
 	struct thread *t;
 
-	if (move != MV_WORK_DOM0 && move != MV_WORK_DOMU)
+	if (move == MV_WORK_DOM0 || move == MV_WORK_DOMU)
+		t = &move_dom(move)->th[TH_WORK];
+	else if (move == MV_WORK2_DOM0 || move == MV_WORK2_DOMU)
+		t = &move_dom(move)->th[TH_WORK2];
+	else
 		return 0;
-	t = &move_dom(move)->th[TH_WORK];
 	return t->act != ACT_NONE && t->block == BLK_HANDLER;
 }
 
@@ -231,7 +237,9 @@ int sim_enabled(int move)
 	if (dt) {
 		int b = dd == be();
 		int run = dt == &dd->th[TH_MAIN] ? (b ? MV_RUN_DOM0 : MV_RUN_DOMU) :
-			  dt == &dd->th[TH_USER] ? MV_USER_DOMU : (b ? MV_WORK_DOM0 : MV_WORK_DOMU);
+			  dt == &dd->th[TH_USER] ? MV_USER_DOMU :
+			  dt == &dd->th[TH_WORK2] ? (b ? MV_WORK2_DOM0 : MV_WORK2_DOMU) :
+			  (b ? MV_WORK_DOM0 : MV_WORK_DOMU);
 		int fault = dt->decision == DEC_ALLOC ? (b ? MV_ALLOCFAIL_DOM0 : MV_ALLOCFAIL_DOMU) :
 			    (b ? MV_CONFLICT_DOM0 : MV_CONFLICT_DOMU);
 
@@ -251,6 +259,7 @@ static int enabled_nontimeout(int move)
 {
 	struct dom *d = move_dom(move);
 	struct thread *t;
+	int ti;
 
 	if (!system_move(move) && !decision_move(move) && !env_turn())
 		return 0;
@@ -299,11 +308,14 @@ static int enabled_nontimeout(int move)
 		return runs(d) && t->act != ACT_NONE && !t->dead && thread_runnable(d, t);
 	case MV_WORK_DOM0:
 	case MV_WORK_DOMU:
-		t = &d->th[TH_WORK];
+	case MV_WORK2_DOM0:
+	case MV_WORK2_DOMU:
+		ti = move == MV_WORK_DOM0 || move == MV_WORK_DOMU ? TH_WORK : TH_WORK2;
+		t = &d->th[ti];
 		if (!runs(d))
 			return 0;
 		if (t->act == ACT_NONE)
-			return d->nworks > 0;
+			return work_next(d, ti) >= 0;
 		return !t->dead && thread_runnable(d, t);
 	case MV_IRQ_DOM0:
 	case MV_IRQ_DOMU:
@@ -427,16 +439,23 @@ int sim_apply(int move)
 		break;
 	case MV_WORK_DOM0:
 	case MV_WORK_DOMU:
-		t = &d->th[TH_WORK];
+	case MV_WORK2_DOM0:
+	case MV_WORK2_DOMU: {
+		int ti = move == MV_WORK_DOM0 || move == MV_WORK_DOMU ? TH_WORK : TH_WORK2;
+		int i;
+
+		t = &d->th[ti];
 		if (t->act == ACT_NONE) {
-			t->work = d->works[0];
-			work_dequeue(d, 0);
+			i = work_next(d, ti);
+			t->work = d->works[i];
+			work_dequeue(d, i);
 			t->work->data &= ~WORK_PENDING;
-			start(d, TH_WORK, ACT_WORK);
+			start(d, ti, ACT_WORK);
 		} else {
 			resume(d, t);
 		}
 		break;
+	}
 	case MV_IRQ_DOM0:
 	case MV_IRQ_DOMU: {
 		int i = pending_irq(d);

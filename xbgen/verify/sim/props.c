@@ -233,7 +233,7 @@ static void check_leaks(void)
 
 		if (!d->alive || d->th[TH_MAIN].act != ACT_NONE)
 			continue;
-		busy = d->nworks || d->th[TH_WORK].act != ACT_NONE;
+		busy = d->nworks || workers_busy(d);
 		if (!d->loaded && busy) {
 			violate(PROP_RESOURCES, "leak: a work item of the %s is still queued or running "
 				"after its module unloaded", d->side);
@@ -347,7 +347,7 @@ static void describe_side(char *buf, int len, struct dom *d, int st, int front)
 		snprintf(extra, sizeof(extra), ", %d event(s) queued", d->qlen);
 	snprintf(buf, (size_t)len, "%s %s%s%s%s%s", front ? "frontend" : "backend",
 		 show_state(st), how, d->th[TH_MAIN].act != ACT_NONE ? ", running" : "", extra,
-		 d->nworks || d->th[TH_WORK].act != ACT_NONE ? ", work pending" : "");
+		 d->nworks || workers_busy(d) ? ", work pending" : "");
 }
 
 void sim_describe(char *buf, int len)

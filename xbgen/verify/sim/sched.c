@@ -458,7 +458,7 @@ static struct thread *waits_for(struct dom *d, struct thread *t, struct dom **od
 		return thread_by_id(((const struct mutex *)t->block_on)->locked, od);
 	case BLK_WORK:
 	case BLK_FLUSH:
-		return work_busy(d, t->block_on) ? &d->th[TH_WORK] : NULL;
+		return work_runner(d, t->block_on);
 	case BLK_USER:
 		return (struct thread *)t->block_on;
 	case BLK_WQFLUSH:

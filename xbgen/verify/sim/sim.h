@@ -52,6 +52,7 @@ enum sim_move {
 	MV_GRACE,		/* deactivate.sh's grace period for the other end ends */
 	MV_WATCH_DOM0, MV_WATCH_DOMU, MV_RUN_DOM0, MV_RUN_DOMU,
 	MV_WORK_DOM0, MV_WORK_DOMU, MV_IRQ_DOM0, MV_IRQ_DOMU,
+	MV_WORK2_DOM0, MV_WORK2_DOMU,	/* the second worker (it starts while the first sleeps) */
 	MV_USER_DOMU,		/* that program runs */
 	MV_XSFAIL_DOM0, MV_XSFAIL_DOMU, MV_NOMEM_DOM0, MV_NOMEM_DOMU,
 	MV_ALLOCFAIL_DOM0, MV_ALLOCFAIL_DOMU,	/* decide: this allocation fails */

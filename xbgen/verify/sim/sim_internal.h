@@ -170,7 +170,8 @@ enum {
 	ACT_NONE, ACT_WATCH, ACT_BIND, ACT_UNBIND, ACT_INSMOD, ACT_RMMOD, ACT_WORK, ACT_IRQ,
 	ACT_CALL,
 };
-enum { TH_MAIN, TH_WORK, TH_IRQ, TH_USER, SIM_NTH };
+/* TH_WORK2: a second worker, which starts an item while the first one sleeps (cmwq) */
+enum { TH_MAIN, TH_WORK, TH_IRQ, TH_USER, TH_WORK2, SIM_NTH };
 enum {
 	BLK_NONE, BLK_MUTEX, BLK_WORK, BLK_FLUSH, BLK_WAITQ, BLK_COMPLETION, BLK_USER, BLK_HANDLER,
 	BLK_WQFLUSH,
@@ -494,6 +495,9 @@ static void pages_put(const void *p, size_t size, const char *fn);
 /* kernel/workqueue.c */
 static int work_index(struct dom *d, const struct work_struct *work);
 static int work_busy(struct dom *d, const void *work);
+static struct thread *work_runner(struct dom *d, const void *work);
+static int work_next(struct dom *d, int ti);
+static int workers_busy(struct dom *d);
 static void work_dequeue(struct dom *d, int i);
 static int wq_busy(struct dom *d, const void *wq);
 static struct thread *wq_running(struct dom *d, const void *wq);

@@ -15,11 +15,52 @@ static int work_index(struct dom *d, const struct work_struct *work)
 	return -1;
 }
 
+/*
+ * Workers: a domain's items run on its first worker, one at a time in the
+ * order they were queued; while that worker sleeps (a handler, a mutex, a
+ * wait), a second one may start the next item, as the concurrency-managed
+ * workqueues do on one CPU.  An item never runs on both at once: queued
+ * again while it runs, it waits for the worker running it to be done.
+ */
+static struct thread *work_runner(struct dom *d, const void *work)
+{
+	static const int workers[] = { TH_WORK, TH_WORK2 };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(workers) / sizeof(workers[0]); i++) {
+		struct thread *t = &d->th[workers[i]];
+
+		if (t->act == ACT_WORK && t->work == work)
+			return t;
+	}
+	return NULL;
+}
+
 static int work_busy(struct dom *d, const void *work)
 {
-	struct thread *t = &d->th[TH_WORK];
+	return work_runner(d, work) != NULL;
+}
 
-	return t->act == ACT_WORK && t->work == work;
+static int workers_busy(struct dom *d)
+{
+	return d->th[TH_WORK].act != ACT_NONE || d->th[TH_WORK2].act != ACT_NONE;
+}
+
+/*
+ * The queued item worker @ti (idle) would start, or -1: the first one no
+ * worker runs; the second worker only while the first one sleeps.
+ */
+static int work_next(struct dom *d, int ti)
+{
+	struct thread *first = &d->th[TH_WORK];
+	int i;
+
+	if (ti == TH_WORK2 && (first->act == ACT_NONE || !first->block))
+		return -1;
+	for (i = 0; i < d->nworks; i++)
+		if (!work_busy(d, d->works[i]))
+			return i;
+	return -1;
 }
 
 static void work_dequeue(struct dom *d, int i)
@@ -76,7 +117,7 @@ bool cancel_work_sync(struct work_struct *work)
 		was = 1;
 	}
 	if (work_busy(d, work)) {
-		if (cur_t == &d->th[TH_WORK]) {
+		if (cur_t == work_runner(d, work)) {
 			violate(PROP_DEADLOCK, "%s calls cancel_work_sync() on itself: it waits for ever",
 				me());
 			return was;
@@ -97,7 +138,7 @@ bool flush_work(struct work_struct *work)
 	api_call();
 	may_sleep("flush_work()");
 	if (work_index(d, work) >= 0 || work_busy(d, work)) {
-		if (cur_t == &d->th[TH_WORK] && work_busy(d, work)) {
+		if (cur_t == work_runner(d, work)) {
 			violate(PROP_DEADLOCK, "%s calls flush_work() on itself: it waits for ever", me());
 			return false;
 		}
@@ -130,12 +171,14 @@ static int wq_busy(struct dom *d, const void *wq)
 	return wq_running(d, wq) != NULL;
 }
 
-/* The worker running an item of @wq, if one is. */
+/* A worker running an item of @wq, if one is. */
 static struct thread *wq_running(struct dom *d, const void *wq)
 {
-	struct thread *t = &d->th[TH_WORK];
+	struct thread *t = &d->th[TH_WORK], *t2 = &d->th[TH_WORK2];
 
-	return t->act == ACT_WORK && t->work && t->work->__xbgen_wq == wq ? t : NULL;
+	if (t->act == ACT_WORK && t->work && t->work->__xbgen_wq == wq)
+		return t;
+	return t2->act == ACT_WORK && t2->work && t2->work->__xbgen_wq == wq ? t2 : NULL;
 }
 
 struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags, int max_active,

@@ -4,6 +4,7 @@
 
 #define EPERM		1
 #define ENOENT		2
+#define EINTR		4
 #define EIO		5
 #define EAGAIN		11
 #define ENOMEM		12
@@ -15,8 +16,10 @@
 #define EPROTO		71
 #define ERESTARTSYS	512
 #define EOPNOTSUPP	95
+#define ECONNRESET	104
 #define EBADMSG		74
 #define ENOTCONN	107
 #define ETIMEDOUT	110
+#define ECANCELED	125
 
 #endif

@@ -37,7 +37,7 @@ PROPERTIES: dict[int, tuple[str, str]] = {
     9: (
         "calls",
         "a call of the frontend's API on a legal schedule is answered, or fails with "
-        "-ENOTCONN when the device goes",
+        "-ENOTCONN or -ECONNRESET when the device goes",
     ),
     10: (
         "prompt",

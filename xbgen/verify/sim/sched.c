@@ -290,13 +290,14 @@ static void finish(struct dom *d, struct thread *t)
 	else if (t->spins)
 		violate(PROP_SAFE, "%s returns holding a spinlock", name);
 	/*
-	 * On a legal schedule a call gets its answer, or -ENOTCONN when the
-	 * device goes meanwhile.  A wait times out only when nothing else can
-	 * happen: a timeout is a lost request or event, unless the user left
-	 * no backend to answer (unbound, unloaded).
+	 * On a legal schedule a call gets its answer, or -ENOTCONN (not sent)
+	 * or -ECONNRESET (sent, no answer) when the device goes meanwhile.  A
+	 * wait times out only when nothing else can happen: a timeout is a
+	 * lost request or event, unless the user left no backend to answer
+	 * (unbound, unloaded).
 	 */
 	if (t->act == ACT_CALL && !(w.flags & SF_TAINTED) && w.call_result &&
-	    w.call_result != -ENOTCONN &&
+	    w.call_result != -ENOTCONN && w.call_result != -ECONNRESET &&
 	    (w.call_result != -ETIMEDOUT || (serving() && both_connected())))
 		violate(PROP_CALLS, "a call of %sfront_call() returned %d%s on a legal schedule",
 			devtype, w.call_result,

@@ -536,7 +536,8 @@ int sim_apply(int move)
 	if ((w.flags & SF_DEACT) && move == MV_DESTROY)
 		w.flags &= ~SF_DEACT_CLEAN;
 	/* the toolstack's steps are the environment's too: a user may act between them */
-	w.last_env = !(system_move(move) || decision_move(move)) || move == MV_TOOLSTACK;
+	w.last_env = !(system_move(move) || decision_move(move)) || move == MV_TOOLSTACK ||
+		     move == MV_GRACE;
 	w.last_hostile = move >= MV_HOSTILE_RING;
 	return w.prop;
 }

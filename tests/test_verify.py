@@ -535,6 +535,47 @@ def test_finds_xenwatch_waiting_for_a_sleeping_handler() -> None:
     assert moves[-2:] == ["dom0 work item runs", "dom0 watch event"], moves
 
 
+def on_own_workqueue(tree: Path, tmp_path: Path, destroy: bool) -> Path:
+    """The ring tree with its backend's work on a workqueue of its own (issue 15's
+    design), destroyed at module exit or not."""
+    copy = plant(tree, tmp_path, RING_BACK, "schedule_work(", "queue_work(mydeviceback_wq, ")
+    path = copy / RING_BACK
+    text = path.read_text().replace("schedule_work(", "queue_work(mydeviceback_wq, ")
+    text = text.replace(
+        '#include "mydeviceback.h"\n',
+        '#include "mydeviceback.h"\n\nstatic struct workqueue_struct *mydeviceback_wq;\n',
+        1,
+    )
+    text = text.replace(
+        "\treturn xenbus_register_backend(&mydeviceback_driver);",
+        "\tmydeviceback_wq = alloc_workqueue(KBUILD_MODNAME, 0, 0);\n"
+        "\tif (!mydeviceback_wq)\n\t\treturn -ENOMEM;\n"
+        "\treturn xenbus_register_backend(&mydeviceback_driver);",
+        1,
+    )
+    if destroy:
+        text = text.replace(
+            "\txenbus_unregister_driver(&mydeviceback_driver);\n",
+            "\txenbus_unregister_driver(&mydeviceback_driver);\n"
+            "\tdestroy_workqueue(mydeviceback_wq);\n",
+            1,
+        )
+    path.write_text(text)
+    return copy
+
+
+def test_a_backend_on_its_own_workqueue(ring_tree: Path, tmp_path: Path) -> None:
+    """alloc_workqueue/queue_work run in the model; a workqueue rmmod never
+    destroys is a leak of the module's, one it destroys drains and goes."""
+    kept = on_own_workqueue(ring_tree, tmp_path / "kept", destroy=False)
+    assert_found(verify(kept, SMALL), 4, r"leak: 1 allocation\(s\) of the backend module live")
+    good = on_own_workqueue(ring_tree, tmp_path / "good", destroy=True)
+    result = verify(good, SMALL)
+    assert result.ok, findings(result)
+    names = {result.graph.moves[m] for _, _, m in result.graph.edges}
+    assert {"rmmod backend", "dom0 work item runs"} <= names
+
+
 def test_the_new_kernel_apis_are_declared() -> None:
     """What the backend of issue 15 uses: its own workqueue, krefs, device
     references, release/acquire, killable waits with a timeout, rate-limited

@@ -25,7 +25,7 @@ from conftest import PHASE_TIMINGS, REPO, all_option_specs
 from typer.testing import CliRunner
 
 import xbgen.verify as verify_module
-from xbgen.check import FAKE_INCLUDE, feature_defines
+from xbgen.check import FAKE_INCLUDE, check_c, feature_defines
 from xbgen.cli import app
 from xbgen.generate import generate
 from xbgen.render import render
@@ -34,6 +34,9 @@ from xbgen.verify import KERNELS, PROPERTIES, Bounds, VerifyResult, replay, tool
 from xbgen.verify.report import format_counterexample
 
 FIXTURE_010 = REPO / "tests" / "fixtures" / "mydevice-0.1.0"
+#: The ring tree before issue 15: its backend cancels the request work from
+#: the xenbus watch callback (see its NOTE).
+FIXTURE_RING_15 = REPO / "tests" / "fixtures" / "mydevice-ring-before-15"
 FRONT = "frontend/mydevicefront.c"
 BACK = "backend/mydeviceback.c"
 RING_FRONT = "frontend/mydevicefront_core.c"
@@ -64,6 +67,18 @@ def plant(tree: Path, tmp_path: Path, rel: str, old: str, new: str) -> Path:
     text = path.read_text()
     assert old in text, f"the code to plant the bug in is not in {rel}"
     path.write_text(text.replace(old, new, 1))
+    return copy
+
+
+def plant_re(tree: Path, tmp_path: Path, rel: str, pattern: str, new: str) -> Path:
+    """``plant`` with a regular expression (its first match), for code whose
+    spelling may change around the line a bug is planted in."""
+    copy = tmp_path / "mydevice"
+    shutil.copytree(tree, copy)
+    path = copy / rel
+    text, count = re.subn(pattern, new, path.read_text(), count=1)
+    assert count == 1, f"the code to plant the bug in is not in {rel}"
+    path.write_text(text)
     return copy
 
 
@@ -398,6 +413,169 @@ def test_finds_a_frontend_that_unbinds_under_its_spinlock(ring_tree: Path, tmp_p
 def test_finds_a_debugfs_file_left_on_freed_data(ring_tree: Path, tmp_path: Path) -> None:
     bad = plant(ring_tree, tmp_path, RING_FRONT, "\tdebugfs_remove(info->debugfs);\n", "")
     assert_found(verify(bad, SMALL), 4, r"frees the data of debugfs file 'selftest'")
+
+
+def test_finds_a_lost_request_wakeup(ring_tree: Path, tmp_path: Path) -> None:
+    """Without RING_FINAL_CHECK_FOR_REQUESTS the backend never moves req_event on:
+    the second call's request raises no event, and the call times out with both
+    ends Connected (the lost wake-up that stalled QubesDB).  Two calls, the
+    default: one call cannot show it."""
+    bad = plant_re(
+        ring_tree,
+        tmp_path,
+        RING_BACK,
+        r"RING_FINAL_CHECK_FOR_REQUESTS\([^,]+, (\w+)\);",
+        r"\1 = 0;",
+    )
+    result = verify(bad)
+    assert_found(result, 9, r"returned -110 \(-ETIMEDOUT: no answer, both ends Connected\)")
+    moves = [step.move for step in result.findings[9].steps]
+    assert moves.count("a domU program calls the frontend") == 2, moves
+
+
+def test_finds_a_lost_response_wakeup(ring_tree: Path, tmp_path: Path) -> None:
+    """Without RING_FINAL_CHECK_FOR_RESPONSES the frontend never moves rsp_event on:
+    the second response raises no event."""
+    bad = plant_re(
+        ring_tree,
+        tmp_path,
+        RING_FRONT,
+        r"RING_FINAL_CHECK_FOR_RESPONSES\([^,]+, (\w+)\);",
+        r"\1 = 0;",
+    )
+    result = verify(bad)
+    assert_found(result, 9, r"returned -110 \(-ETIMEDOUT: no answer, both ends Connected\)")
+    moves = [step.move for step in result.findings[9].steps]
+    assert moves.count("a domU program calls the frontend") == 2, moves
+
+
+def test_finds_a_backend_that_only_a_timer_closes(ring_tree: Path, tmp_path: Path) -> None:
+    """A backend that ignores the frontend's Closed stays Closing until deactivate.sh's
+    grace period runs out and removes the device: every goal is met, but only
+    because a timer fired (prompt)."""
+    text = (ring_tree / RING_BACK).read_text()
+    at = text.rindex("\tcase XenbusStateClosed:\n")  # the last one: where it follows the frontend
+    bad = plant(
+        ring_tree,
+        tmp_path,
+        RING_BACK,
+        text[at:],
+        "\tcase XenbusStateClosed:\n\t\tbreak;\t/* planted */\n"
+        + text[at + len("\tcase XenbusStateClosed:\n") :],
+    )
+    result = verify(bad)
+    assert_found(result, 10, r"grace period ends.*frontend Closed \| backend Closing")
+    assert result.findings[10].steps[-1].move == "toolstack's grace period ends"
+
+
+def test_finds_a_frontend_that_keeps_its_event_channel_once_closed(
+    ring_tree: Path, tmp_path: Path
+) -> None:
+    """The frontend closes when the backend does, but keeps its irq and event
+    channel bound (released): a Closed side holds nothing of the connection."""
+    bad = plant(
+        ring_tree,
+        tmp_path,
+        RING_FRONT,
+        "\tunbind_from_irqhandler(info->irq, info);\n\tinfo->irq = 0;\n",
+        "",
+    )
+    result = verify(bad)
+    assert_found(
+        result, 11, r"the frontend still has irq 32 \(event channel 1\) bound once it is Closed"
+    )
+
+
+def test_finds_xenwatch_waiting_for_a_sleeping_handler() -> None:
+    """The ring backend before issue 15 cancels its request work from the watch
+    callback: dom0's one xenwatch thread waits for a user handler, which may
+    sleep (xenwatch-free).  Nothing else is wrong with it."""
+    result = timed("ring tree before issue 15", lambda: verify(FIXTURE_RING_15))
+    assert list(result.findings) == [12], findings(result)
+    assert_found(
+        result,
+        12,
+        r"xenwatch callback\) sleeps in cancel_work_sync\(\) until the backend's work item "
+        r"returns from mydeviceback_handle\(\)",
+    )
+    moves = [step.move for step in result.findings[12].steps]
+    assert moves[-2:] == ["dom0 work item runs", "dom0 watch event"], moves
+
+
+def test_finds_a_workqueue_rmmod_never_destroys(ring_tree: Path, tmp_path: Path) -> None:
+    """The backend's requests run on a workqueue of its own: one that module exit
+    never destroys is a leak of the module's (and the clean tree, which destroys
+    it, holds every property: test_ring_tree_holds_every_property)."""
+    exit_ = "\txenbus_unregister_driver(&mydeviceback_driver);\n"
+    bad = plant(ring_tree, tmp_path, RING_BACK, exit_ + "\t/* Waits", exit_ + "\t/* Leaks")
+    text = (bad / RING_BACK).read_text()
+    (bad / RING_BACK).write_text(text.replace("\tdestroy_workqueue(mydeviceback_wq);\n}", "}"))
+    assert_found(verify(bad, SMALL), 4, r"leak: 1 allocation\(s\) of the backend module live")
+
+
+def test_the_new_kernel_apis_are_declared() -> None:
+    """What the backend of issue 15 uses: its own workqueue, krefs, device
+    references, release/acquire, killable waits with a timeout, rate-limited
+    device messages."""
+    source = """#include <linux/completion.h>
+#include <linux/device.h>
+#include <linux/kref.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <asm/barrier.h>
+
+struct thing {
+	struct kref kref;
+	struct work_struct work;
+	struct completion done;
+	wait_queue_head_t wq;
+	bool up;
+};
+
+static struct workqueue_struct *thing_wq;
+
+static void thing_release(struct kref *kref)
+{
+	(void)kref;
+}
+
+static void thing_work(struct work_struct *work)
+{
+	(void)work;
+}
+
+int thing_use(struct thing *t, struct device *dev);
+
+int thing_use(struct thing *t, struct device *dev)
+{
+	long left;
+
+	thing_wq = alloc_workqueue("thing", WQ_MEM_RECLAIM, 0);
+	if (!thing_wq)
+		return -12;
+	kref_init(&t->kref);
+	kref_get(&t->kref);
+	get_device(dev);
+	INIT_WORK(&t->work, thing_work);
+	queue_work(thing_wq, &t->work);
+	flush_workqueue(thing_wq);
+	smp_store_release(&t->up, true);
+	left = wait_event_killable_timeout(t->wq, smp_load_acquire(&t->up), 10 * HZ);
+	if (!left)
+		left = wait_for_completion_killable_timeout(&t->done, 10 * HZ);
+	if (fatal_signal_pending(current))
+		return -4;
+	dev_info_ratelimited(dev, "left %ld\\n", left);
+	dev_err_ratelimited(dev, "oops\\n");
+	put_device(dev);
+	kref_put(&t->kref, thing_release);
+	destroy_workqueue(thing_wq);
+	return 0;
+}
+"""
+    assert check_c(source, "thing.c") == []
 
 
 # --------------------------------------------------------------------------- CLI

@@ -223,6 +223,14 @@ def verify(
     steps: Annotated[
         int, typer.Option("--steps", help="xenstore accesses one callback may make.")
     ] = 64,
+    calls: Annotated[
+        int,
+        typer.Option(
+            "--calls",
+            help="Calls of NAMEfront_call() by a guest program, one after the other (ring "
+            "trees; each is an environment move).",
+        ),
+    ] = 2,
     max_states: Annotated[
         int, typer.Option("--max-states", help="Stop (incomplete, exit 1) after this many.")
     ] = 2_000_000,
@@ -244,13 +252,23 @@ def verify(
     from .verify import report
 
     with user_errors():
-        for value, flag in ((env, "--env"), (hostile, "--hostile"), (faults, "--faults")):
+        for value, flag in (
+            (env, "--env"),
+            (hostile, "--hostile"),
+            (faults, "--faults"),
+            (calls, "--calls"),
+        ):
             if value < 0:
                 raise UsageError(f"{flag} must be 0 or more")
         if steps < 1 or max_states < 1:
             raise UsageError("--steps and --max-states must be at least 1")
         bounds = model_check.Bounds(
-            env=env, hostile=hostile, faults=faults, steps=steps, max_states=max_states
+            env=env,
+            hostile=hostile,
+            faults=faults,
+            steps=steps,
+            max_states=max_states,
+            calls=calls,
         )
         if replay_file is not None:
             if str(replay_file) == "-":

@@ -107,6 +107,26 @@ int xbgen_sim_call(void *fdev)
 }}
 """
 
+#: A ring tree's backend handler, wrapped: the user's NAMEback_handle() may
+#: sleep, and the model makes it sleep once per call (sched.c).
+HANDLER = """// SPDX-License-Identifier: GPL-2.0-only
+/* xbgen verify: {back}_handle() sleeps, as a user handler may. */
+#include "{back}.h"
+
+void xbgen_sim_handler_enter(void);
+void xbgen_sim_handler_leave(void);
+void __real_{back}_handle(struct {back}_device *bdev,
+	const struct {name}_request *req, struct {name}_response *rsp);
+
+void __wrap_{back}_handle(struct {back}_device *bdev,
+	const struct {name}_request *req, struct {name}_response *rsp)
+{{
+	xbgen_sim_handler_enter();
+	__real_{back}_handle(bdev, req, rsp);
+	xbgen_sim_handler_leave();
+}}
+"""
+
 
 @dataclass
 class Model:
@@ -264,7 +284,13 @@ def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KE
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
-    for part in (config, " ".join((*CFLAGS, *DRIVER_CFLAGS, *defines)), LINKER_SCRIPT, CALLER):
+    for part in (
+        config,
+        " ".join((*CFLAGS, *DRIVER_CFLAGS, *defines)),
+        LINKER_SCRIPT,
+        CALLER,
+        HANDLER,
+    ):
         digest.update(part.encode())
         digest.update(b"\0")
 
@@ -298,6 +324,12 @@ def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KE
                 caller.write_text(CALLER.format(front=front, name=src.name))
                 units.append((caller, work / "xbgen-drv-front-call.o", flags))
                 wraps = [f"-Wl,--wrap={front}_user_connect,--wrap={front}_user_disconnect"]
+            if role == "back" and src.ring:
+                handler = work / "xbgen-handle.c"
+                back = f"{src.name}back"
+                handler.write_text(HANDLER.format(back=back, name=src.name))
+                units.append((handler, work / "xbgen-drv-back-handle.o", flags))
+                wraps.append(f"-Wl,--wrap={back}_handle")
         _compile(gcc, units)
         objs = [str(obj) for _, obj, _ in units]
         objs += [str(objects / "sim.o"), str(objects / "explore.o")]

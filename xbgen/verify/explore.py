@@ -80,7 +80,8 @@ def verify(
         _notes(tree, progress)
         progress(
             f"exploring (bounds: {bounds.env} environment moves, {bounds.hostile} hostile "
-            f"write(s), {bounds.faults} fault(s), {bounds.steps} steps per callback)"
+            f"write(s), {bounds.faults} fault(s), {bounds.steps} steps per callback, "
+            f"{bounds.calls} call(s))"
         )
     started = time.monotonic()
     # parsed as the explorer prints it: the parsing runs on the other core

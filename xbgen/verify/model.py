@@ -37,7 +37,22 @@ PROPERTIES: dict[int, tuple[str, str]] = {
     9: (
         "calls",
         "a call of the frontend's API on a legal schedule is answered, or fails with "
-        "-ENOTCONN when the device goes",
+        "-ENOTCONN or -ECONNRESET when the device goes",
+    ),
+    10: (
+        "prompt",
+        "on a legal schedule with both drivers bound no timer fires: not a call's "
+        "timeout, not deactivate.sh's wait or grace period, no wait the model bounds",
+    ),
+    11: (
+        "released",
+        "once a side is Closed (or its directory is gone) and the drivers are quiet, it "
+        "holds no mapping, grant, event channel or irq of the connection",
+    ),
+    12: (
+        "xenwatch-free",
+        "dom0's xenwatch thread never waits, in a watch callback, for a backend user "
+        "handler to return",
     ),
 }
 
@@ -55,6 +70,7 @@ FE_CLOSED = 0x0200
 DEACT_CLEAN = 0x0400
 FE_DIR = 0x0800
 BE_DIR = 0x1000
+LATE = 0x8000  # a timer fired on a legal schedule with both drivers bound
 
 CONNECTED = 4
 STATE_NAMES = [
@@ -187,6 +203,7 @@ SYSTEM_MOVES = frozenset(
         "toolstack step",
         "toolstack times out",
         "a wait times out",
+        "toolstack's grace period ends",
         "dom0 watch event",
         "domU watch event",
         "dom0 runs",
@@ -195,6 +212,8 @@ SYSTEM_MOVES = frozenset(
         "domU work item runs",
         "dom0 interrupt",
         "domU interrupt",
+        "dom0 second worker runs",
+        "domU second worker runs",
         "domU program runs",
     }
 )
@@ -240,6 +259,14 @@ def goal_problem(s: State) -> tuple[int, str] | None:
     return None
 
 
+def late_message(move: str, s: State) -> str:
+    """prompt's finding: which timer fired, and where."""
+    return (
+        f"a timer fired on a legal schedule with both drivers bound ({move}): only a "
+        f"timeout moved the system on ({s.describe()})"
+    )
+
+
 def analyse(graph: Graph) -> dict[int, Finding]:
     """The first (shortest) finding for each property that does not hold."""
     findings: dict[int, Finding] = {}
@@ -261,6 +288,18 @@ def analyse(graph: Graph) -> dict[int, Finding]:
         for number in (prop, 6):
             if number not in findings:
                 findings[number] = Finding(number, message, graph.schedule_to(state.id))
+
+    # prompt: the first configuration a timer on a legal schedule reached
+    # (the flag stays: the states after it carry it too)
+    if 10 not in findings:
+        late = [s for s in graph.states if s.flags & LATE]
+        if late:
+            state = min(late, key=lambda s: s.depth)
+            findings[10] = Finding(
+                10,
+                late_message(graph.moves.get(state.move, "?"), state),
+                graph.schedule_to(state.id),
+            )
 
     # cycles of system moves: the drivers would spin for ever
     cycle = _system_cycle(graph)

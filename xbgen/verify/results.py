@@ -36,7 +36,10 @@ class Bounds:
     faults: int = 1  # failed xenstore writes / allocations
     steps: int = 64  # xenstore accesses inside one callback
     max_states: int = 2_000_000
-    calls: int = 1  # a program in the guest calls NAMEfront_call() (ring trees)
+    # calls of NAMEfront_call() by a program in the guest (ring trees), one after
+    # the other; each counts as an environment move.  Two find a lost wake-up on
+    # either side: the second request or response is the one whose event is lost.
+    calls: int = 2
 
     def args(self) -> list[str]:
         """The explorer's options for these bounds."""

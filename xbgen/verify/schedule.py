@@ -94,6 +94,9 @@ def replay_moves(built: Model, bounds: Bounds, moves: list[int]) -> Replay:
             problem = model.goal_problem(steps[-1].state)
             if problem:
                 result.prop, result.message = problem
+        if result.prop is None and steps[-1].state.flags & model.LATE:
+            result.prop = 10
+            result.message = model.late_message(steps[-1].move, steps[-1].state)
     return result
 
 

@@ -26,9 +26,9 @@ void _dev_info(const struct device *dev, const char *fmt, ...);
 #define dev_err(dev, fmt, ...)	_dev_err(dev, fmt, ##__VA_ARGS__)
 #define dev_warn(dev, fmt, ...)	_dev_warn(dev, fmt, ##__VA_ARGS__)
 #define dev_info(dev, fmt, ...)	_dev_info(dev, fmt, ##__VA_ARGS__)
-/* Rate-limited: at most a burst of lines per interval. */
-void __xbgen_dev_info_ratelimited(const struct device *dev, const char *fmt, ...);
-#define dev_info_ratelimited(dev, fmt, ...) \
-	__xbgen_dev_info_ratelimited(dev, fmt, ##__VA_ARGS__)
+/* Rate-limited in the kernel; every line is printed here. */
+#define dev_err_ratelimited(dev, fmt, ...)	_dev_err(dev, fmt, ##__VA_ARGS__)
+#define dev_warn_ratelimited(dev, fmt, ...)	_dev_warn(dev, fmt, ##__VA_ARGS__)
+#define dev_info_ratelimited(dev, fmt, ...)	_dev_info(dev, fmt, ##__VA_ARGS__)
 
 #endif

@@ -16,6 +16,7 @@
 #define EPROTO		71
 #define ERESTARTSYS	512
 #define EOPNOTSUPP	95
+#define ECONNRESET	104
 #define EBADMSG		74
 #define ECONNRESET	104
 #define ENOTCONN	107

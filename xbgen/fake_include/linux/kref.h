@@ -10,7 +10,6 @@ struct kref {
 
 void kref_init(struct kref *kref);
 void kref_get(struct kref *kref);
-/* Drops a reference; calls @release and returns 1 when it was the last. */
 int kref_put(struct kref *kref, void (*release)(struct kref *kref));
 
 #endif

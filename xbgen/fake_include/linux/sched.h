@@ -6,7 +6,9 @@ int __xbgen_cond_resched(void);
 #define cond_resched() __xbgen_cond_resched()
 
 struct task_struct;
-struct task_struct *__xbgen_current(void);
-#define current __xbgen_current()
+struct task_struct *__xbgen_get_current(void);
+#define current __xbgen_get_current()
+/* linux/sched/signal.h in the kernel; xbgen verify sends no signal */
+int fatal_signal_pending(struct task_struct *p);
 
 #endif

@@ -18,6 +18,10 @@ void wake_up(wait_queue_head_t *wq);
 void __xbgen_wait_event_lock_irq(wait_queue_head_t *wq, int condition, spinlock_t *lock);
 int __xbgen_wait_event_interruptible_lock_irq(wait_queue_head_t *wq, int condition,
 					      spinlock_t *lock);
+/*
+ * wait_event_killable_timeout(): 0 when @timeout passed with @condition
+ * false, -ERESTARTSYS on a fatal signal, else the jiffies left (at least 1).
+ */
 long __xbgen_wait_event_killable_timeout(wait_queue_head_t *wq, int condition, long timeout);
 #ifdef XBGEN_SIM
 /*
@@ -40,18 +44,20 @@ int __xbgen_sim_wait(wait_queue_head_t *wq, spinlock_t *lock, int interruptible)
 		__xbgen_ret;						\
 	})
 /*
- * 0 when @timeout passed with @condition false; else at least 1 (the
- * jiffies left).  Time is not modelled: a sleep times out only when nothing
- * else can happen.
+ * __xbgen_sim_wait_timeout() sleeps until the queue is woken and returns 0,
+ * or returns 1 when the sleep timed out (only when nothing else can happen).
  */
-long __xbgen_sim_wait_timeout(wait_queue_head_t *wq, long left);
+int __xbgen_sim_wait_timeout(wait_queue_head_t *wq);
 #define wait_event_killable_timeout(wq, condition, timeout)		\
 	({								\
-		long __xbgen_left = (timeout);				\
-		while (__xbgen_left > 0 && !(condition))		\
-			__xbgen_left = __xbgen_sim_wait_timeout(&(wq), __xbgen_left); \
-		if (!__xbgen_left && (condition))			\
-			__xbgen_left = 1;				\
+		long __xbgen_t = (long)(timeout);			\
+		long __xbgen_left = __xbgen_t ? __xbgen_t : 1;		\
+		while (!(condition)) {					\
+			if (!__xbgen_t || __xbgen_sim_wait_timeout(&(wq))) { \
+				__xbgen_left = (condition) ? 1 : 0;	\
+				break;					\
+			}						\
+		}							\
 		__xbgen_left;						\
 	})
 #else

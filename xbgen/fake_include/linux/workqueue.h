@@ -7,9 +7,21 @@
 struct work_struct;
 typedef void (*work_func_t)(struct work_struct *work);
 
+/* A workqueue of the module's own (alloc_workqueue); system_wq is schedule_work's. */
+struct workqueue_struct;
+
 struct work_struct {
 	unsigned long data;
 	work_func_t func;
+	struct workqueue_struct *__xbgen_wq;	/* the queue it was last queued on */
+};
+
+enum {
+	WQ_UNBOUND = 1 << 1,
+	WQ_FREEZABLE = 1 << 2,
+	WQ_MEM_RECLAIM = 1 << 3,
+	WQ_HIGHPRI = 1 << 4,
+	WQ_CPU_INTENSIVE = 1 << 5,
 };
 
 void __xbgen_init_work(struct work_struct *work, work_func_t func);
@@ -18,8 +30,6 @@ bool schedule_work(struct work_struct *work);
 bool cancel_work_sync(struct work_struct *work);
 bool flush_work(struct work_struct *work);
 
-/* A driver's own workqueue; only its name and flags are looked at. */
-struct workqueue_struct;
 struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags, int max_active,
 					 ...);
 void destroy_workqueue(struct workqueue_struct *wq);

@@ -33,6 +33,7 @@ static const char *const move_names[] = {
 	[MV_TOOLSTACK] = "toolstack step",
 	[MV_TIMEOUT] = "toolstack times out",
 	[MV_WAIT_TIMEOUT] = "a wait times out",
+	[MV_GRACE] = "toolstack's grace period ends",
 	[MV_WATCH_DOM0] = "dom0 watch event",
 	[MV_WATCH_DOMU] = "domU watch event",
 	[MV_RUN_DOM0] = "dom0 runs",
@@ -41,6 +42,8 @@ static const char *const move_names[] = {
 	[MV_WORK_DOMU] = "domU work item runs",
 	[MV_IRQ_DOM0] = "dom0 interrupt",
 	[MV_IRQ_DOMU] = "domU interrupt",
+	[MV_WORK2_DOM0] = "dom0 second worker runs",
+	[MV_WORK2_DOMU] = "domU second worker runs",
 	[MV_USER_DOMU] = "domU program runs",
 	[MV_XSFAIL_DOM0] = "dom0 xenstore write fails",
 	[MV_XSFAIL_DOMU] = "domU xenstore write fails",
@@ -72,6 +75,7 @@ static struct dom *move_dom(int move)
 	switch (move) {
 	case MV_INSMOD_BACK: case MV_RMMOD_BACK: case MV_UNBIND_BACK: case MV_BIND_BACK:
 	case MV_WATCH_DOM0: case MV_RUN_DOM0: case MV_WORK_DOM0: case MV_IRQ_DOM0:
+	case MV_WORK2_DOM0:
 	case MV_XSFAIL_DOM0: case MV_NOMEM_DOM0: case MV_ALLOCFAIL_DOM0: case MV_CONFLICT_DOM0:
 	case MV_EVENT_FRONT:
 		return be();
@@ -136,10 +140,33 @@ static int system_moves(void)
 	return n;
 }
 
-/* Neither the drivers nor the toolstack have anything left to do. */
+/* The worker of @move's domain sleeps in the backend's user handler. */
+static int napping(int move)
+{
+	struct thread *t;
+
+	if (move == MV_WORK_DOM0 || move == MV_WORK_DOMU)
+		t = &move_dom(move)->th[TH_WORK];
+	else if (move == MV_WORK2_DOM0 || move == MV_WORK2_DOMU)
+		t = &move_dom(move)->th[TH_WORK2];
+	else
+		return 0;
+	return t->act != ACT_NONE && t->block == BLK_HANDLER;
+}
+
+/*
+ * Neither the drivers nor the toolstack have anything left to do, but for
+ * a handler that sleeps: it may sleep as long as it likes, and the user
+ * and the toolstack act meanwhile.  (No timer fires while it sleeps.)
+ */
 static int quiet(void)
 {
-	return drivers_quiet() && !enabled_nontimeout(MV_TOOLSTACK);
+	int m;
+
+	for (m = MV_WATCH_DOM0; m <= MV_USER_DOMU; m++)
+		if (enabled_nontimeout(m) && !napping(m))
+			return 0;
+	return !enabled_nontimeout(MV_TOOLSTACK);
 }
 
 /* env_turn() while sim_enabled_moves() asks for every move of one configuration, else -1 */
@@ -232,7 +259,9 @@ int sim_enabled(int move)
 	if (dt) {
 		int b = dd == be();
 		int run = dt == &dd->th[TH_MAIN] ? (b ? MV_RUN_DOM0 : MV_RUN_DOMU) :
-			  dt == &dd->th[TH_USER] ? MV_USER_DOMU : (b ? MV_WORK_DOM0 : MV_WORK_DOMU);
+			  dt == &dd->th[TH_USER] ? MV_USER_DOMU :
+			  dt == &dd->th[TH_WORK2] ? (b ? MV_WORK2_DOM0 : MV_WORK2_DOMU) :
+			  (b ? MV_WORK_DOM0 : MV_WORK_DOMU);
 		int fault = dt->decision == DEC_ALLOC ? (b ? MV_ALLOCFAIL_DOM0 : MV_ALLOCFAIL_DOMU) :
 			    (b ? MV_CONFLICT_DOM0 : MV_CONFLICT_DOMU);
 
@@ -240,7 +269,9 @@ int sim_enabled(int move)
 	}
 	if (move == MV_TIMEOUT)
 		/* a wait times out only when nothing else can happen */
-		return toolstack_waiting() && drivers_quiet();
+		return toolstack_waiting() && !toolstack_grace() && drivers_quiet();
+	if (move == MV_GRACE)
+		return toolstack_waiting() && toolstack_grace() && drivers_quiet();
 	if (move == MV_WAIT_TIMEOUT)
 		return timed_waiter(NULL) && drivers_quiet() && !enabled_nontimeout(MV_TOOLSTACK);
 	return enabled_nontimeout(move);
@@ -250,6 +281,7 @@ static int enabled_nontimeout(int move)
 {
 	struct dom *d = move_dom(move);
 	struct thread *t;
+	int ti;
 
 	if (!system_move(move) && !decision_move(move) && !env_turn())
 		return 0;
@@ -298,11 +330,14 @@ static int enabled_nontimeout(int move)
 		return runs(d) && t->act != ACT_NONE && !t->dead && thread_runnable(d, t);
 	case MV_WORK_DOM0:
 	case MV_WORK_DOMU:
-		t = &d->th[TH_WORK];
+	case MV_WORK2_DOM0:
+	case MV_WORK2_DOMU:
+		ti = move == MV_WORK_DOM0 || move == MV_WORK_DOMU ? TH_WORK : TH_WORK2;
+		t = &d->th[ti];
 		if (!runs(d))
 			return 0;
 		if (t->act == ACT_NONE)
-			return d->nworks > 0;
+			return work_next(d, ti) >= 0;
 		return !t->dead && thread_runnable(d, t);
 	case MV_IRQ_DOM0:
 	case MV_IRQ_DOMU:
@@ -345,6 +380,14 @@ int sim_apply(int move)
 	struct dom *d = move_dom(move);
 	struct thread *t;
 	int was_conn = (move == MV_UNBIND_BACK || move == MV_UNBIND_FRONT) && both_connected();
+	/* prompt: on a legal schedule, with both drivers there to act, no timer need fire */
+	int late = (move == MV_TIMEOUT || move == MV_WAIT_TIMEOUT || move == MV_GRACE) &&
+		   !(w.flags & SF_TAINTED) && serving();
+
+	if (late) {
+		w.flags |= SF_LATE;
+		trace("a timer fires on a legal schedule with both drivers bound (prompt)");
+	}
 
 	switch (move) {
 	case MV_INSMOD_BACK ... MV_BIND_FRONT:
@@ -397,6 +440,10 @@ int sim_apply(int move)
 	case MV_TIMEOUT:
 		toolstack_step(1);
 		break;
+	case MV_GRACE:
+		trace("toolstack: one end is Closed and the other's grace period is over");
+		toolstack_step(0);
+		break;
 	case MV_WAIT_TIMEOUT:
 		t = timed_waiter(&d);
 		trace("%s: %s times out", d->name, block_name(t->block));
@@ -414,16 +461,23 @@ int sim_apply(int move)
 		break;
 	case MV_WORK_DOM0:
 	case MV_WORK_DOMU:
-		t = &d->th[TH_WORK];
+	case MV_WORK2_DOM0:
+	case MV_WORK2_DOMU: {
+		int ti = move == MV_WORK_DOM0 || move == MV_WORK_DOMU ? TH_WORK : TH_WORK2;
+		int i;
+
+		t = &d->th[ti];
 		if (t->act == ACT_NONE) {
-			t->work = d->works[0];
-			work_dequeue(d, 0);
+			i = work_next(d, ti);
+			t->work = d->works[i];
+			work_dequeue(d, i);
 			t->work->data &= ~WORK_PENDING;
-			start(d, TH_WORK, ACT_WORK);
+			start(d, ti, ACT_WORK);
 		} else {
 			resume(d, t);
 		}
 		break;
+	}
 	case MV_IRQ_DOM0:
 	case MV_IRQ_DOMU: {
 		int i = pending_irq(d);
@@ -493,6 +547,8 @@ int sim_apply(int move)
 		check_blocked();
 	if (!w.prop)
 		check_leaks();
+	if (!w.prop)
+		check_released();
 	if (!(w.flags & SF_WAS_CONN) && both_connected())
 		w.flags |= SF_WAS_CONN;
 	if ((w.flags & (SF_DEACT | SF_FE_CLOSED)) == SF_DEACT &&
@@ -502,7 +558,8 @@ int sim_apply(int move)
 	if ((w.flags & SF_DEACT) && move == MV_DESTROY)
 		w.flags &= ~SF_DEACT_CLEAN;
 	/* the toolstack's steps are the environment's too: a user may act between them */
-	w.last_env = !(system_move(move) || decision_move(move)) || move == MV_TOOLSTACK;
+	w.last_env = !(system_move(move) || decision_move(move)) || move == MV_TOOLSTACK ||
+		     move == MV_GRACE;
 	w.last_hostile = move >= MV_HOSTILE_RING;
 	return w.prop;
 }

@@ -97,12 +97,49 @@ static int both_connected(void)
 	       state_of(be_dir) == XenbusStateConnected;
 }
 
+/*
+ * xenwatch-free: dom0's xenwatch thread serves every guest's devices; in a
+ * watch callback (and the probe and remove it runs) it must not sleep on
+ * something only a backend user handler's return lets go on: a mutex the
+ * handler's thread holds, a work item or workqueue it runs in, or anything
+ * that waits for one of those.  (insmod, rmmod and sysfs bind/unbind, which
+ * the same thread stands for, may wait.)  Waits on a completion or a wait
+ * queue name no thread, and are not followed.
+ */
+static void check_xenwatch(void)
+{
+	struct dom *d = be(), *xd = d, *nd;
+	struct thread *t = &d->th[TH_MAIN], *x = t, *y;
+	int n;
+
+	if (!runs(d) || t->act != ACT_WATCH || t->dead || !t->block || thread_runnable(d, t))
+		return;
+	for (n = 0; n < SIM_NDOM * SIM_NTH; n++) {
+		y = waits_for(xd, x, &nd);
+		if (!y || y == t)
+			return;
+		if (y->in_handler) {
+			violate(PROP_XENWATCH, "dom0's xenwatch thread (%s) sleeps in %s until %s "
+				"returns from %sback_handle(), which may sleep as long as it likes: "
+				"meanwhile no xenbus device of any guest moves in dom0", who(d, t),
+				block_name(t->block), who(nd, y), devtype);
+			return;
+		}
+		x = y;
+		xd = nd;
+	}
+}
+
 /* Sleeping threads: a cycle of waits, or a sleep nothing can end. */
 static void check_blocked(void)
 {
 	struct dom *sd = NULL;
 	struct thread *st = NULL;
 	int i, k, n;
+
+	check_xenwatch();
+	if (w.prop)
+		return;
 
 	for (i = 0; i < SIM_NDOM; i++) {
 		struct dom *d = &w.dom[i];
@@ -170,31 +207,88 @@ static void check_resources(struct dom *d, int module, const char *when)
 		if (w.dents[i].used && w.dents[i].dom == di && w.dents[i].module == module)
 			violate(PROP_RESOURCES, "leak: debugfs entry '%s' of the %s is still there %s",
 				w.dents[i].name, d->side, when);
+	for (i = 0; i < w.nallocs; i++)
+		if (w.allocs[i].kind == K_DEV && w.allocs[i].dom == di && w.allocs[i].module == module)
+			violate(PROP_RESOURCES, "leak: the %s's removed xenbus device is still referenced "
+				"(get_device() without put_device()) %s", d->side, when);
 	n = live_allocs(di, module);
 	if (n)
 		violate(PROP_SAFE, "leak: %d allocation(s) of the %s %s", n, d->side,
 			module ? "module live after it unloaded" : "still live with no device bound");
 }
 
+/*
+ * A domain's driver with no device bound, or unloaded, holds nothing once
+ * nothing of it runs any more: a connection may tear itself down in a work
+ * item after the device went (as blkback does), but a module's work must
+ * be gone when it unloads.
+ */
 static void check_leaks(void)
 {
 	int i;
 
 	for (i = 0; i < SIM_NDOM; i++) {
 		struct dom *d = &w.dom[i];
+		int busy;
 
-		/*
-		 * Only once the domain is quiet: a connection may finish its
-		 * teardown in its own work after the device has gone (the
-		 * handler at hand returns first), and nothing may wait for it.
-		 */
-		if (!d->alive || d->th[TH_MAIN].act != ACT_NONE || d->nworks ||
-		    d->th[TH_WORK].act != ACT_NONE)
+		if (!d->alive || d->th[TH_MAIN].act != ACT_NONE)
+			continue;
+		busy = d->nworks || workers_busy(d);
+		if (!d->loaded && busy) {
+			violate(PROP_RESOURCES, "leak: a work item of the %s is still queued or running "
+				"after its module unloaded", d->side);
+			continue;
+		}
+		if (busy || d->th[TH_IRQ].act != ACT_NONE)
 			continue;
 		if (!(d->dev && d->dev->bound))
 			check_resources(d, 0, "with no device bound");
 		if (!d->loaded)
 			check_resources(d, 1, "after its module unloaded");
+	}
+}
+
+/*
+ * released: a side whose state node says Closed (or is gone), once the
+ * drivers have nothing left to do, holds nothing of its connection: no
+ * mapping, grant, event channel or irq.  (A side with no device bound is
+ * check_leaks()'s.)
+ */
+static void check_released(void)
+{
+	int i, j, n;
+
+	if (!drivers_quiet())
+		return;
+	for (i = 0; i < SIM_NDOM; i++) {
+		struct dom *d = &w.dom[i];
+		int st, di = i;
+		uint32_t ref = 0;
+		char how[48];
+
+		if (!runs(d) || !d->dev || !d->dev->bound || d->th[TH_MAIN].act != ACT_NONE)
+			continue;
+		st = state_of(d == fe() ? fe_dir : be_dir);
+		if (st != XenbusStateClosed && st != -1)
+			continue;
+		snprintf(how, sizeof(how), "%s", st == -1 ? "its directory is gone" : "it is Closed");
+		for (j = 0; j < MAX_IRQS; j++)
+			if (w.irqs[di][j].used && !w.irqs[di][j].module)
+				violate(PROP_RELEASED, "the %s still has irq %d (event channel %d) bound "
+					"once %s and quiet", d->side, IRQ_BASE + j, w.irqs[di][j].port,
+					how);
+		for (j = 1; j < MAX_PORTS; j++)
+			if (w.ports[di][j].state != P_FREE && !w.ports[di][j].module)
+				violate(PROP_RELEASED, "the %s still has event channel %d open once %s "
+					"and quiet", d->side, j, how);
+		n = count_grants(di, 0, &ref);
+		if (n)
+			violate(PROP_RELEASED, "the %s still grants %d page(s) (grant %u) once %s and "
+				"quiet", d->side, n, ref, how);
+		n = count_maps(di, 0);
+		if (n)
+			violate(PROP_RELEASED, "the %s still maps %d ring(s) of the other domain once "
+				"%s and quiet", d->side, n, how);
 	}
 }
 
@@ -253,7 +347,7 @@ static void describe_side(char *buf, int len, struct dom *d, int st, int front)
 		snprintf(extra, sizeof(extra), ", %d event(s) queued", d->qlen);
 	snprintf(buf, (size_t)len, "%s %s%s%s%s%s", front ? "frontend" : "backend",
 		 show_state(st), how, d->th[TH_MAIN].act != ACT_NONE ? ", running" : "", extra,
-		 d->nworks || d->th[TH_WORK].act != ACT_NONE ? ", work pending" : "");
+		 d->nworks || workers_busy(d) ? ", work pending" : "");
 }
 
 void sim_describe(char *buf, int len)

@@ -186,6 +186,31 @@ void xbgen_sim_user_down(void *fdev)
 	}
 }
 
+/*
+ * The backend's user handler is called (the linker wraps NAMEback_handle()):
+ * it may sleep, for as long as it likes.  The worker stops here; the rest of
+ * the world, the user and the toolstack included, may act meanwhile, and the
+ * explorer picks when it wakes (a system move: it does wake).  A handler
+ * called where nothing may sleep is a finding of its own (may_sleep()).
+ */
+void xbgen_sim_handler_enter(void)
+{
+	struct thread *t = cur_t;
+
+	if (!t)
+		return;
+	t->in_handler = 1;
+	trace("%s: %sback_handle() sleeps", cur->name, devtype);
+	block_on(BLK_HANDLER, NULL, 0, "the backend's user handler");
+	trace("%s: %sback_handle() wakes", cur->name, devtype);
+}
+
+void xbgen_sim_handler_leave(void)
+{
+	if (cur_t)
+		cur_t->in_handler = 0;
+}
+
 static void trampoline(void)
 {
 	struct dom *d = cur;
@@ -266,9 +291,10 @@ static void finish(struct dom *d, struct thread *t)
 		violate(PROP_SAFE, "%s returns holding a spinlock", name);
 	/*
 	 * On a legal schedule a call gets its answer, or -ENOTCONN (not sent)
-	 * or -ECONNRESET (in flight) when the device goes meanwhile.  A wait times out only when nothing else can
-	 * happen: a timeout is a lost request or event, unless the user left
-	 * no backend to answer (unbound, unloaded).
+	 * or -ECONNRESET (sent, no answer) when the device goes meanwhile.  A
+	 * wait times out only when nothing else can happen: a timeout is a
+	 * lost request or event, unless the user left no backend to answer
+	 * (unbound, unloaded).
 	 */
 	if (t->act == ACT_CALL && !(w.flags & SF_TAINTED) && w.call_result &&
 	    w.call_result != -ENOTCONN && w.call_result != -ECONNRESET &&
@@ -364,6 +390,7 @@ static void start(struct dom *d, int ti, int kind)
 	t->spins = t->mutexes = 0;
 	t->watch = 0;
 	t->excused = 0;
+	t->in_handler = 0;
 	t->decision = t->chosen = 0;
 	h = mix(world_hash(0), (uint64_t)kind);
 	if (kind == ACT_WORK)
@@ -394,8 +421,6 @@ static int thread_runnable(struct dom *d, struct thread *t)
 	case BLK_WORK:
 		return !work_busy(d, t->block_on);
 	case BLK_FLUSH:
-		if (!t->block_on)	/* the whole queue: flush_workqueue() */
-			return !d->nworks && d->th[TH_WORK].act != ACT_WORK;
 		return !work_busy(d, t->block_on) && work_index(d, t->block_on) < 0;
 	case BLK_WAITQ:
 		return ((const wait_queue_head_t *)t->block_on)->waiters != (int)t->block_val;
@@ -403,7 +428,9 @@ static int thread_runnable(struct dom *d, struct thread *t)
 		return ((const struct completion *)t->block_on)->done > 0;
 	case BLK_USER:
 		return ((const struct thread *)t->block_on)->act == ACT_NONE;
-	default:
+	case BLK_WQFLUSH:
+		return !wq_busy(d, t->block_on);
+	default:	/* BLK_HANDLER: a sleeping handler may wake at any time */
 		return 1;
 	}
 }
@@ -417,6 +444,8 @@ static const char *block_name(int block)
 	case BLK_WAITQ: return "a wait_event()";
 	case BLK_COMPLETION: return "wait_for_completion()";
 	case BLK_USER: return "the disconnect hook";
+	case BLK_HANDLER: return "the backend's user handler";
+	case BLK_WQFLUSH: return "flush_workqueue()";
 	default: return "?";
 	}
 }
@@ -428,14 +457,13 @@ static struct thread *waits_for(struct dom *d, struct thread *t, struct dom **od
 	switch (t->act != ACT_NONE ? t->block : BLK_NONE) {
 	case BLK_MUTEX:
 		return thread_by_id(((const struct mutex *)t->block_on)->locked, od);
-	case BLK_FLUSH:
-		if (!t->block_on)
-			return d->th[TH_WORK].act == ACT_WORK ? &d->th[TH_WORK] : NULL;
-		fallthrough;
 	case BLK_WORK:
-		return work_busy(d, t->block_on) ? &d->th[TH_WORK] : NULL;
+	case BLK_FLUSH:
+		return work_runner(d, t->block_on);
 	case BLK_USER:
 		return (struct thread *)t->block_on;
+	case BLK_WQFLUSH:
+		return wq_running(d, t->block_on);
 	default:
 		return NULL;
 	}

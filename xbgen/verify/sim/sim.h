@@ -31,6 +31,9 @@ enum sim_prop {
 	PROP_LOG = 7,		/* the log lines tell the truth */
 	PROP_RESOURCES = 8,	/* grants, mappings, event channels, irqs, ... */
 	PROP_CALLS = 9,		/* a call on a connected ring is answered */
+	PROP_PROMPT = 10,	/* no timeout fires on a legal schedule */
+	PROP_RELEASED = 11,	/* a Closed side, once quiet, holds nothing of its connection */
+	PROP_XENWATCH = 12,	/* dom0's xenwatch never waits for a user handler */
 };
 
 /*
@@ -46,8 +49,10 @@ enum sim_move {
 	MV_EVENT_FRONT,		/* dom0 signals its event channel */
 	MV_CALL,		/* a program in the guest calls NAMEfront_call() */
 	MV_TOOLSTACK, MV_TIMEOUT, MV_WAIT_TIMEOUT,
+	MV_GRACE,		/* deactivate.sh's grace period for the other end ends */
 	MV_WATCH_DOM0, MV_WATCH_DOMU, MV_RUN_DOM0, MV_RUN_DOMU,
 	MV_WORK_DOM0, MV_WORK_DOMU, MV_IRQ_DOM0, MV_IRQ_DOMU,
+	MV_WORK2_DOM0, MV_WORK2_DOMU,	/* the second worker (it starts while the first sleeps) */
 	MV_USER_DOMU,		/* that program runs */
 	MV_XSFAIL_DOM0, MV_XSFAIL_DOMU, MV_NOMEM_DOM0, MV_NOMEM_DOMU,
 	MV_ALLOCFAIL_DOM0, MV_ALLOCFAIL_DOMU,	/* decide: this allocation fails */
@@ -93,6 +98,7 @@ struct sim_summary {
 #define SF_BE_DIR	0x1000
 #define SF_WAS_CONN	0x2000	/* both ends have been Connected */
 #define SF_FAULT	0x4000	/* a planted fault (not hostile) happened */
+#define SF_LATE		0x8000	/* a timer fired on a legal schedule with both drivers bound */
 
 /* world.c */
 void sim_init(void);

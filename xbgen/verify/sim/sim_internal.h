@@ -64,8 +64,8 @@
 #include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/interrupt.h>
-#include <linux/kref.h>
 #include <linux/jiffies.h>
+#include <linux/kref.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
 #include <linux/math64.h>
@@ -130,6 +130,9 @@ void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak)
 int xbgen_sim_call(void *fdev) __attribute__((weak));
 void xbgen_sim_user_up(void *fdev);
 void xbgen_sim_user_down(void *fdev);
+/* A ring tree's backend handler: the linker wraps NAMEback_handle() with these. */
+void xbgen_sim_handler_enter(void);
+void xbgen_sim_handler_leave(void);
 
 /* The modules' hooks (module_init/module_exit under XBGEN_SIM). */
 extern int (*xbgen_sim_init_front)(void);
@@ -167,10 +170,14 @@ enum {
 	ACT_NONE, ACT_WATCH, ACT_BIND, ACT_UNBIND, ACT_INSMOD, ACT_RMMOD, ACT_WORK, ACT_IRQ,
 	ACT_CALL,
 };
-enum { TH_MAIN, TH_WORK, TH_IRQ, TH_USER, SIM_NTH };
-enum { BLK_NONE, BLK_MUTEX, BLK_WORK, BLK_FLUSH, BLK_WAITQ, BLK_COMPLETION, BLK_USER };
+/* TH_WORK2: a second worker, which starts an item while the first one sleeps (cmwq) */
+enum { TH_MAIN, TH_WORK, TH_IRQ, TH_USER, TH_WORK2, SIM_NTH };
+enum {
+	BLK_NONE, BLK_MUTEX, BLK_WORK, BLK_FLUSH, BLK_WAITQ, BLK_COMPLETION, BLK_USER, BLK_HANDLER,
+	BLK_WQFLUSH,
+};
 enum { DEC_NONE, DEC_ALLOC, DEC_COMMIT };
-enum { K_MEM, K_PAGES, K_SIM };
+enum { K_MEM, K_PAGES, K_SIM, K_DEV };	/* K_DEV: a removed device kept by get_device() */
 enum { P_FREE, P_UNBOUND, P_INTERDOMAIN };
 
 /* work_struct.data */
@@ -182,8 +189,6 @@ struct xs_node {
 	char val[SIM_VAL];
 };
 
-#define MAX_GONE	2
-
 struct simdev {
 	struct xenbus_device xb;
 	void *drvdata;
@@ -193,7 +198,6 @@ struct simdev {
 	char otherend[SIM_PATH];
 	int have_otherend;
 	int refs;			/* get_device() references */
-	int gone;			/* unregistered, kept for those references */
 };
 
 /* One kernel thread of a domain, run as a coroutine. */
@@ -215,6 +219,7 @@ struct thread {
 	int spins;			/* spinlocks held */
 	int mutexes;			/* mutexes held */
 	int excused;			/* the other end withdrew its ring under it */
+	int in_handler;			/* inside the backend's user handler (it may sleep) */
 	int decision;			/* DEC_*: waits for the explorer to decide */
 	int chosen;			/* ... and it decided for the fault */
 	struct work_struct *work;	/* ACT_WORK: the item it runs */
@@ -233,8 +238,6 @@ struct dom {
 	int ever_loaded;
 	struct xenbus_driver *drv;
 	struct simdev *dev;
-	/* unregistered devices a driver still holds with get_device() */
-	struct simdev *gone[MAX_GONE];
 	unsigned char q[QMAX];
 	int qlen;
 	struct thread th[SIM_NTH];
@@ -403,6 +406,7 @@ static void on_alarm(int sig);
 static int both_connected(void);
 static void check_blocked(void);
 static void check_leaks(void);
+static void check_released(void);
 
 /* sched.c */
 static void yield(void);
@@ -484,6 +488,7 @@ static void arena_free(void *p, size_t size);
 static struct alloc *find_alloc(const void *p);
 static struct alloc *alloc_holding(const void *p, size_t n);
 static void *sim_block(size_t size);
+static void *track(void *p, size_t size, int kind);
 static void drop_block(struct alloc *a);
 static int live_allocs(int dom, int module);
 static void page_release(struct alloc *a);
@@ -492,11 +497,17 @@ static void pages_put(const void *p, size_t size, const char *fn);
 /* kernel/workqueue.c */
 static int work_index(struct dom *d, const struct work_struct *work);
 static int work_busy(struct dom *d, const void *work);
+static struct thread *work_runner(struct dom *d, const void *work);
+static int work_next(struct dom *d, int ti);
+static int workers_busy(struct dom *d);
 static void work_dequeue(struct dom *d, int i);
+static int wq_busy(struct dom *d, const void *wq);
+static struct thread *wq_running(struct dom *d, const void *wq);
 
 /* toolstack.c */
 static int toolstack_ready(void);
 static int toolstack_waiting(void);
+static int toolstack_grace(void);
 static void toolstack_run(int script);
 static void toolstack_step(int forced);
 static int activate_refused(void);

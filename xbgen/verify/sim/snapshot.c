@@ -350,7 +350,7 @@ static uint64_t world_hash(int with_activities)
 
 			h = hmix(h, 0x1000 + (uint64_t)sd->xb.state);
 			h = hmix(h, (uint64_t)(sd->bound | sd->watching << 1 |
-					      sd->have_otherend << 2));
+					       sd->have_otherend << 2 | sd->refs << 3));
 			h = hash_word(h, (uint64_t)(uintptr_t)sd->drvdata);
 		}
 		for (j = 0; j < d->qlen; j++)

@@ -46,16 +46,22 @@ static struct op *cur_op(void)
 
 /*
  * deactivate.sh waits until both ends are Closed (or gone); once one of
- * them is, the other gets a short grace period: modelled as "until the
- * drivers have nothing left to do".
+ * them is, the other gets a short grace period (MV_GRACE), which, like
+ * the whole wait's timeout (MV_TIMEOUT), ends only when the drivers have
+ * nothing left to do.
  */
 static int wait_ready(const struct op *op)
 {
-	if (op->kind != OP_WAIT_CLOSED)
-		return 1;
-	if (fe_done() && be_done())
-		return 1;
-	return (fe_done() || be_done()) && drivers_quiet();
+	return op->kind != OP_WAIT_CLOSED || (fe_done() && be_done());
+}
+
+/* deactivate.sh waits for Closed and one end is: the other's grace period runs. */
+static int toolstack_grace(void)
+{
+	struct op *op = w.script ? cur_op() : NULL;
+
+	return op && op->kind == OP_WAIT_CLOSED && (fe_done() || be_done()) &&
+	       !(fe_done() && be_done());
 }
 
 static void script_end(void)

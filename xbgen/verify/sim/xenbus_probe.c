@@ -53,6 +53,16 @@ int xenbus_dev_is_online(struct xenbus_device *xb)
 	return !!v;
 }
 
+static struct simdev *simdev_of(const struct device *dev)
+{
+	return (struct simdev *)((char *)dev - offsetof(struct xenbus_device, dev));
+}
+
+/*
+ * The device leaves the bus; its memory goes with the last reference
+ * (get_device()/put_device()): until then it is a block of the domain's,
+ * saved, hashed and leak-checked like the drivers' own.
+ */
 static void release_device(struct dom *d)
 {
 	struct simdev *sd = d->dev;
@@ -60,23 +70,12 @@ static void release_device(struct dom *d)
 	d->dev = NULL;
 	drop_events(d, EV_OTHEREND);
 	if (sd->refs) {
-		int g;
-
-		/* the last put_device() frees it */
-		for (g = 0; g < MAX_GONE && d->gone[g]; g++)
-			;
-		if (g == MAX_GONE)
-			sim_limit("more than %d unregistered devices still referenced", MAX_GONE);
-		sd->gone = 1;
-		d->gone[g] = sd;
+		trace("%s: %s stays in memory: %d reference(s) to it", d->name, sd->nodename,
+		      sd->refs);
+		track(sd, sizeof(*sd), K_DEV);
 		return;
 	}
 	arena_free(sd, sizeof(*sd));
-}
-
-static struct simdev *simdev_of(struct device *dev)
-{
-	return (struct simdev *)((char *)dev - offsetof(struct xenbus_device, dev));
 }
 
 struct device *get_device(struct device *dev)
@@ -90,29 +89,23 @@ struct device *get_device(struct device *dev)
 void put_device(struct device *dev)
 {
 	struct simdev *sd;
+	struct alloc *a;
 
 	api_call();
 	if (!dev)
 		return;
 	sd = simdev_of(dev);
 	if (sd->refs <= 0) {
-		violate(PROP_SAFE, "%s puts a device it holds no reference on", me());
+		violate(PROP_SAFE, "%s puts a device reference it does not hold", me());
 		return;
 	}
-	if (!--sd->refs && sd->gone) {
-		struct dom *d;
-		int i, g;
-
-		for (i = 0; i < SIM_NDOM; i++) {
-			d = &w.dom[i];
-			for (g = 0; g < MAX_GONE; g++)
-				if (d->gone[g] == sd) {
-					memmove(&d->gone[g], &d->gone[g + 1],
-						(size_t)(MAX_GONE - 1 - g) * sizeof(d->gone[0]));
-					d->gone[MAX_GONE - 1] = NULL;
-				}
-		}
-		arena_free(sd, sizeof(*sd));
+	if (--sd->refs)
+		return;
+	a = find_alloc(sd);
+	if (a && a->kind == K_DEV) {
+		trace("%s: the last reference to %s goes: the device is freed",
+		      cur ? cur->name : "?", sd->nodename);
+		drop_block(a);
 	}
 }
 

@@ -4,7 +4,4 @@
 
 #include <linux/sched.h>
 
-/* SIGKILL is pending for @p: every killable wait ends. */
-int fatal_signal_pending(struct task_struct *p);
-
 #endif

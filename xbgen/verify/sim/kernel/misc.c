@@ -55,6 +55,19 @@ int __xbgen_cond_resched(void)
 	return 0;
 }
 
+/* No thread of the model gets a signal. */
+struct task_struct *__xbgen_get_current(void)
+{
+	return NULL;
+}
+
+int fatal_signal_pending(struct task_struct *p)
+{
+	(void)p;
+	api_call();
+	return 0;
+}
+
 /* Time is not modelled: every reading is the same. */
 u64 ktime_get_ns(void)
 {

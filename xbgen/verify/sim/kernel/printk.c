@@ -6,12 +6,28 @@
  */
 #include "../sim_internal.h"
 
+/*
+ * A line of the kernel log, from printk() or dev_*(): the trace shows it,
+ * and "connected as well" must be true when it is printed (honest-log).
+ */
+static void log_line(const char *how, const char *text)
+{
+	struct thread *mt = cur ? &cur->th[TH_MAIN] : NULL;
+
+	trace("%s %s: %s", cur ? cur->name : "?", how, text);
+	if (cur && cur->dev && strstr(text, "connected as well") &&
+	    (cur->dev->xb.state != XenbusStateConnected || cur_t != mt ||
+	     mt->told != XenbusStateConnected))
+		violate(PROP_LOG, "the %s printed \"%s\" while it is %s and was told the other end is %s",
+			cur->side, text, xenbus_strstate(cur->dev->xb.state),
+			cur_t == mt && mt->act == ACT_WATCH ? xenbus_strstate(mt->told) : "nothing");
+}
+
 int printk(const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
 	const char *text = buf;
-	struct thread *mt = cur ? &cur->th[TH_MAIN] : NULL;
 
 	api_call();
 	va_start(ap, fmt);
@@ -20,24 +36,20 @@ int printk(const char *fmt, ...)
 	if (text[0] == '\001' && text[1])
 		text += 2;
 	buf[strcspn(buf, "\n")] = '\0';
-	trace("%s printk: %s", cur ? cur->name : "?", text);
-	if (cur && cur->dev && strstr(text, "connected as well") &&
-	    (cur->dev->xb.state != XenbusStateConnected || cur_t != mt ||
-	     mt->told != XenbusStateConnected))
-		violate(PROP_LOG, "the %s printed \"%s\" while it is %s and was told the other end is %s",
-			cur->side, text, xenbus_strstate(cur->dev->xb.state),
-			cur_t == mt && mt->act == ACT_WATCH ? xenbus_strstate(mt->told) : "nothing");
+	log_line("printk", text);
 	return (int)strlen(text);
 }
 
 static void dev_print(const struct device *dev, const char *level, const char *fmt, va_list ap)
 {
-	char buf[400];
+	char buf[400], how[16];
 
 	(void)dev;
+	api_call();
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	buf[strcspn(buf, "\n")] = '\0';
-	trace("%s dev_%s: %s", cur ? cur->name : "?", level, buf);
+	snprintf(how, sizeof(how), "dev_%s", level);
+	log_line(how, buf);
 }
 
 void _dev_err(const struct device *dev, const char *fmt, ...)
@@ -59,16 +71,6 @@ void _dev_warn(const struct device *dev, const char *fmt, ...)
 }
 
 void _dev_info(const struct device *dev, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	dev_print(dev, "info", fmt, ap);
-	va_end(ap);
-}
-
-/* The model prints every line: the limit only matters to a real console. */
-void __xbgen_dev_info_ratelimited(const struct device *dev, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -114,6 +114,20 @@ int __xbgen_sim_wait(wait_queue_head_t *wq, spinlock_t *lock, int interruptible)
 	return 0;
 }
 
+/* A wait that may time out: only when nothing else can happen (time is not modelled). */
+int __xbgen_sim_wait_timeout(wait_queue_head_t *wq)
+{
+	int timed_out;
+
+	api_call();
+	cur_t->timeout = 1;
+	block_on(BLK_WAITQ, wq, (unsigned int)wq->waiters, "a wait queue");
+	cur_t->timeout = 0;
+	timed_out = cur_t->timed_out;
+	cur_t->timed_out = 0;
+	return timed_out;
+}
+
 /*
  * The parse-only versions, which get the condition's value once: under
  * XBGEN_SIM the headers use the loops above instead, so these only run for
@@ -132,6 +146,14 @@ int __xbgen_wait_event_interruptible_lock_irq(wait_queue_head_t *wq, int conditi
 {
 	__xbgen_wait_event_lock_irq(wq, condition, lock);
 	return 0;
+}
+
+long __xbgen_wait_event_killable_timeout(wait_queue_head_t *wq, int condition, long timeout)
+{
+	(void)wq;
+	if (!condition)
+		violate(PROP_RETURNS, "%s waits on a condition the model cannot re-evaluate", me());
+	return timeout ? timeout : 1;
 }
 
 void init_completion(struct completion *x)
@@ -168,48 +190,16 @@ unsigned long wait_for_completion_timeout(struct completion *x, unsigned long ti
 	return timeout ? timeout : 1;
 }
 
+/* No fatal signal comes in the model: as wait_for_completion_timeout(). */
 long wait_for_completion_killable_timeout(struct completion *x, unsigned long timeout)
 {
 	return (long)wait_for_completion_timeout(x, timeout);
 }
 
-/* wait_event_killable_timeout(): one sleep; 0 when it timed out. */
-long __xbgen_sim_wait_timeout(wait_queue_head_t *wq, long left)
-{
-	api_call();
-	may_sleep("wait_event_killable_timeout()");
-	cur_t->timeout = 1;
-	block_on(BLK_WAITQ, wq, (unsigned int)wq->waiters, "a wait queue");
-	cur_t->timeout = 0;
-	if (cur_t->timed_out) {
-		cur_t->timed_out = 0;
-		return 0;
-	}
-	return left;
-}
-
-long __xbgen_wait_event_killable_timeout(wait_queue_head_t *wq, int condition, long timeout)
-{
-	(void)wq;
-	if (!condition)
-		violate(PROP_RETURNS, "%s waits on a condition the model cannot re-evaluate", me());
-	return timeout ? timeout : 1;
-}
-
-/* No signal is ever sent in the model. */
-struct task_struct *__xbgen_current(void)
-{
-	return NULL;
-}
-
-int fatal_signal_pending(struct task_struct *p)
-{
-	(void)p;
-	return 0;
-}
-
+/* lib/kref.c: a reference count that calls @release when it drops to 0. */
 void kref_init(struct kref *kref)
 {
+	api_call();
 	kref->refcount = 1;
 }
 
@@ -217,7 +207,8 @@ void kref_get(struct kref *kref)
 {
 	api_call();
 	if (!kref->refcount)
-		violate(PROP_SAFE, "%s takes a reference on a freed object (kref_get from 0)", me());
+		violate(PROP_SAFE, "%s takes a reference on an object whose count is 0 "
+			"(already released: use after free)", me());
 	kref->refcount++;
 }
 
@@ -225,7 +216,8 @@ int kref_put(struct kref *kref, void (*release)(struct kref *kref))
 {
 	api_call();
 	if (!kref->refcount) {
-		violate(PROP_SAFE, "%s drops a reference it does not hold (kref_put at 0)", me());
+		violate(PROP_SAFE, "%s drops a reference on an object whose count is 0 "
+			"(released twice)", me());
 		return 0;
 	}
 	if (--kref->refcount)

@@ -67,18 +67,19 @@ struct mydeviceback_info {
 };
 
 /*
- * One connection to the frontend's ring: from connect() until the request
- * its handler was answering when the frontend went away has returned.  It
- * then unbinds, unmaps and frees itself, in its release work.
+ * One connection to the frontend's ring: from connect() until the device
+ * has let it go and its work is neither queued nor running.  The last
+ * reference unbinds, unmaps and frees it: in disconnect() when the work is
+ * idle, else when the work returns (the handler at hand may sleep).
  */
 struct mydeviceback_device {
+	struct kref kref;		/* the device's, and the work's while queued */
 	struct mydeviceback_info *info;	/* a reference is held */
 	struct xenbus_device *dev;	/* get_device() is held */
 	struct mydevice_back_ring ring;
 	unsigned int irq;
 	unsigned long flags;
 	struct work_struct work;	/* answers requests */
-	struct work_struct release_work;	/* tears down, after work */
 	unsigned int spurious;		/* events in a row that brought nothing */
 	bool worked;			/* requests found since the last EOI */
 	bool ready;			/* irq and ring set: the work may run */
@@ -169,18 +170,15 @@ static int mydeviceback_process(struct mydeviceback_device *conn)
 }
 
 /*
- * The connection's last act, queued by disconnect(): wait for the request
- * work to return (the handler at hand may sleep; this is our workqueue, not
- * the xenbus thread), then unbind, unmap and let go of the device.  The irq
- * was disabled first, so nothing but the work itself queues the work, and
- * cancel_work_sync() stops that too.
+ * The connection's last reference is gone: nothing runs its work and its irq
+ * is disabled (disconnect() did that before it let go), so unbind, unmap
+ * and let go of the device.
  */
-static void mydeviceback_release(struct work_struct *work)
+static void mydeviceback_release(struct kref *kref)
 {
 	struct mydeviceback_device *conn =
-		container_of(work, struct mydeviceback_device, release_work);
+		container_of(kref, struct mydeviceback_device, kref);
 
-	cancel_work_sync(&conn->work);
 	unbind_from_irqhandler(conn->irq, conn);
 	xenbus_unmap_ring_vfree(conn->dev, conn->ring.sring);
 	put_device(&conn->dev->dev);
@@ -188,21 +186,23 @@ static void mydeviceback_release(struct work_struct *work)
 	kfree(conn);
 }
 
-/* Requests are handled here, in process context: the handler may sleep. */
-static void mydeviceback_work(struct work_struct *work)
+/*
+ * Queue the work with a reference of its own.  The caller holds one too
+ * (the device's, or the running work's), so the put here is never the last.
+ */
+static void mydeviceback_kick(struct mydeviceback_device *conn)
 {
-	struct mydeviceback_device *conn =
-		container_of(work, struct mydeviceback_device, work);
+	kref_get(&conn->kref);
+	if (!queue_work(mydeviceback_wq, &conn->work))
+		kref_put(&conn->kref, mydeviceback_release);
+}
+
+/* Answer what the ring holds, then EOI the event that brought us here. */
+static void mydeviceback_serve(struct mydeviceback_device *conn)
+{
 	unsigned int eoi_flags = 0;
 	int done;
 
-	/*
-	 * Binding the event channel can deliver an event before connect() has
-	 * stored the irq: leave it pending, connect() queues us again.
-	 */
-	if (!smp_load_acquire(&conn->ready) || READ_ONCE(conn->stopping) ||
-	    conn->broken)
-		return;
 	done = mydeviceback_process(conn);
 	if (done < 0)
 		return;		/* cut off: no EOI, the channel stays masked */
@@ -210,7 +210,7 @@ static void mydeviceback_work(struct work_struct *work)
 		conn->worked = true;
 	if (done >= RING_SIZE(&conn->ring)) {
 		/* More may wait: come back after the other work items. */
-		queue_work(mydeviceback_wq, &conn->work);
+		mydeviceback_kick(conn);
 		return;
 	}
 	if (conn->worked) {
@@ -231,12 +231,29 @@ static void mydeviceback_work(struct work_struct *work)
 	}
 }
 
+/* Requests are handled here, in process context: the handler may sleep. */
+static void mydeviceback_work(struct work_struct *work)
+{
+	struct mydeviceback_device *conn =
+		container_of(work, struct mydeviceback_device, work);
+
+	/*
+	 * Binding the event channel can deliver an event before connect() has
+	 * stored the irq: leave it pending, connect() queues us again.
+	 */
+	if (smp_load_acquire(&conn->ready) && !READ_ONCE(conn->stopping) &&
+	    !conn->broken)
+		mydeviceback_serve(conn);
+	/* The last reference, once the device has let go: tear down. */
+	kref_put(&conn->kref, mydeviceback_release);
+}
+
 static irqreturn_t mydeviceback_interrupt(int irq, void *dev_id)
 {
 	struct mydeviceback_device *conn = dev_id;
 
 	set_bit(MYDEVICEBACK_EOI_PENDING, &conn->flags);
-	queue_work(mydeviceback_wq, &conn->work);
+	mydeviceback_kick(conn);
 	return IRQ_HANDLED;
 }
 
@@ -369,10 +386,10 @@ static int mydeviceback_connect(struct mydeviceback_info *be)
 		xenbus_dev_fatal(dev, -ENOMEM, "allocating the connection");
 		return -ENOMEM;
 	}
+	kref_init(&conn->kref);		/* the device's */
 	conn->info = be;
 	conn->dev = dev;
 	INIT_WORK(&conn->work, mydeviceback_work);
-	INIT_WORK(&conn->release_work, mydeviceback_release);
 
 	err = xenbus_map_ring_valloc(dev, refs, nr_pages, &addr);
 	if (err)
@@ -414,7 +431,7 @@ static int mydeviceback_connect(struct mydeviceback_info *be)
 	 * Requests may be waiting already (after a rebind), and an event that
 	 * came while we bound is still owed its EOI: look now.
 	 */
-	queue_work(mydeviceback_wq, &conn->work);
+	mydeviceback_kick(conn);
 	return 0;
 
 fail_unmap:
@@ -425,10 +442,11 @@ fail_free:
 }
 
 /*
- * Stop taking requests and hand the connection to its release work, which
- * unbinds and unmaps once the handler at hand (if any) has returned.  Never
- * waits for a handler: this runs in dom0's xenbus thread, which serves
- * every device.  State lock held.
+ * Stop taking requests and let the connection go: it unbinds and unmaps
+ * now if its work is idle, else when the work returns from the handler at
+ * hand.  Never waits for a handler: this runs in dom0's xenbus thread,
+ * which serves every device.  The irq is disabled first, so no event
+ * queues the work again.  State lock held.
  */
 static void mydeviceback_disconnect(struct mydeviceback_info *be)
 {
@@ -438,7 +456,7 @@ static void mydeviceback_disconnect(struct mydeviceback_info *be)
 	be->conn = NULL;
 	disable_irq(conn->irq);
 	WRITE_ONCE(conn->stopping, true);
-	queue_work(mydeviceback_wq, &conn->release_work);
+	kref_put(&conn->kref, mydeviceback_release);
 }
 
 /*

@@ -30,7 +30,6 @@ FRONT_LINES = (
 )
 
 
-
 def logged(module: str, line: str) -> str:
     """What the kernel log holds of `line` printed by `module`, for grep -F."""
     return f"{module}: {line}" if line == "Hello World!" else f": {line}"

@@ -415,6 +415,21 @@ def test_finds_a_debugfs_file_left_on_freed_data(ring_tree: Path, tmp_path: Path
     assert_found(verify(bad, SMALL), 4, r"frees the data of debugfs file 'selftest'")
 
 
+def test_finds_a_frontend_that_sends_its_callers_padding(ring_tree: Path, tmp_path: Path) -> None:
+    """The guest program leaves garbage in the request's explicit padding (as a
+    caller that sets fields one by one does): the frontend must zero it on the
+    ring, or the backend's domain reads the guest's stack."""
+    bad = plant(
+        ring_tree,
+        tmp_path,
+        RING_FRONT,
+        "\tmemset(ring_req->_pad0, 0, sizeof(ring_req->_pad0));\n",
+        "",
+    )
+    result = verify(bad, Bounds(env=1, hostile=0, faults=0))
+    assert_found(result, 4, r"receives request padding _pad0 that is not zero")
+
+
 def test_finds_a_lost_request_wakeup(ring_tree: Path, tmp_path: Path) -> None:
     """Without RING_FINAL_CHECK_FOR_REQUESTS the backend never moves req_event on:
     the second call's request raises no event, and the call times out with both

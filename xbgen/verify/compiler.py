@@ -103,7 +103,8 @@ int xbgen_sim_call(void *fdev)
 	struct {name}_response rsp;
 
 	memset(&req, 0, sizeof(req));
-	return {front}_call(fdev, &req, &rsp);
+	/* a caller that sets fields one by one leaves garbage in the padding */
+{fill_pads}	return {front}_call(fdev, &req, &rsp);
 }}
 """
 
@@ -111,6 +112,8 @@ int xbgen_sim_call(void *fdev)
 #: sleep, and the model makes it sleep once per call (sched.c).
 HANDLER = """// SPDX-License-Identifier: GPL-2.0-only
 /* xbgen verify: {back}_handle() sleeps, as a user handler may. */
+#include <linux/string.h>
+
 #include "{back}.h"
 
 void xbgen_sim_handler_enter(void);
@@ -118,10 +121,12 @@ void xbgen_sim_handler_leave(void);
 void __real_{back}_handle(struct {back}_device *bdev,
 	const struct {name}_request *req, struct {name}_response *rsp);
 
+void xbgen_sim_padding_leak(const char *field);
+
 void __wrap_{back}_handle(struct {back}_device *bdev,
 	const struct {name}_request *req, struct {name}_response *rsp)
 {{
-	xbgen_sim_handler_enter();
+{check_pads}	xbgen_sim_handler_enter();
 	__real_{back}_handle(bdev, req, rsp);
 	xbgen_sim_handler_leave();
 }}
@@ -321,13 +326,22 @@ def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KE
             if role == "front" and src.ring:
                 caller = work / "xbgen-call.c"
                 front = f"{src.name}front"
-                caller.write_text(CALLER.format(front=front, name=src.name))
+                fill = "".join(
+                    f"\tmemset(req.{pad}, 0xa5, sizeof(req.{pad}));\n"
+                    for pad in src.request_padding()
+                )
+                caller.write_text(CALLER.format(front=front, name=src.name, fill_pads=fill))
                 units.append((caller, work / "xbgen-drv-front-call.o", flags))
                 wraps = [f"-Wl,--wrap={front}_user_connect,--wrap={front}_user_disconnect"]
             if role == "back" and src.ring:
                 handler = work / "xbgen-handle.c"
                 back = f"{src.name}back"
-                handler.write_text(HANDLER.format(back=back, name=src.name))
+                check = "".join(
+                    f"\tif (memchr_inv(req->{pad}, 0, sizeof(req->{pad})))\n"
+                    f'\t\txbgen_sim_padding_leak("{pad}");\n'
+                    for pad in src.request_padding()
+                )
+                handler.write_text(HANDLER.format(back=back, name=src.name, check_pads=check))
                 units.append((handler, work / "xbgen-drv-back-handle.o", flags))
                 wraps.append(f"-Wl,--wrap={back}_handle")
         _compile(gcc, units)

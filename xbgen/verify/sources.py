@@ -31,6 +31,16 @@ class Sources:
     def ring(self) -> bool:
         return any(path.stem.endswith("_core") for path in self.front)
 
+    def request_padding(self) -> list[str]:
+        """The explicit padding fields of the ring's request (``u8 _padN[K];``)."""
+        for path in self.headers:
+            if path.name == f"{self.name}_ring.h":
+                text = path.read_text()
+                body = re.search(rf"struct {self.name}_request {{(.*?)\n}};", text, re.S)
+                if body:
+                    return re.findall(r"\bu8 (\w+)\[\d+\];\s*/\* explicit padding", body[1])
+        return []
+
 
 def _module_sources(folder: Path, role: str) -> tuple[str, tuple[Path, ...]] | None:
     """The device name and the C files of ``folder``'s module, if it is one xbgen made."""

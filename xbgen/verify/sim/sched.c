@@ -193,6 +193,17 @@ void xbgen_sim_user_down(void *fdev)
  * explorer picks when it wakes (a system move: it does wake).  A handler
  * called where nothing may sleep is a finding of its own (may_sleep()).
  */
+/*
+ * The guest program fills the request's explicit padding with garbage, as a
+ * caller that sets the fields one by one may leave it: the frontend must
+ * send zeros, or it leaks the guest's stack to the backend's domain.
+ */
+void xbgen_sim_padding_leak(const char *field)
+{
+	violate(PROP_SAFE, "the backend receives request padding %s that is not zero: the "
+		"frontend sends its caller's stack bytes to the other domain", field);
+}
+
 void xbgen_sim_handler_enter(void)
 {
 	struct thread *t = cur_t;

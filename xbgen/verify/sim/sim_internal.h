@@ -132,6 +132,7 @@ void xbgen_sim_user_up(void *fdev);
 void xbgen_sim_user_down(void *fdev);
 /* A ring tree's backend handler: the linker wraps NAMEback_handle() with these. */
 void xbgen_sim_handler_enter(void);
+void xbgen_sim_padding_leak(const char *field);
 void xbgen_sim_handler_leave(void);
 
 /* The modules' hooks (module_init/module_exit under XBGEN_SIM). */

@@ -340,8 +340,8 @@ def test_finds_a_work_item_that_eois_before_the_irq_is_known(
         ring_tree,
         tmp_path,
         RING_BACK,
-        "\tif (!smp_load_acquire(&conn->ready) || READ_ONCE(conn->stopping) ||\n",
-        "\tif (READ_ONCE(conn->stopping) ||\n",
+        "\tif (smp_load_acquire(&conn->ready) && !READ_ONCE(conn->stopping) &&\n",
+        "\tif (!READ_ONCE(conn->stopping) &&\n",
     )
     result = verify(bad, SMALL)
     assert_found(result, 8, r"sends an EOI for irq 0, which is not bound")

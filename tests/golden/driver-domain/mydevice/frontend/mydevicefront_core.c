@@ -21,6 +21,7 @@
 #include <linux/debugfs.h>
 #include <linux/errno.h>
 #include <linux/interrupt.h>
+#include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
 #include <linux/math64.h>
@@ -613,13 +614,15 @@ static int mydevicefront_selftest(struct mydevicefront_device *info,
 	unsigned int sent = 0, ok = 0, bad = 0, timeouts = 0, i, k;
 	const long timeout = MYDEVICEFRONT_CALL_TIMEOUT;
 	u64 *started, start, elapsed, latency = 0;
+	unsigned long *due;	/* when each slot's call must be over */
 	int err = 0, ret;
 	long left;
 
 	reqs = kcalloc(depth, sizeof(*reqs), GFP_KERNEL);
 	slots = kcalloc(depth, sizeof(*slots), GFP_KERNEL);
 	started = kcalloc(depth, sizeof(*started), GFP_KERNEL);
-	if (!reqs || !slots || !started) {
+	due = kcalloc(depth, sizeof(*due), GFP_KERNEL);
+	if (!reqs || !slots || !started || !due) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -629,7 +632,9 @@ static int mydevicefront_selftest(struct mydevicefront_device *info,
 	for (i = 0; i < n + depth; i++) {
 		k = i % depth;
 		if (slots[k]) {
-			ret = mydevicefront_wait(info, slots[k], &rsp, timeout);
+			/* each call within its own timeout, not one per slot */
+			left = max_t(long, (long)(due[k] - jiffies), 0);
+			ret = mydevicefront_wait(info, slots[k], &rsp, left);
 			slots[k] = NULL;
 			if (!ret && !mydevicefront_selftest_check(&reqs[k], &rsp))
 				ret = -EBADMSG;
@@ -651,6 +656,7 @@ static int mydevicefront_selftest(struct mydevicefront_device *info,
 		}
 		mydevicefront_selftest_fill(&reqs[k], i);
 		started[k] = ktime_get_ns();
+		due[k] = jiffies + timeout;
 		left = timeout;
 		err = mydevicefront_submit(info, &reqs[k], &slots[k], &left);
 		if (err)
@@ -665,6 +671,7 @@ static int mydevicefront_selftest(struct mydevicefront_device *info,
 		 sent, ok, bad, timeouts, ok ? div_u64(latency, ok) : 0,
 		 div64_u64((u64)ok * NSEC_PER_SEC, elapsed));
 out:
+	kfree(due);
 	kfree(started);
 	kfree(slots);
 	kfree(reqs);

@@ -18,6 +18,8 @@ export PATH="/bin:/usr/bin:$XEN_BIN"
 . /xbgen/hostile.conf
 # shellcheck source-path=SCRIPTDIR/../../xbgen/e2e/init source=dom0.sh
 . /xbgen/dom0.sh
+# shellcheck source=contract.sh
+[ "$CONTRACT" = 1 ] && . /xbgen/contract.sh
 
 # The kernel's complaints; what becomes of the attacked device's grants is
 # the attack's business.
@@ -149,6 +151,7 @@ main() {
 	stage_guest
 	for mode in $ATTACKS; do attack_round "$mode"; done
 	stage_unload
+	[ "$CONTRACT" = 1 ] && contract_stages
 	finish PASS
 }
 

@@ -1,0 +1,233 @@
+# shellcheck shell=sh disable=SC2154 # res, key, pid: guests.sh and devices.sh set them
+# Issue 15's stages, in the hostile test's boot after the attacks (sourced
+# by dom0-init.sh when CONTRACT=1).  The backend is then a variant of the
+# tree's (/xbgen/sleepy/: its user file's handler sleeps SLEEP_MS per
+# request, the harness builds it); the main guest is "A" and a second
+# guest, GUEST_B, is created here.
+#
+#   contract/stall   A fills its whole ring on the sleeping backend and is
+#                    unplugged; meanwhile B's device plugs, connects and
+#                    unplugs: each state change must come promptly (dom0's
+#                    xenwatch thread serves every guest), no hung task.
+#   contract/unload  the backend is unloaded (rmmod) while A's self-test
+#                    has a full ring in flight: the calls return within
+#                    their timeout; then a call that queues for a slot of
+#                    that full ring is released by its timeout (-EBUSY).
+#   contract/wrap    the self-test refuses "4294967295 2" (-EINVAL) and
+#                    leaves nothing in flight: deactivate and both rmmods
+#                    complete.
+#
+# Each stage records XBGEN-CONTRACT NAME KEY=VALUE... lines (times are dom0
+# uptimes; a guest's durations are measured in the guest) and, for kernel
+# complaints, XBGEN-CONTRACT-KERNEL NAME LINE; the harness judges
+# (harness.judge_contract).  Only a broken harness step stops the run.
+
+SLEEPY_KO=/xbgen/sleepy/$BACK_MOD.ko
+SLEEPY_LINE='xbgen-sleepy: request'
+HUNG_LINE='blocked for more than|hung_task'
+HUNG_SYSCTL=/proc/sys/kernel/hung_task_timeout_secs
+
+# ask SECONDS COMMAND ARGS...: the guest (DOMID) runs COMMAND; its answer,
+# PASS or FAIL, goes to $res (empty when none came within SECONDS).
+ask() {
+	secs=$1; shift
+	next_key c
+	send "$key" "$@"
+	answer "$secs" "$key" || res=
+}
+
+# fields: $res without its PASS/FAIL word, for a record line ("answer=none"
+# when the guest said nothing, "failed=..." with its reason, spaces as _).
+fields() {
+	case "$res" in
+	PASS*) echo "${res#PASS }" ;;
+	'') echo "answer=none" ;;
+	*) echo "failed=$(echo "${res#FAIL }" | tr ' =' '_:')" ;;
+	esac
+}
+
+# since MARK: dom0's kernel log after its first MARK lines.
+since() { dmesg | tail -n +$(($1 + 1)); }
+sleepy_ran() { since "$1" | grep -qF "$SLEEPY_LINE"; }
+
+# at_least DOMID STATE: the backend's state key reads STATE or above.
+at_least() {
+	s=$(state_of "$(be_path "$1")")
+	case $s in [0-9]) [ "$s" -ge "$2" ] ;; *) return 1 ;; esac
+}
+fe_done() { case $(state_of "$(fe_path "$1")") in 6 | gone) return 0 ;; esac; return 1; }
+be_done() { case $(state_of "$(be_path "$1")") in 6 | gone) return 0 ;; esac; return 1; }
+
+# stamp VAR SECONDS TEST...: VAR = dom0 uptime when TEST first held, or "-"
+# when it did not within SECONDS.
+stamp() {
+	var=$1; shift
+	if wait_for "$@"; then eval "$var=\$(now)"; else eval "$var=-"; fi
+}
+
+# background_done VAR PIDVAR SECONDS: when the background job PIDVAR ended
+# (VAR, "-" if it had not within SECONDS) and its status (VAR_rc).
+background_done() {
+	stamp "$1" "$3" exited "$2"
+	if [ "$(eval echo "\$$1")" = - ]; then
+		eval "$1_rc=-"
+	else
+		wait "$2"
+		eval "$1_rc=$?"
+	fi
+}
+
+# judge_kernel NAME MARK: hung tasks and complaints in dom0's log since MARK:
+# $hung (a count) and $kernel (clean or bad), bad lines recorded.
+judge_kernel() {
+	since "$2" > /tmp/contract.dmesg
+	hung=$(grep -cE "$HUNG_LINE" /tmp/contract.dmesg)
+	grep -E "$KERNEL_BAD|$HUNG_LINE" /tmp/contract.dmesg | head -5 > /tmp/contract.bad
+	if [ -s /tmp/contract.bad ]; then
+		kernel=bad
+		while read -r line; do record "XBGEN-CONTRACT-KERNEL $1 $line"; done < /tmp/contract.bad
+	else
+		kernel=clean
+	fi
+}
+
+# plug_a: plug A's device (DEVID) and wait until both ends are Connected.
+plug_a() {
+	run sh "$DRV/activate.sh" "$DOMID" "$DEVID"
+	wait_for "$HANDSHAKE_TIMEOUT" both_connected "$DOMID" || \
+		fail "guest A's device not Connected after ${HANDSHAKE_TIMEOUT}s: $(states "$DOMID")"
+}
+
+# contract_setup: the sleeping backend, guest B, and A taking devices again.
+contract_setup() {
+	step contract/setup
+	# A task blocked this long is reported (the default, 120 s, is longer
+	# than a whole ring of sleeping handlers takes).
+	if echo 10 > "$HUNG_SYSCTL"; then hung_after=10; else hung_after=none; fi
+	CONTRACT_MARK=$(dmesg | wc -l)
+	load "$SLEEPY_KO"
+	t0=$(now)
+	new_guest "$GUEST_B" /xbgen/guest
+	B=$NEW_DOMID
+	on_domain "$B" guest_result loaded 120
+	t1=$(now)
+	# The hostile test turned autoprobe off in A: its frontend takes new devices again.
+	must 30 autoprobe 1
+	end_step "sleeping backend loaded, guest B is domain $B (booted in $(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}') s), hung task after ${hung_after} s"
+}
+
+contract_stall() {
+	step contract/stall
+	mark=$(dmesg | wc -l)
+	plug_a
+	# A whole ring in flight, and as much again to send once it is cut.
+	ask 30 st-start "$DEVID" $((RING_SLOTS * 2)) "$RING_SLOTS"
+	case "$res" in PASS*) ;; *) fail "guest A's self-test did not start: ${res:-no answer}" ;; esac
+	t_selftest=$(now)
+	wait_for 60 sleepy_ran "$mark" || fail "the sleeping handler never ran within 60 s of A's self-test"
+	t_handler=$(now)
+
+	# Unplug A; once its frontend has closed, dom0's xenwatch thread has the
+	# backend's disconnect in hand: plug B's device then.
+	t_a_deactivate=$(now)
+	sh "$DRV/deactivate.sh" "$DOMID" "$DEVID" > /tmp/deactivate-a.out 2>&1 &
+	a_pid=$!
+	stamp t_a_front_closed 30 fe_done "$DOMID"
+
+	t_b_activate=$(now)
+	run sh "$DRV/activate.sh" "$B" "$DEVID"
+	t_b_activated=$(now)
+	stamp t_b_initwait "$CONTRACT_WAIT" at_least "$B" 2
+	stamp t_b_connected "$CONTRACT_WAIT" both_connected "$B"
+	t_b_deactivate=$(now)
+	sh "$DRV/deactivate.sh" "$B" "$DEVID" > /tmp/deactivate-b.out 2>&1 &
+	b_pid=$!
+	stamp t_b_closed "$CONTRACT_WAIT" be_done "$B"
+	stamp t_b_gone "$CONTRACT_WAIT" be_unregistered "$B"
+	background_done t_b_deactivated "$b_pid" "$CONTRACT_WAIT"
+
+	background_done t_a_deactivated "$a_pid" "$CONTRACT_WAIT"
+	stamp t_a_gone "$CONTRACT_WAIT" be_unregistered "$DOMID"
+	sed 's/^/  | A: /' /tmp/deactivate-a.out
+	sed 's/^/  | B: /' /tmp/deactivate-b.out
+	ask $((CONTRACT_WAIT + 30)) st-wait "$CONTRACT_WAIT"
+	record "XBGEN-CONTRACT stall/a-selftest $(fields)"
+
+	handlers=$(since "$mark" | grep -cF "$SLEEPY_LINE")
+	judge_kernel contract/stall "$mark"
+	record "XBGEN-CONTRACT stall selftest=$t_selftest handler=$t_handler a_deactivate=$t_a_deactivate a_front_closed=$t_a_front_closed b_activate=$t_b_activate b_activated=$t_b_activated b_initwait=$t_b_initwait b_connected=$t_b_connected b_deactivate=$t_b_deactivate b_closed=$t_b_closed b_gone=$t_b_gone b_deactivated=$t_b_deactivated b_deactivate_rc=$t_b_deactivated_rc a_deactivated=$t_a_deactivated a_deactivate_rc=$t_a_deactivated_rc a_gone=$t_a_gone handlers=$handlers hung=$hung kernel=$kernel"
+	run xl destroy "$B"
+	# Not end_step: the harness judges what was recorded.
+	pass "B: activate.sh returned $t_b_activated, InitWait $t_b_initwait, Connected $t_b_connected; deactivate $t_b_deactivate, Closed $t_b_closed, gone $t_b_gone"
+}
+
+contract_unload() {
+	step contract/unload
+	mark=$(dmesg | wc -l)
+	plug_a
+	ask 30 st-start "$DEVID" "$RING_SLOTS" "$RING_SLOTS"
+	case "$res" in PASS*) ;; *) fail "guest A's self-test did not start: ${res:-no answer}" ;; esac
+	t_selftest=$(now)
+	wait_for 60 sleepy_ran "$mark" || fail "the sleeping handler never ran within 60 s of A's self-test"
+	t_handler=$(now)
+	t_rmmod=$(now)
+	rmmod "$BACK_MOD" > /tmp/rmmod.out 2>&1 &
+	r_pid=$!
+	background_done t_rmmoded "$r_pid" "$CONTRACT_WAIT"
+	sed 's/^/  | /' /tmp/rmmod.out
+	ask $((CONTRACT_WAIT + 30)) st-wait "$CONTRACT_WAIT"
+	record "XBGEN-CONTRACT unload/selftest $(fields)"
+	# The ring is full of requests nobody will answer: a new call queues
+	# for a slot until its timeout.
+	ask $((CONTRACT_WAIT + 30)) st-try "$DEVID" 1 1 "$CONTRACT_WAIT"
+	record "XBGEN-CONTRACT unload/queued $(fields)"
+
+	sh "$DRV/deactivate.sh" "$DOMID" "$DEVID" > /tmp/deactivate-a.out 2>&1
+	deact=$?
+	sed 's/^/  | /' /tmp/deactivate-a.out
+	stamp t_gone 30 be_unregistered "$DOMID"
+	judge_kernel contract/unload "$mark"
+	record "XBGEN-CONTRACT unload selftest=$t_selftest handler=$t_handler rmmod=$t_rmmod rmmoded=$t_rmmoded rmmod_rc=$t_rmmoded_rc deactivate_rc=$deact gone=$t_gone hung=$hung kernel=$kernel"
+	# The next stage loads the tree's own backend: this one must be gone.
+	! grep -q "^$BACK_MOD " /proc/modules || fail "the sleeping backend is still loaded: $(cat /tmp/rmmod.out)"
+	pass "rmmod $t_rmmod -> $t_rmmoded"
+}
+
+contract_wrap() {
+	step contract/wrap
+	mark=$(dmesg | wc -l)
+	load "$BE_MOD"
+	plug_a
+	ask 60 st-try "$DEVID" 4294967295 2 30
+	record "XBGEN-CONTRACT wrap/write $(fields)"
+	t_deactivate=$(now)
+	sh "$DRV/deactivate.sh" "$DOMID" "$DEVID" > /tmp/deactivate-a.out 2>&1
+	deact=$?
+	sed 's/^/  | /' /tmp/deactivate-a.out
+	stamp t_gone 30 be_unregistered "$DOMID"
+	ask 60 front-unload
+	record "XBGEN-CONTRACT wrap/front-rmmod $(fields)"
+	rmmod "$BACK_MOD" > /tmp/rmmod.out 2>&1 &
+	r_pid=$!
+	background_done t_rmmoded "$r_pid" 30
+	judge_kernel contract/wrap "$mark"
+	record "XBGEN-CONTRACT wrap deactivate=$t_deactivate deactivate_rc=$deact gone=$t_gone back_rmmoded=$t_rmmoded back_rmmod_rc=$t_rmmoded_rc hung=$hung kernel=$kernel"
+	pass "deactivate.sh exited $deact"
+}
+
+# contract_end: hung tasks anywhere since the stages began (the detector
+# looks every hung_task_timeout_secs, so a late report lands here).
+contract_end() {
+	step contract/end
+	judge_kernel contract/end "$CONTRACT_MARK"
+	record "XBGEN-CONTRACT end hung=$hung kernel=$kernel"
+	pass "hung=$hung kernel=$kernel"
+}
+
+contract_stages() {
+	contract_setup
+	contract_stall
+	contract_unload
+	contract_wrap
+	contract_end
+}

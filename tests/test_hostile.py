@@ -304,7 +304,7 @@ XBGEN-CONTRACT stall selftest=100.00 handler=101.00 a_deactivate=101.50 a_front_
 XBGEN-CONTRACT-KERNEL contract/stall [  130.1] INFO: task xenwatch:41 blocked for more than 10 seconds.
 XBGEN-CONTRACT unload/selftest rc=0 err=- secs=10.40 requests=64 ok=1 bad=0 timeouts=63 roundtrip_ns=2000000000 per_s=0
 XBGEN-CONTRACT unload/queued rc=1 err=Device_or_resource_busy secs=10.02 requests=0 ok=0 bad=0 timeouts=0 roundtrip_ns=0 per_s=0
-XBGEN-CONTRACT unload selftest=240.0 handler=241.0 rmmod=241.0 rmmoded=243.1 rmmod_rc=0 deactivate_rc=0 gone=270.0 hung=0 kernel=clean
+XBGEN-CONTRACT unload selftest=240.0 handler=241.0 unbind=241.0 unbound=241.2 unbind_rc=0 rmmod=241.3 rmmoded=243.1 rmmod_rc=0 deactivate_rc=0 gone=270.0 hung=0 kernel=clean
 XBGEN-CONTRACT wrap/write rc=1 err=Invalid_argument secs=0.01 requests=0 ok=0 bad=0 timeouts=0 roundtrip_ns=0 per_s=0
 XBGEN-CONTRACT wrap/front-rmmod
 XBGEN-CONTRACT wrap deactivate=280.0 deactivate_rc=0 gone=282.0 back_rmmoded=283.0 back_rmmod_rc=0 hung=0 kernel=clean

@@ -9,7 +9,7 @@
 #                    unplugged; meanwhile B's device plugs, connects and
 #                    unplugs: each state change must come promptly (dom0's
 #                    xenwatch thread serves every guest), no hung task.
-#   contract/unload  the backend is unloaded (rmmod) while A's self-test
+#   contract/unload  the backend is unloaded (unbind, rmmod) while A's self-test
 #                    has a full ring in flight: the calls return within
 #                    their timeout; then a call that queues for a slot of
 #                    that full ring is released by its timeout (-EBUSY).
@@ -65,16 +65,27 @@ stamp() {
 	if wait_for "$@"; then eval "$var=\$(now)"; else eval "$var=-"; fi
 }
 
-# background_done VAR PIDVAR SECONDS: when the background job PIDVAR ended
-# (VAR, "-" if it had not within SECONDS) and its status (VAR_rc).
-background_done() {
-	stamp "$1" "$3" exited "$2"
-	if [ "$(eval echo "\$$1")" = - ]; then
-		eval "$1_rc=-"
+# bg NAME CMD...: run CMD in the background, its output in /tmp/NAME.out;
+# when it ends, its status and the dom0 uptime go to /tmp/NAME.end.
+bg() {
+	name=$1; shift
+	rm -f "/tmp/$name.end"
+	{
+		"$@" > "/tmp/$name.out" 2>&1
+		echo "$? $(now)" > "/tmp/$name.end"
+	} &
+}
+
+# bg_done VAR NAME SECONDS: when bg NAME ended (VAR, "-" when it had not
+# within SECONDS) and its status (VAR_rc, "-" as well); its output, shown.
+bg_done() {
+	if wait_long "$3" test -e "/tmp/$2.end"; then
+		read -r bg_rc bg_end < "/tmp/$2.end"
 	else
-		wait "$2"
-		eval "$1_rc=$?"
+		bg_rc=- bg_end=-
 	fi
+	eval "$1=$bg_end $1_rc=$bg_rc"
+	sed "s/^/  | $2: /" "/tmp/$2.out"
 }
 
 # judge_kernel NAME MARK: hung tasks and complaints in dom0's log since MARK:
@@ -130,8 +141,7 @@ contract_stall() {
 	# Unplug A; once its frontend has closed, dom0's xenwatch thread has the
 	# backend's disconnect in hand: plug B's device then.
 	t_a_deactivate=$(now)
-	sh "$DRV/deactivate.sh" "$DOMID" "$DEVID" > /tmp/deactivate-a.out 2>&1 &
-	a_pid=$!
+	bg deactivate-a sh "$DRV/deactivate.sh" "$DOMID" "$DEVID"
 	stamp t_a_front_closed 30 fe_done "$DOMID"
 
 	t_b_activate=$(now)
@@ -140,16 +150,13 @@ contract_stall() {
 	stamp t_b_initwait "$CONTRACT_WAIT" at_least "$B" 2
 	stamp t_b_connected "$CONTRACT_WAIT" both_connected "$B"
 	t_b_deactivate=$(now)
-	sh "$DRV/deactivate.sh" "$B" "$DEVID" > /tmp/deactivate-b.out 2>&1 &
-	b_pid=$!
+	bg deactivate-b sh "$DRV/deactivate.sh" "$B" "$DEVID"
 	stamp t_b_closed "$CONTRACT_WAIT" be_done "$B"
 	stamp t_b_gone "$CONTRACT_WAIT" be_unregistered "$B"
-	background_done t_b_deactivated "$b_pid" "$CONTRACT_WAIT"
+	bg_done t_b_deactivated deactivate-b "$CONTRACT_WAIT"
 
-	background_done t_a_deactivated "$a_pid" "$CONTRACT_WAIT"
+	bg_done t_a_deactivated deactivate-a "$CONTRACT_WAIT"
 	stamp t_a_gone "$CONTRACT_WAIT" be_unregistered "$DOMID"
-	sed 's/^/  | A: /' /tmp/deactivate-a.out
-	sed 's/^/  | B: /' /tmp/deactivate-b.out
 	ask $((CONTRACT_WAIT + 30)) st-wait "$CONTRACT_WAIT"
 	record "XBGEN-CONTRACT stall/a-selftest $(fields)"
 
@@ -170,11 +177,13 @@ contract_unload() {
 	t_selftest=$(now)
 	wait_for 60 sleepy_ran "$mark" || fail "the sleeping handler never ran within 60 s of A's self-test"
 	t_handler=$(now)
+	# A bound xenbus device holds its driver's module: unbind, then rmmod.
+	t_unbind=$(now)
+	bg unbind sh -c "echo $DEV-$DOMID-$DEVID > /sys/bus/xen-backend/drivers/$DEV/unbind"
+	bg_done t_unbound unbind "$CONTRACT_WAIT"
 	t_rmmod=$(now)
-	rmmod "$BACK_MOD" > /tmp/rmmod.out 2>&1 &
-	r_pid=$!
-	background_done t_rmmoded "$r_pid" "$CONTRACT_WAIT"
-	sed 's/^/  | /' /tmp/rmmod.out
+	bg rmmod rmmod "$BACK_MOD"
+	bg_done t_rmmoded rmmod "$CONTRACT_WAIT"
 	ask $((CONTRACT_WAIT + 30)) st-wait "$CONTRACT_WAIT"
 	record "XBGEN-CONTRACT unload/selftest $(fields)"
 	# The ring is full of requests nobody will answer: a new call queues
@@ -187,7 +196,7 @@ contract_unload() {
 	sed 's/^/  | /' /tmp/deactivate-a.out
 	stamp t_gone 30 be_unregistered "$DOMID"
 	judge_kernel contract/unload "$mark"
-	record "XBGEN-CONTRACT unload selftest=$t_selftest handler=$t_handler rmmod=$t_rmmod rmmoded=$t_rmmoded rmmod_rc=$t_rmmoded_rc deactivate_rc=$deact gone=$t_gone hung=$hung kernel=$kernel"
+	record "XBGEN-CONTRACT unload selftest=$t_selftest handler=$t_handler unbind=$t_unbind unbound=$t_unbound unbind_rc=$t_unbound_rc rmmod=$t_rmmod rmmoded=$t_rmmoded rmmod_rc=$t_rmmoded_rc deactivate_rc=$deact gone=$t_gone hung=$hung kernel=$kernel"
 	# The next stage loads the tree's own backend: this one must be gone.
 	! grep -q "^$BACK_MOD " /proc/modules || fail "the sleeping backend is still loaded: $(cat /tmp/rmmod.out)"
 	pass "rmmod $t_rmmod -> $t_rmmoded"
@@ -207,9 +216,8 @@ contract_wrap() {
 	stamp t_gone 30 be_unregistered "$DOMID"
 	ask 60 front-unload
 	record "XBGEN-CONTRACT wrap/front-rmmod $(fields)"
-	rmmod "$BACK_MOD" > /tmp/rmmod.out 2>&1 &
-	r_pid=$!
-	background_done t_rmmoded "$r_pid" 30
+	bg rmmod rmmod "$BACK_MOD"
+	bg_done t_rmmoded rmmod 30
 	judge_kernel contract/wrap "$mark"
 	record "XBGEN-CONTRACT wrap deactivate=$t_deactivate deactivate_rc=$deact gone=$t_gone back_rmmoded=$t_rmmoded back_rmmod_rc=$t_rmmoded_rc hung=$hung kernel=$kernel"
 	pass "deactivate.sh exited $deact"

@@ -623,19 +623,26 @@ def judge_contract(run: HostileRun, stage: str) -> list[str]:
             sub("stall/a-selftest"), lead + CALL_TIMEOUT + SLACK,
         )  # fmt: skip
     elif stage == "unload":
-        rmmod, done = _secs(fields, "rmmod"), _secs(fields, "rmmoded")
-        if done is None or rmmod is None:
+        unbind, unbound = _secs(fields, "unbind"), _secs(fields, "unbound")
+        done = _secs(fields, "rmmoded")
+        if unbind is None or unbound is None:
+            problems.append(
+                f"unbinding A's device from the sleeping backend still blocked after "
+                f"{CONTRACT_WAIT} s"
+            )
+        elif done is None:
             problems.append(f"rmmod of the sleeping backend still blocked after {CONTRACT_WAIT} s")
         else:
             bound = SLEEP_MS / 1000 + SLACK
-            if done - rmmod > bound:
+            if done - unbind > bound:
                 problems.append(
-                    f"rmmod of the sleeping backend took {done - rmmod:.1f} s with a full ring "
-                    f"queued: it may wait for the running handler ({SLEEP_MS} ms), want <= "
-                    f"{bound:.0f} s"
+                    f"unbind and rmmod of the sleeping backend took {done - unbind:.1f} s "
+                    f"(unbind {unbound - unbind:.1f} s) with a full ring queued: they may wait "
+                    f"for the running handler ({SLEEP_MS} ms), want <= {bound:.0f} s"
                 )
-            if fields.get("rmmod_rc") != "0":
-                problems.append(f"rmmod of the sleeping backend exited {fields.get('rmmod_rc')}")
+        for what in ("unbind", "rmmod"):
+            if done is not None and fields.get(f"{what}_rc") != "0":
+                problems.append(f"{what} of the sleeping backend exited {fields.get(f'{what}_rc')}")
         test = sub("unload/selftest")
         problems += _write_problems(
             "guest A's self-test, its backend unloaded with a full ring in flight",

@@ -149,6 +149,7 @@ main() {
 	echo "XBGEN-BOOT $(now)"
 	boot_toolstack hostile/toolstack
 	stage_guest
+	[ "$CONTRACT" = 1 ] && contract_guest_b
 	for mode in $ATTACKS; do attack_round "$mode"; done
 	stage_unload
 	[ "$CONTRACT" = 1 ] && contract_stages

@@ -82,8 +82,8 @@ PLANTS = {
     ),
     "misspelt ring member": (
         BACK,
-        "be->ring.req_cons = rc + 1;",
-        "be->ring.req_con = rc + 1;",
+        "conn->ring.req_cons = rc + 1;",
+        "conn->ring.req_con = rc + 1;",
         ["no member", "req_con"],
     ),
     "misspelt message field in the user file": (
@@ -171,7 +171,7 @@ def test_check_paths_walks_a_tree(tmp_path: Path, files: dict[str, str]) -> None
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
     assert check_paths([tmp_path]) == []
-    (tmp_path / BACK).write_text(files[BACK].replace("kfree(be);", "kfre(be);", 1))
+    (tmp_path / BACK).write_text(files[BACK].replace("kfree(conn);", "kfre(conn);", 1))
     problems = check_paths([tmp_path])
     assert [p.file for p in problems] == [str(tmp_path / BACK)]
 

@@ -158,7 +158,7 @@ def test_check_passes_on_a_generated_tree(runner: CliRunner, tmp_path: Path) -> 
 def test_check_failure_exits_3_with_location(runner: CliRunner, tmp_path: Path) -> None:
     runner.invoke(app, ["new", "mydevice"])
     c_file = tmp_path / "out/mydevice/backend/mydeviceback_core.c"
-    c_file.write_text(c_file.read_text().replace("kfree(be);", "kfre(be);"))
+    c_file.write_text(c_file.read_text().replace("kfree(conn);", "kfre(conn);"))
     result = runner.invoke(app, ["check", str(c_file)])
     assert result.exit_code == 3
     assert f"{c_file}:" in result.stderr

@@ -49,7 +49,7 @@ NAME = "mydevice"
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 #: The backend's producer-index check, as the default spec renders it.
 OVERFLOW_CHECK = re.compile(
-    r"\t\tif \(RING_REQUEST_PROD_OVERFLOW\(&be->ring, rp\)\) \{\n.*?\n\t\t\}\n", re.S
+    r"\t\tif \(RING_REQUEST_PROD_OVERFLOW\(&conn->ring, rp\)\) \{\n.*?\n\t\t\}\n", re.S
 )
 
 

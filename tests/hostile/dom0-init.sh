@@ -107,10 +107,12 @@ attack_round() {
 	# What the backend's kernel said about the device, and when (dom0 clock):
 	# from the backend's connect line to its first line about the device.
 	dmesg | tail -n +$((mark + 1)) > /tmp/dmesg.attack
-	grep -F " $DEV-$DOMID-$hd: " /tmp/dmesg.attack > /tmp/dmesg.dev
+	# (the backend's own connect and disconnect lines name the device too)
+	grep -F " $DEV-$DOMID-$hd: " /tmp/dmesg.attack | grep -vF "onnecting the backend now." > /tmp/dmesg.dev
 	cutoff=$(awk -v conn="$CONNECT_BACK" -v dev=" $DEV-$DOMID-$hd: " '
 		function stamp(line) { sub(/^\[ */, "", line); sub(/\].*/, "", line); return line }
-		index($0, conn) { t0 = stamp($0) }
+		index($0, conn) { t0 = stamp($0); next }
+		index($0, "onnecting the backend now.") { next }
 		index($0, dev) { if (t0 != "") printf "%.3f", stamp($0) - t0; exit }' /tmp/dmesg.attack)
 	[ -n "$cutoff" ] || cutoff=-
 	connects=$(grep -cF "$CONNECT_BACK" /tmp/dmesg.attack)

@@ -256,7 +256,7 @@ def hostile_conf(
         "FRONT_MOD": drv.front_mod,
         "BACK_MOD": drv.back_mod,
         "HANDSHAKE_TIMEOUT": "30",
-        "CONNECT_BACK": f"{drv.back_mod}: {images.BACK_CONNECT}",
+        "CONNECT_BACK": images.logged(drv.back_mod, images.BACK_CONNECT),
         "CHECK_REQUESTS": str(CHECK[0]),
         "CHECK_DEPTH": str(min(CHECK[1], drv.ring.slots if drv.ring else 1)),
         "ATTACKS": " ".join(attacks),

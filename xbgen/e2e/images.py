@@ -15,7 +15,10 @@ from .scenario import Scenario
 XENSTORE_TOOLS = ("chmod", "exists", "list", "ls", "read", "rm", "watch", "write")
 #: dlopen()ed by glibc (pthread_cancel/unwinding) for xl; readelf does not list it.
 DLOPENED = ("libgcc_s.so.1",)
-#: What the generated modules print (pr_fmt prefixes the module name).
+#: What the generated modules print.  "Hello World!" is the module's own line
+#: (pr_fmt prefixes the module name); the others are the device's (dev_info
+#: prefixes the driver and the device, "mydeviceback mydevice-1-0: "), so the
+#: e2e greps for them from the ": " on.
 BACK_CONNECT = "Connecting the backend now."
 FRONT_CONNECT = "Connecting the frontend now."
 BACK_LINES = ("Hello World!", "Probe called. We are good to go.", BACK_CONNECT)
@@ -25,6 +28,12 @@ FRONT_LINES = (
     FRONT_CONNECT,
     "Other side says it is connected as well.",
 )
+
+
+
+def logged(module: str, line: str) -> str:
+    """What the kernel log holds of `line` printed by `module`, for grep -F."""
+    return f"{module}: {line}" if line == "Hello World!" else f": {line}"
 
 
 #: The vif's point-to-point addresses (no bridge: dom0 addresses its vifN.0).
@@ -68,11 +77,11 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
         "HANDSHAKE_TIMEOUT": str(scenario.handshake_timeout),
         "ORDERS": " ".join(scenario.orders),
         "FORGED": "xbgen-forged",
-        "EXPECT_BACK": "|".join(f"{driver.back_mod}: {line}" for line in BACK_LINES),
-        "EXPECT_FRONT": "|".join(f"{driver.front_mod}: {line}" for line in FRONT_LINES),
+        "EXPECT_BACK": "|".join(logged(driver.back_mod, line) for line in BACK_LINES),
+        "EXPECT_FRONT": "|".join(logged(driver.front_mod, line) for line in FRONT_LINES),
         # A rebind that only looks Connected in xenstore must also have connected.
-        "CONNECT_BACK": f"{driver.back_mod}: {BACK_CONNECT}",
-        "CONNECT_FRONT": f"{driver.front_mod}: {FRONT_CONNECT}",
+        "CONNECT_BACK": logged(driver.back_mod, BACK_CONNECT),
+        "CONNECT_FRONT": logged(driver.front_mod, FRONT_CONNECT),
         # The data path (a ring tree): counters, connect/close cycles, self-test.
         "RING": "1" if driver.ring else "0",
         "SELFTEST": "1" if driver.ring and driver.ring.selftest else "0",

@@ -8,4 +8,11 @@
 #define READ_ONCE(x)		(x)
 #define WRITE_ONCE(x, val)	((x) = (val))
 
+/*
+ * Publish with release, read with acquire (asm/barrier.h).  The simulation
+ * runs on one CPU at a time, so a plain store and load are what they do.
+ */
+#define smp_store_release(p, v)	(*(p) = (v))
+#define smp_load_acquire(p)	(*(p))
+
 #endif

@@ -17,6 +17,8 @@ struct device {
 void *dev_get_drvdata(const struct device *dev);
 void dev_set_drvdata(struct device *dev, void *data);
 void device_unregister(struct device *dev);
+struct device *get_device(struct device *dev);
+void put_device(struct device *dev);
 
 void _dev_err(const struct device *dev, const char *fmt, ...);
 void _dev_warn(const struct device *dev, const char *fmt, ...);
@@ -24,5 +26,9 @@ void _dev_info(const struct device *dev, const char *fmt, ...);
 #define dev_err(dev, fmt, ...)	_dev_err(dev, fmt, ##__VA_ARGS__)
 #define dev_warn(dev, fmt, ...)	_dev_warn(dev, fmt, ##__VA_ARGS__)
 #define dev_info(dev, fmt, ...)	_dev_info(dev, fmt, ##__VA_ARGS__)
+/* Rate-limited: at most a burst of lines per interval. */
+void __xbgen_dev_info_ratelimited(const struct device *dev, const char *fmt, ...);
+#define dev_info_ratelimited(dev, fmt, ...) \
+	__xbgen_dev_info_ratelimited(dev, fmt, ##__VA_ARGS__)
 
 #endif

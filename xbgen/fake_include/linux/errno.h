@@ -4,6 +4,7 @@
 
 #define EPERM		1
 #define ENOENT		2
+#define EINTR		4
 #define EIO		5
 #define EAGAIN		11
 #define ENOMEM		12
@@ -16,7 +17,9 @@
 #define ERESTARTSYS	512
 #define EOPNOTSUPP	95
 #define EBADMSG		74
+#define ECONNRESET	104
 #define ENOTCONN	107
 #define ETIMEDOUT	110
+#define ECANCELED	125
 
 #endif

@@ -5,4 +5,8 @@
 int __xbgen_cond_resched(void);
 #define cond_resched() __xbgen_cond_resched()
 
+struct task_struct;
+struct task_struct *__xbgen_current(void);
+#define current __xbgen_current()
+
 #endif

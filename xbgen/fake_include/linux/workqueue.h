@@ -18,4 +18,12 @@ bool schedule_work(struct work_struct *work);
 bool cancel_work_sync(struct work_struct *work);
 bool flush_work(struct work_struct *work);
 
+/* A driver's own workqueue; only its name and flags are looked at. */
+struct workqueue_struct;
+struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags, int max_active,
+					 ...);
+void destroy_workqueue(struct workqueue_struct *wq);
+bool queue_work(struct workqueue_struct *wq, struct work_struct *work);
+void flush_workqueue(struct workqueue_struct *wq);
+
 #endif

@@ -265,13 +265,13 @@ static void finish(struct dom *d, struct thread *t)
 	else if (t->spins)
 		violate(PROP_SAFE, "%s returns holding a spinlock", name);
 	/*
-	 * On a legal schedule a call gets its answer, or -ENOTCONN when the
-	 * device goes meanwhile.  A wait times out only when nothing else can
+	 * On a legal schedule a call gets its answer, or -ENOTCONN (not sent)
+	 * or -ECONNRESET (in flight) when the device goes meanwhile.  A wait times out only when nothing else can
 	 * happen: a timeout is a lost request or event, unless the user left
 	 * no backend to answer (unbound, unloaded).
 	 */
 	if (t->act == ACT_CALL && !(w.flags & SF_TAINTED) && w.call_result &&
-	    w.call_result != -ENOTCONN &&
+	    w.call_result != -ENOTCONN && w.call_result != -ECONNRESET &&
 	    (w.call_result != -ETIMEDOUT || (serving() && both_connected())))
 		violate(PROP_CALLS, "a call of %sfront_call() returned %d%s on a legal schedule",
 			devtype, w.call_result,
@@ -394,6 +394,8 @@ static int thread_runnable(struct dom *d, struct thread *t)
 	case BLK_WORK:
 		return !work_busy(d, t->block_on);
 	case BLK_FLUSH:
+		if (!t->block_on)	/* the whole queue: flush_workqueue() */
+			return !d->nworks && d->th[TH_WORK].act != ACT_WORK;
 		return !work_busy(d, t->block_on) && work_index(d, t->block_on) < 0;
 	case BLK_WAITQ:
 		return ((const wait_queue_head_t *)t->block_on)->waiters != (int)t->block_val;
@@ -426,8 +428,11 @@ static struct thread *waits_for(struct dom *d, struct thread *t, struct dom **od
 	switch (t->act != ACT_NONE ? t->block : BLK_NONE) {
 	case BLK_MUTEX:
 		return thread_by_id(((const struct mutex *)t->block_on)->locked, od);
-	case BLK_WORK:
 	case BLK_FLUSH:
+		if (!t->block_on)
+			return d->th[TH_WORK].act == ACT_WORK ? &d->th[TH_WORK] : NULL;
+		fallthrough;
+	case BLK_WORK:
 		return work_busy(d, t->block_on) ? &d->th[TH_WORK] : NULL;
 	case BLK_USER:
 		return (struct thread *)t->block_on;

@@ -64,6 +64,7 @@
 #include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/interrupt.h>
+#include <linux/kref.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
@@ -72,6 +73,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -180,6 +182,8 @@ struct xs_node {
 	char val[SIM_VAL];
 };
 
+#define MAX_GONE	2
+
 struct simdev {
 	struct xenbus_device xb;
 	void *drvdata;
@@ -188,6 +192,8 @@ struct simdev {
 	char nodename[SIM_PATH];
 	char otherend[SIM_PATH];
 	int have_otherend;
+	int refs;			/* get_device() references */
+	int gone;			/* unregistered, kept for those references */
 };
 
 /* One kernel thread of a domain, run as a coroutine. */
@@ -227,6 +233,8 @@ struct dom {
 	int ever_loaded;
 	struct xenbus_driver *drv;
 	struct simdev *dev;
+	/* unregistered devices a driver still holds with get_device() */
+	struct simdev *gone[MAX_GONE];
 	unsigned char q[QMAX];
 	int qlen;
 	struct thread th[SIM_NTH];

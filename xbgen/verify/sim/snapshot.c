@@ -43,9 +43,15 @@ static uint64_t hash_word(uint64_t h, uint64_t v)
 	}
 	for (i = 0; i < SIM_NDOM; i++) {
 		uintptr_t p = (uintptr_t)w.dom[i].dev;
+		int g;
 
 		if (p && v >= p && v < p + sizeof(struct simdev))
 			return mix(mix(h, 0xde0000 + (uint64_t)i), v - p);
+		for (g = 0; g < MAX_GONE; g++) {
+			p = (uintptr_t)w.dom[i].gone[g];
+			if (p && v >= p && v < p + sizeof(struct simdev))
+				return mix(mix(h, 0xde1000 + (uint64_t)(i * MAX_GONE + g)), v - p);
+		}
 	}
 	return mix(h, v);
 }
@@ -188,7 +194,11 @@ static uint64_t world_hash(int with_activities)
 			h = mix(h, (uint64_t)(sd->bound | sd->watching << 1 |
 					      sd->have_otherend << 2));
 			h = hash_word(h, (uint64_t)(uintptr_t)sd->drvdata);
+			h = mix(h, (uint64_t)sd->refs);
 		}
+		for (j = 0; j < MAX_GONE; j++)
+			if (d->gone[j])
+				h = mix(h, 0x2000 + (uint64_t)(j << 8 | d->gone[j]->refs));
 		for (j = 0; j < d->qlen; j++)
 			h = mix(h, 0x2000 + d->q[j]);
 		for (j = 0; j < d->nworks; j++)
@@ -362,6 +372,9 @@ void *sim_snapshot(size_t *len)
 	for (i = 0; i < SIM_NDOM; i++) {
 		if (w.dom[i].dev)
 			*len += sizeof(struct simdev);
+		for (k = 0; k < MAX_GONE; k++)
+			if (w.dom[i].gone[k])
+				*len += sizeof(struct simdev);
 		for (k = 0; k < SIM_NTH; k++) {
 			h.stk_len[i][k] = stack_live(i, k, &h.stk_off[i][k]);
 			if (h.stk_len[i][k])
@@ -385,11 +398,17 @@ void *sim_snapshot(size_t *len)
 	/* live blocks are not poisoned: the plain (checked) memcpy will do */
 	for (i = 0; i < w.nallocs; i++)
 		p += pack_block(p, w.allocs[i].ptr, w.allocs[i].size);
-	for (i = 0; i < SIM_NDOM; i++)
+	for (i = 0; i < SIM_NDOM; i++) {
 		if (w.dom[i].dev) {
 			memcpy(p, w.dom[i].dev, sizeof(struct simdev));
 			p += sizeof(struct simdev);
 		}
+		for (k = 0; k < MAX_GONE; k++)
+			if (w.dom[i].gone[k]) {
+				memcpy(p, w.dom[i].gone[k], sizeof(struct simdev));
+				p += sizeof(struct simdev);
+			}
+	}
 	raw_copy(p, __xbgen_drivers_start, drivers_len());
 	p += drivers_len();
 	for (i = 0; i < SIM_NDOM; i++)
@@ -415,9 +434,13 @@ void sim_restore(const void *snap)
 	/* what is live now is all the arena has unpoisoned: poison it */
 	for (i = 0; i < w.nallocs; i++)
 		POISON(w.allocs[i].ptr, w.allocs[i].size ? w.allocs[i].size : 1);
-	for (i = 0; i < SIM_NDOM; i++)
+	for (i = 0; i < SIM_NDOM; i++) {
 		if (w.dom[i].dev)
 			POISON(w.dom[i].dev, sizeof(struct simdev));
+		for (k = 0; k < MAX_GONE; k++)
+			if (w.dom[i].gone[k])
+				POISON(w.dom[i].gone[k], sizeof(struct simdev));
+	}
 	memcpy(&w, p, h.wlen);
 	xs_epoch++;
 	p += h.wlen;
@@ -435,12 +458,19 @@ void sim_restore(const void *snap)
 		UNPOISON(w.allocs[i].ptr, w.allocs[i].size ? w.allocs[i].size : 1);
 		p += unpack_block(w.allocs[i].ptr, p, w.allocs[i].size);
 	}
-	for (i = 0; i < SIM_NDOM; i++)
+	for (i = 0; i < SIM_NDOM; i++) {
 		if (w.dom[i].dev) {
 			UNPOISON(w.dom[i].dev, sizeof(struct simdev));
 			memcpy(w.dom[i].dev, p, sizeof(struct simdev));
 			p += sizeof(struct simdev);
 		}
+		for (k = 0; k < MAX_GONE; k++)
+			if (w.dom[i].gone[k]) {
+				UNPOISON(w.dom[i].gone[k], sizeof(struct simdev));
+				memcpy(w.dom[i].gone[k], p, sizeof(struct simdev));
+				p += sizeof(struct simdev);
+			}
+	}
 	raw_copy(__xbgen_drivers_start, p, drivers_len());
 	p += drivers_len();
 	for (i = 0; i < SIM_NDOM; i++)

@@ -59,7 +59,61 @@ static void release_device(struct dom *d)
 
 	d->dev = NULL;
 	drop_events(d, EV_OTHEREND);
+	if (sd->refs) {
+		int g;
+
+		/* the last put_device() frees it */
+		for (g = 0; g < MAX_GONE && d->gone[g]; g++)
+			;
+		if (g == MAX_GONE)
+			sim_limit("more than %d unregistered devices still referenced", MAX_GONE);
+		sd->gone = 1;
+		d->gone[g] = sd;
+		return;
+	}
 	arena_free(sd, sizeof(*sd));
+}
+
+static struct simdev *simdev_of(struct device *dev)
+{
+	return (struct simdev *)((char *)dev - offsetof(struct xenbus_device, dev));
+}
+
+struct device *get_device(struct device *dev)
+{
+	api_call();
+	if (dev)
+		simdev_of(dev)->refs++;
+	return dev;
+}
+
+void put_device(struct device *dev)
+{
+	struct simdev *sd;
+
+	api_call();
+	if (!dev)
+		return;
+	sd = simdev_of(dev);
+	if (sd->refs <= 0) {
+		violate(PROP_SAFE, "%s puts a device it holds no reference on", me());
+		return;
+	}
+	if (!--sd->refs && sd->gone) {
+		struct dom *d;
+		int i, g;
+
+		for (i = 0; i < SIM_NDOM; i++) {
+			d = &w.dom[i];
+			for (g = 0; g < MAX_GONE; g++)
+				if (d->gone[g] == sd) {
+					memmove(&d->gone[g], &d->gone[g + 1],
+						(size_t)(MAX_GONE - 1 - g) * sizeof(d->gone[0]));
+					d->gone[MAX_GONE - 1] = NULL;
+				}
+		}
+		arena_free(sd, sizeof(*sd));
+	}
 }
 
 void device_unregister(struct device *dev)

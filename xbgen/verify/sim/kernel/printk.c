@@ -67,6 +67,16 @@ void _dev_info(const struct device *dev, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The model prints every line: the limit only matters to a real console. */
+void __xbgen_dev_info_ratelimited(const struct device *dev, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	dev_print(dev, "info", fmt, ap);
+	va_end(ap);
+}
+
 void __xbgen_fallthrough(void)
 {
 }

@@ -167,3 +167,69 @@ unsigned long wait_for_completion_timeout(struct completion *x, unsigned long ti
 	x->done--;
 	return timeout ? timeout : 1;
 }
+
+long wait_for_completion_killable_timeout(struct completion *x, unsigned long timeout)
+{
+	return (long)wait_for_completion_timeout(x, timeout);
+}
+
+/* wait_event_killable_timeout(): one sleep; 0 when it timed out. */
+long __xbgen_sim_wait_timeout(wait_queue_head_t *wq, long left)
+{
+	api_call();
+	may_sleep("wait_event_killable_timeout()");
+	cur_t->timeout = 1;
+	block_on(BLK_WAITQ, wq, (unsigned int)wq->waiters, "a wait queue");
+	cur_t->timeout = 0;
+	if (cur_t->timed_out) {
+		cur_t->timed_out = 0;
+		return 0;
+	}
+	return left;
+}
+
+long __xbgen_wait_event_killable_timeout(wait_queue_head_t *wq, int condition, long timeout)
+{
+	(void)wq;
+	if (!condition)
+		violate(PROP_RETURNS, "%s waits on a condition the model cannot re-evaluate", me());
+	return timeout ? timeout : 1;
+}
+
+/* No signal is ever sent in the model. */
+struct task_struct *__xbgen_current(void)
+{
+	return NULL;
+}
+
+int fatal_signal_pending(struct task_struct *p)
+{
+	(void)p;
+	return 0;
+}
+
+void kref_init(struct kref *kref)
+{
+	kref->refcount = 1;
+}
+
+void kref_get(struct kref *kref)
+{
+	api_call();
+	if (!kref->refcount)
+		violate(PROP_SAFE, "%s takes a reference on a freed object (kref_get from 0)", me());
+	kref->refcount++;
+}
+
+int kref_put(struct kref *kref, void (*release)(struct kref *kref))
+{
+	api_call();
+	if (!kref->refcount) {
+		violate(PROP_SAFE, "%s drops a reference it does not hold (kref_put at 0)", me());
+		return 0;
+	}
+	if (--kref->refcount)
+		return 0;
+	release(kref);
+	return 1;
+}

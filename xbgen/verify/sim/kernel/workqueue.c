@@ -97,3 +97,47 @@ bool flush_work(struct work_struct *work)
 	}
 	return waited;
 }
+
+/*
+ * A driver's own workqueue: its items run on the domain's worker like the
+ * others (one at a time, in order), which is all the drivers rely on.
+ */
+static char workqueue_token[SIM_NDOM];
+
+struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags, int max_active,
+					 ...)
+{
+	(void)fmt;
+	(void)flags;
+	(void)max_active;
+	api_call();
+	may_sleep("alloc_workqueue()");
+	return (struct workqueue_struct *)&workqueue_token[dom_index(cur)];
+}
+
+bool queue_work(struct workqueue_struct *wq, struct work_struct *work)
+{
+	(void)wq;
+	return schedule_work(work);
+}
+
+/* Wait until every item queued so far has run (and what they queued). */
+void flush_workqueue(struct workqueue_struct *wq)
+{
+	struct dom *d = cur;
+
+	(void)wq;
+	api_call();
+	may_sleep("flush_workqueue()");
+	if (cur_t == &d->th[TH_WORK]) {
+		violate(PROP_DEADLOCK, "%s flushes its own workqueue: it waits for ever", me());
+		return;
+	}
+	if (d->nworks || d->th[TH_WORK].act == ACT_WORK)
+		block_on(BLK_FLUSH, NULL, 0, "flush_workqueue()");
+}
+
+void destroy_workqueue(struct workqueue_struct *wq)
+{
+	flush_workqueue(wq);
+}

@@ -11,15 +11,33 @@
 
 #include "mydevice_ring.h"
 
-/* One connected device. */
+/*
+ * One connection of a device to its frontend's ring: from the backend's
+ * connect until the last request it was answering has returned.
+ */
 struct mydeviceback_device;
 
 /*
- * Answer one request, in mydeviceback_user.c.  Called in process context, one
- * request at a time per device and in ring order; it may sleep.  @req is a
- * private copy the frontend can no longer change, but it comes from the
- * guest: check every field before you use it.  @rsp starts zeroed and its
- * id is filled in afterwards.
+ * Answer one request, in mydeviceback_user.c.
+ *
+ * Called in process context on the backend's own workqueue, one request at
+ * a time per connection and in ring order.  @req is a private copy the
+ * frontend can no longer change, but it comes from the guest: check every
+ * field before you use it.  @rsp starts zeroed and its id is filled in
+ * afterwards.
+ *
+ * It may sleep (take mutexes, allocate with GFP_KERNEL, wait for I/O).
+ * While it does, its connection answers nothing else, but other devices
+ * and dom0's xenbus thread carry on: when the frontend closes or the device
+ * is unplugged meanwhile, the backend says Closed at once and the
+ * connection unbinds and unmaps only once the handler has returned (its
+ * response then goes to a ring nobody reads).  Unloading the module and
+ * rebinding the driver while connected wait for running handlers.
+ *
+ * It must return in bounded time: a handler that never returns keeps its
+ * connection's ring page mapped and blocks module unload.  It must not
+ * wait for this device's xenbus state to change.  Each request runs at
+ * most once, across a rebind of the backend driver too.
  */
 void mydeviceback_handle(struct mydeviceback_device *bdev,
 			 const struct mydevice_request *req,

@@ -9,6 +9,7 @@
 #ifndef MYDEVICEFRONT_H
 #define MYDEVICEFRONT_H
 
+#include <linux/errno.h>
 #include <linux/types.h>
 
 #include "mydevice_ring.h"
@@ -17,15 +18,42 @@
 struct mydevicefront_device;
 
 /*
- * Send @req and wait for its response: 0 and *@rsp filled in, or
- * -ENOTCONN (the device is not connected or went away meanwhile), -EIO (the
- * backend broke the protocol), -ETIMEDOUT, or -ERESTARTSYS (a signal came
- * while the ring was full).  The id of @req is chosen here.  Sleeps; safe
- * for many callers at once, who queue when the ring is full.
+ * Send @req and wait for its response.  The id of @req is chosen here and
+ * its padding is sent as zeros.  Sleeps; safe for many callers at once,
+ * who queue when the ring is full.
+ *
+ * Returns within MYDEVICEFRONT_CALL_TIMEOUT (10 s) of the call, queueing for a
+ * free slot included, and a fatal signal ends every wait.  Each request
+ * runs at most once; what the result says about it:
+ *
+ *   0             answered: *@rsp is filled in.
+ *
+ * Not sent (the backend never saw the request and never will):
+ *   -ENOTCONN     the device is not connected (or its ring is down since
+ *                 the backend broke the protocol);
+ *   -EBUSY        no slot came free within the timeout (the ring stayed
+ *                 full of unanswered calls);
+ *   -EINTR        a fatal signal came while it queued.
+ *
+ * Outcome unknown (the request was on the ring: the backend may have run
+ * it, or may still run it, and its late answer is dropped):
+ *   -ETIMEDOUT    no answer within the timeout;
+ *   -ECONNRESET   the connection went down before the answer came;
+ *   -EIO          the backend broke the ring protocol;
+ *   -ECANCELED    a fatal signal came while it waited for the answer.
+ *
+ * mydevicefront_may_have_run() tells the two kinds apart.
  */
 int mydevicefront_call(struct mydevicefront_device *fdev,
 		       const struct mydevice_request *req,
 		       struct mydevice_response *rsp);
+
+/* Did a call that failed with @err perhaps run in the backend? */
+static inline bool mydevicefront_may_have_run(int err)
+{
+	return err == -ETIMEDOUT || err == -ECONNRESET || err == -EIO ||
+	       err == -ECANCELED;
+}
 
 /* A pointer of your own per device (NULL until you set it). */
 void mydevicefront_set_drvdata(struct mydevicefront_device *fdev, void *data);
@@ -35,11 +63,13 @@ void *mydevicefront_get_drvdata(struct mydevicefront_device *fdev);
  * Your code, in mydevicefront_user.c.  Both run in the xenbus thread.
  *
  * mydevicefront_user_connect(): both ends are connected and calls may start.
- * A non-zero return closes the device.
+ * A non-zero return leaves the device down (calls already made fail with
+ * -ECONNRESET, new ones with -ENOTCONN) and closes it;
+ * mydevicefront_user_disconnect() is not called then.
  *
- * mydevicefront_user_disconnect(): the ring is going down.  Calls already fail
- * with -ENOTCONN; stop making them (and wait for your own threads) before
- * returning.
+ * mydevicefront_user_disconnect(): the ring is going down.  Calls in flight
+ * have failed with -ECONNRESET and new ones fail with -ENOTCONN; stop making
+ * them (and wait for your own threads) before returning.
  */
 int mydevicefront_user_connect(struct mydevicefront_device *fdev);
 void mydevicefront_user_disconnect(struct mydevicefront_device *fdev);

@@ -28,6 +28,8 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
@@ -42,7 +44,10 @@
 
 #include "mydevicefront.h"
 
-/* How long a call waits for its response before giving up on it. */
+/*
+ * How long a call may take from its start, waiting for a free slot
+ * included, before it gives up.
+ */
 #define MYDEVICEFRONT_CALL_TIMEOUT	(10 * HZ)
 
 /*
@@ -268,24 +273,51 @@ static void mydevicefront_put_user(struct mydevicefront_device *info)
 		wake_up(&info->wq);
 }
 
-/* Put @req on the ring; *@slotp is the slot to wait on. */
+/*
+ * May a call stop waiting for a slot: one is free, or it is to fail?  Read
+ * without the lock, as a hint: the caller looks again with it held.
+ */
+static bool mydevicefront_slot_or_error(struct mydevicefront_device *info)
+{
+	return !READ_ONCE(info->up) || READ_ONCE(info->broken) ||
+	       READ_ONCE(info->in_use) < RING_SIZE(&info->ring);
+}
+
+/*
+ * Put @req on the ring; *@slotp is the slot to wait on.  Waits for a free
+ * slot at most *@left jiffies, and leaves in *@left what remains.  Fails
+ * with the request not sent: -ENOTCONN (down, or the ring broken), -EBUSY
+ * (no slot came free in time) or -EINTR (a fatal signal).
+ */
 static int mydevicefront_submit(struct mydevicefront_device *info,
 				const struct mydevice_request *req,
-				struct mydevicefront_slot **slotp)
+				struct mydevicefront_slot **slotp, long *left)
 {
 	struct mydevice_request *ring_req;
 	struct mydevicefront_slot *slot;
-	int notify, err;
+	int notify, err = 0;
+	long ret;
 
 	spin_lock_irq(&info->lock);
 	info->users++;
-	err = wait_event_interruptible_lock_irq(info->wq, !info->up ||
-						info->broken ||
-						info->in_use < RING_SIZE(&info->ring),
-						info->lock);
-	if (!err && info->broken)
-		err = -EIO;
-	else if (!err && !info->up)
+	while (info->up && !info->broken &&
+	       info->in_use >= RING_SIZE(&info->ring)) {
+		spin_unlock_irq(&info->lock);
+		ret = wait_event_killable_timeout(info->wq,
+						  mydevicefront_slot_or_error(info),
+						  *left);
+		spin_lock_irq(&info->lock);
+		if (ret < 0) {
+			err = -EINTR;
+			break;
+		}
+		if (!ret) {
+			err = -EBUSY;
+			break;
+		}
+		*left = ret;
+	}
+	if (!info->up || info->broken)
 		err = -ENOTCONN;
 	if (err) {
 		mydevicefront_put_user(info);
@@ -303,6 +335,8 @@ static int mydevicefront_submit(struct mydevicefront_device *info,
 	ring_req = RING_GET_REQUEST(&info->ring, info->ring.req_prod_pvt);
 	*ring_req = *req;
 	ring_req->id = slot->id;
+	/* The caller's padding may be stack garbage: the backend sees zeros. */
+	memset(ring_req->_pad0, 0, sizeof(ring_req->_pad0));
 	info->ring.req_prod_pvt++;
 	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&info->ring, notify);
 	spin_unlock_irq(&info->lock);
@@ -313,20 +347,25 @@ static int mydevicefront_submit(struct mydevicefront_device *info,
 	return 0;
 }
 
-/* Wait for the answer to @slot and hand the slot back. */
+/*
+ * Wait at most @left jiffies for the answer to @slot and hand the slot
+ * back.  A call given up on (-ETIMEDOUT, or -ECANCELED on a fatal signal)
+ * stays on the ring: the backend may still run it, and its answer, if one
+ * ever comes, only frees the slot.
+ */
 static int mydevicefront_wait(struct mydevicefront_device *info,
 			      struct mydevicefront_slot *slot,
-			      struct mydevice_response *rsp)
+			      struct mydevice_response *rsp, long left)
 {
+	long ret;
 	int err;
 
-	wait_for_completion_timeout(&slot->done, MYDEVICEFRONT_CALL_TIMEOUT);
+	ret = wait_for_completion_killable_timeout(&slot->done, left);
 
 	spin_lock_irq(&info->lock);
 	if (slot->state == MYDEVICEFRONT_SLOT_WAITING) {
-		/* Its answer, if one ever comes, frees the slot. */
 		slot->state = MYDEVICEFRONT_SLOT_ABANDONED;
-		err = -ETIMEDOUT;
+		err = ret < 0 ? -ECANCELED : -ETIMEDOUT;
 	} else {
 		err = slot->status;
 		if (!err)
@@ -342,13 +381,14 @@ int mydevicefront_call(struct mydevicefront_device *fdev,
 		       const struct mydevice_request *req,
 		       struct mydevice_response *rsp)
 {
+	long left = MYDEVICEFRONT_CALL_TIMEOUT;
 	struct mydevicefront_slot *slot;
 	int err;
 
-	err = mydevicefront_submit(fdev, req, &slot);
+	err = mydevicefront_submit(fdev, req, &slot, &left);
 	if (err)
 		return err;
-	return mydevicefront_wait(fdev, slot, rsp);
+	return mydevicefront_wait(fdev, slot, rsp, left);
 }
 EXPORT_SYMBOL_GPL(mydevicefront_call);
 
@@ -470,7 +510,7 @@ static int mydevicefront_connect(struct mydevicefront_device *info)
 	unsigned int order;
 	int err;
 
-	pr_info("Connecting the frontend now.\n");
+	dev_info(&info->dev->dev, "Connecting the frontend now.\n");
 	order = min_t(unsigned int, MYDEVICE_MAX_RING_ORDER,
 		      xenbus_read_unsigned(dev->otherend, "max-ring-page-order", 0));
 	err = mydevicefront_alloc_ring(info, 1U << order);
@@ -519,13 +559,21 @@ static void mydevicefront_up(struct mydevicefront_device *info)
 	spin_unlock_irq(&info->lock);
 
 	err = mydevicefront_user_connect(info);
-	if (err)
+	if (err) {
+		/* Down again: the calls it made fail, new ones are not sent. */
+		spin_lock_irq(&info->lock);
+		info->up = false;
+		mydevicefront_fail_all(info, -ECONNRESET);
+		spin_unlock_irq(&info->lock);
 		xenbus_dev_fatal(dev, err, "mydevicefront_user_connect");
+	}
 }
 
 /*
- * Take the ring down: fail the calls in flight, let the user code stop,
- * wait until every caller has left, then free the event channel and ring.
+ * Take the ring down: fail the calls in flight (they may or may not have
+ * run: -ECONNRESET), let the user code stop, wait until every caller has
+ * left (each is gone within its timeout), then free the event channel and
+ * ring.
  */
 static void mydevicefront_disconnect(struct mydevicefront_device *info)
 {
@@ -534,7 +582,7 @@ static void mydevicefront_disconnect(struct mydevicefront_device *info)
 	spin_lock_irq(&info->lock);
 	was_up = info->up;
 	info->up = false;
-	mydevicefront_fail_all(info, -ENOTCONN);
+	mydevicefront_fail_all(info, -ECONNRESET);
 	spin_unlock_irq(&info->lock);
 
 	if (was_up)
@@ -552,6 +600,9 @@ static void mydevicefront_disconnect(struct mydevicefront_device *info)
 
 static struct dentry *mydevicefront_debugfs_root;
 
+/* The most requests one self-test runs: it must end in bounded time. */
+#define MYDEVICEFRONT_SELFTEST_MAX	1000000U
+
 /* Run @n requests, @depth of them in flight at once; record the figures. */
 static int mydevicefront_selftest(struct mydevicefront_device *info,
 				  unsigned int n, unsigned int depth)
@@ -562,6 +613,7 @@ static int mydevicefront_selftest(struct mydevicefront_device *info,
 	unsigned int sent = 0, ok = 0, bad = 0, timeouts = 0, i, k;
 	u64 *started, start, elapsed, latency = 0;
 	int err = 0, ret;
+	long left;
 
 	reqs = kcalloc(depth, sizeof(*reqs), GFP_KERNEL);
 	slots = kcalloc(depth, sizeof(*slots), GFP_KERNEL);
@@ -571,11 +623,13 @@ static int mydevicefront_selftest(struct mydevicefront_device *info,
 		goto out;
 	}
 
+	/* n and depth are bounded, so n + depth cannot wrap. */
 	start = ktime_get_ns();
 	for (i = 0; i < n + depth; i++) {
 		k = i % depth;
 		if (slots[k]) {
-			ret = mydevicefront_wait(info, slots[k], &rsp);
+			ret = mydevicefront_wait(info, slots[k], &rsp,
+						 MYDEVICEFRONT_CALL_TIMEOUT);
 			slots[k] = NULL;
 			if (!ret && !mydevicefront_selftest_check(&reqs[k], &rsp))
 				ret = -EBADMSG;
@@ -588,11 +642,17 @@ static int mydevicefront_selftest(struct mydevicefront_device *info,
 				latency += ktime_get_ns() - started[k];
 			}
 		}
+		cond_resched();
 		if (i >= n || err)
 			continue;
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;	/* collect what is in flight, then stop */
+			continue;
+		}
 		mydevicefront_selftest_fill(&reqs[k], i);
 		started[k] = ktime_get_ns();
-		err = mydevicefront_submit(info, &reqs[k], &slots[k]);
+		left = MYDEVICEFRONT_CALL_TIMEOUT;
+		err = mydevicefront_submit(info, &reqs[k], &slots[k], &left);
 		if (err)
 			slots[k] = NULL;
 		else
@@ -611,7 +671,10 @@ out:
 	return err;
 }
 
-/* Writing "N C" runs N requests with C in flight at once. */
+/*
+ * Writing "N C" runs N requests (1 to MYDEVICEFRONT_SELFTEST_MAX) with C in flight at
+ * once (1 to the slots of the largest ring); anything else is -EINVAL.
+ */
 static ssize_t mydevicefront_selftest_write(struct file *file,
 					    const char __user *ubuf,
 					    size_t count, loff_t *ppos)
@@ -626,7 +689,8 @@ static ssize_t mydevicefront_selftest_write(struct file *file,
 	if (copy_from_user(buf, ubuf, count))
 		return -EFAULT;
 	buf[count] = '\0';
-	if (sscanf(buf, "%u %u", &n, &depth) != 2 || !n || !depth ||
+	if (sscanf(buf, "%u %u", &n, &depth) != 2 || !n ||
+	    n > MYDEVICEFRONT_SELFTEST_MAX || !depth ||
 	    depth > MYDEVICE_MAX_RING_SLOTS)
 		return -EINVAL;
 
@@ -681,7 +745,7 @@ static int mydevicefront_probe(struct xenbus_device *dev,
 	struct mydevicefront_device *info;
 	unsigned int i;
 
-	pr_info("Probe called. We are good to go.\n");
+	dev_info(&dev->dev, "Probe called. We are good to go.\n");
 	info = kzalloc(sizeof(*info), GFP_KERNEL);
 	if (info)
 		info->slots = kvcalloc(MYDEVICE_MAX_RING_SLOTS,
@@ -763,10 +827,8 @@ static void mydevicefront_backend_changed(struct xenbus_device *dev,
 		if (dev->state != XenbusStateInitialising)
 			break;
 		err = mydevicefront_connect(info);
-		if (err) {
-			xenbus_dev_fatal(dev, err, "connecting the frontend");
-			break;
-		}
+		if (err)
+			break;		/* connect() has said why, and closes */
 		xenbus_switch_state(dev, XenbusStateInitialised);
 		break;
 
@@ -777,7 +839,7 @@ static void mydevicefront_backend_changed(struct xenbus_device *dev,
 		xenbus_switch_state(dev, XenbusStateConnected);
 		if (dev->state != XenbusStateConnected)
 			break;		/* the switch failed and was reported */
-		pr_info("Other side says it is connected as well.\n");
+		dev_info(&dev->dev, "Other side says it is connected as well.\n");
 		mydevicefront_up(info);
 		break;
 

@@ -28,7 +28,7 @@ struct backend_info {
 /* Set up whatever the frontend may use once we say Connected. */
 static int mydeviceback_connect(struct backend_info *be)
 {
-	pr_info("Connecting the backend now.\n");
+	dev_info_ratelimited(&be->dev->dev, "Connecting the backend now.\n");
 	be->connected = true;
 	return 0;
 }
@@ -36,7 +36,7 @@ static int mydeviceback_connect(struct backend_info *be)
 /* Undo the connect step: the frontend no longer uses anything. */
 static void mydeviceback_disconnect(struct backend_info *be)
 {
-	pr_info("Disconnecting the backend now.\n");
+	dev_info_ratelimited(&be->dev->dev, "Disconnecting the backend now.\n");
 	be->connected = false;
 }
 
@@ -216,7 +216,7 @@ static int mydeviceback_probe(struct xenbus_device *dev,
 	struct backend_info *be;
 	int err;
 
-	pr_info("Probe called. We are good to go.\n");
+	dev_info(&dev->dev, "Probe called. We are good to go.\n");
 	be = kzalloc(sizeof(*be), GFP_KERNEL);
 	if (!be) {
 		xenbus_dev_fatal(dev, -ENOMEM, "allocating backend info");

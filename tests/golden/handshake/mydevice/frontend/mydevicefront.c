@@ -32,7 +32,7 @@ struct frontend_info {
  */
 static int mydevicefront_connect(struct frontend_info *info)
 {
-	pr_info("Connecting the frontend now.\n");
+	dev_info(&info->dev->dev, "Connecting the frontend now.\n");
 	info->connected = true;
 	return 0;
 }
@@ -48,7 +48,7 @@ static int mydevicefront_probe(struct xenbus_device *dev,
 {
 	struct frontend_info *info;
 
-	pr_info("Probe called. We are good to go.\n");
+	dev_info(&dev->dev, "Probe called. We are good to go.\n");
 	info = kzalloc(sizeof(*info), GFP_KERNEL);
 	if (!info) {
 		xenbus_dev_fatal(dev, -ENOMEM, "allocating device info");
@@ -119,16 +119,14 @@ static void mydevicefront_backend_changed(struct xenbus_device *dev,
 		if (dev->state != XenbusStateInitialising)
 			break;
 		err = mydevicefront_connect(info);
-		if (err) {
-			xenbus_dev_fatal(dev, err, "connecting the frontend");
-			break;
-		}
+		if (err)
+			break;		/* connect() has said why, and closes */
 		xenbus_switch_state(dev, XenbusStateConnected);
 		break;
 
 	case XenbusStateConnected:
 		if (dev->state == XenbusStateConnected)
-			pr_info("Other side says it is connected as well.\n");
+			dev_info(&dev->dev, "Other side says it is connected as well.\n");
 		break;
 
 	case XenbusStateClosed:

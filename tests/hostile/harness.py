@@ -691,7 +691,12 @@ def judge_contract(run: HostileRun, stage: str) -> list[str]:
             )
         rmmod = sub("wrap/front-rmmod")
         if rmmod is None or "failed" in rmmod or "answer" in rmmod:
-            problems.append(f"rmmod of the frontend in the guest: {rmmod}")
+            why = (
+                "no result"
+                if rmmod is None
+                else rmmod.get("failed", "no answer from the guest within 60 s").replace("_", " ")
+            )
+            problems.append(f"rmmod of the frontend in the guest (bounded by 30 s there): {why}")
         if fields.get("back_rmmod_rc") != "0":
             problems.append(
                 f"rmmod of the backend exited {fields.get('back_rmmod_rc')} ('-': still "

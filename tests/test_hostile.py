@@ -300,7 +300,7 @@ def test_sleepy_user_file_wraps_the_users_handler(generated: Path) -> None:
 STALLED = """\
 XBGEN-HOSTILE-REPLAY 300.0
 XBGEN-CONTRACT stall/a-selftest rc=1 err=Transport_endpoint_is_not_connected secs=3.10 requests=65 ok=1 bad=64 timeouts=0 roundtrip_ns=2000000000 per_s=0
-XBGEN-CONTRACT stall selftest=100.00 handler=101.00 a_deactivate=101.50 a_front_closed=102.00 b_activate=102.00 b_activated=104.00 b_initwait=225.00 b_connected=226.00 b_deactivate=226.50 b_closed=227.00 b_gone=227.10 b_deactivated=228.00 b_deactivate_rc=0 a_deactivated=112.00 a_deactivate_rc=1 a_gone=225.00 handlers=64 hung=2 kernel=bad
+XBGEN-CONTRACT stall selftest=100.00 handler=101.00 a_deactivate=101.50 a_front_closed=102.00 b_activate=102.00 b_initialising=224.90 b_activated=104.00 b_initwait=225.00 b_connected=226.00 b_deactivate=226.50 b_closing=226.60 b_closed=227.00 b_gone=227.10 b_removed=227.50 b_deactivated=228.00 b_deactivate_rc=0 a_deactivated=112.00 a_deactivate_rc=1 a_gone=225.00 handlers=64 hung=2 kernel=bad
 XBGEN-CONTRACT-KERNEL contract/stall [  130.1] INFO: task xenwatch:41 blocked for more than 10 seconds.
 XBGEN-CONTRACT unload/selftest rc=0 err=- secs=10.40 requests=64 ok=1 bad=0 timeouts=63 roundtrip_ns=2000000000 per_s=0
 XBGEN-CONTRACT unload/queued rc=1 err=Device_or_resource_busy secs=10.02 requests=0 ok=0 bad=0 timeouts=0 roundtrip_ns=0 per_s=0
@@ -324,8 +324,8 @@ def test_a_stalled_second_guest_is_reported_with_what_was_waited_for() -> None:
     run = _contract_run(STALLED)
     problems = harness.judge_contract(run, "stall")
     assert (
-        "stall: guest B's backend from activate.sh's end to InitWait: 121.00 s, want <= 2 s"
-        in problems
+        "stall: guest B's backend from Initialising (activate.sh's last write) to InitWait: "
+        "121.00 s, want <= 2 s" in problems
     )
     assert any("deactivate.sh for guest A exited 1" in p for p in problems)
     assert any("hung task" in p and "xenwatch:41" in p for p in problems)

@@ -50,13 +50,7 @@ fields() {
 since() { dmesg | tail -n +$(($1 + 1)); }
 sleepy_ran() { since "$1" | grep -qF "$SLEEPY_LINE"; }
 
-# at_least DOMID STATE: the backend's state key reads STATE or above.
-at_least() {
-	s=$(state_of "$(be_path "$1")")
-	case $s in [0-9]) [ "$s" -ge "$2" ] ;; *) return 1 ;; esac
-}
 fe_done() { case $(state_of "$(fe_path "$1")") in 6 | gone) return 0 ;; esac; return 1; }
-be_done() { case $(state_of "$(be_path "$1")") in 6 | gone) return 0 ;; esac; return 1; }
 
 # stamp VAR SECONDS TEST...: VAR = dom0 uptime when TEST first held, or "-"
 # when it did not within SECONDS.
@@ -64,6 +58,32 @@ stamp() {
 	var=$1; shift
 	if wait_for "$@"; then eval "$var=\$(now)"; else eval "$var=-"; fi
 }
+
+# state_log DIR: from now on, one "UPTIME STATE" line in /tmp/states.log per
+# xenstore event under DIR (DIR's state key, "gone" when there is none).  The
+# time is taken as the event arrives, before anything forks; the state is
+# read after it.  dom0's tools take their watch events from the kernel, through
+# its xenwatch thread: a stalled thread delays them as well.
+state_log() {
+	: > /tmp/states.log
+	xenstore-watch "$1" | while read -r _; do
+		read -r up _ < /proc/uptime
+		echo "$up $(xenstore-read "$1/state" 2>/dev/null || echo gone)" >> /tmp/states.log
+	done &
+	STATE_LOG=$!
+}
+
+# first_state VAR STATE [SINCE]: VAR = when /tmp/states.log first showed
+# STATE (at or after SINCE), "-" if it never did.
+first_state() {
+	t=$(awk -v want="$2" -v since="${3:-0}" '$2 == want && $1 >= since { print $1; exit }' /tmp/states.log)
+	eval "$1=${t:--}"
+}
+
+# sysfs_is DIR VALUE: xenbus device DIR's state (the driver's own view) is
+# VALUE; builtins only.
+sysfs_is() { { read -r s < "$1/state"; } 2>/dev/null && [ "$s" = "$2" ]; }
+absent() { [ ! -e "$1" ]; }
 
 # bg NAME CMD...: run CMD in the background, its output in /tmp/NAME.out;
 # when it ends, its status and the dom0 uptime go to /tmp/NAME.end.
@@ -150,16 +170,29 @@ contract_stall() {
 	bg deactivate-a sh "$DRV/deactivate.sh" "$DOMID" "$DEVID"
 	stamp t_a_front_closed 30 fe_done "$DOMID"
 
+	# B's device: its backend's states as dom0's xenstore reports them.
+	# Plugging it ends with activate.sh's write of Initialising (1); then the
+	# backend must reach InitWait (2), and Connected (4) once B's frontend has
+	# answered; deactivate.sh writes Closing (5), the backend must reach
+	# Closed (6) once B's frontend has closed, and unregister its device.
+	bdev=$BE_DEVICES/$DEV-$B-$DEVID
+	state_log "$(be_path "$B")"
 	t_b_activate=$(now)
 	run sh "$DRV/activate.sh" "$B" "$DEVID"
 	t_b_activated=$(now)
-	stamp t_b_initwait "$CONTRACT_WAIT" at_least "$B" 2
-	stamp t_b_connected "$CONTRACT_WAIT" both_connected "$B"
+	wait_for "$CONTRACT_WAIT" sysfs_is "$bdev" Connected
 	t_b_deactivate=$(now)
 	bg deactivate-b sh "$DRV/deactivate.sh" "$B" "$DEVID"
-	stamp t_b_closed "$CONTRACT_WAIT" be_done "$B"
-	stamp t_b_gone "$CONTRACT_WAIT" be_unregistered "$B"
+	stamp t_b_gone "$CONTRACT_WAIT" absent "$bdev"
 	bg_done t_b_deactivated deactivate-b "$CONTRACT_WAIT"
+	kill "$STATE_LOG" 2>/dev/null
+	first_state t_b_initialising 1
+	first_state t_b_initwait 2
+	first_state t_b_connected 4
+	first_state t_b_closing 5 "$t_b_deactivate"
+	first_state t_b_closed 6 "$t_b_deactivate"
+	first_state t_b_removed gone "$t_b_deactivate"
+	sed 's/^/  | states: /' /tmp/states.log
 
 	bg_done t_a_deactivated deactivate-a "$CONTRACT_WAIT"
 	stamp t_a_gone "$CONTRACT_WAIT" be_unregistered "$DOMID"
@@ -168,10 +201,10 @@ contract_stall() {
 
 	handlers=$(since "$mark" | grep -cF "$SLEEPY_LINE")
 	judge_kernel contract/stall "$mark"
-	record "XBGEN-CONTRACT stall selftest=$t_selftest handler=$t_handler a_deactivate=$t_a_deactivate a_front_closed=$t_a_front_closed b_activate=$t_b_activate b_activated=$t_b_activated b_initwait=$t_b_initwait b_connected=$t_b_connected b_deactivate=$t_b_deactivate b_closed=$t_b_closed b_gone=$t_b_gone b_deactivated=$t_b_deactivated b_deactivate_rc=$t_b_deactivated_rc a_deactivated=$t_a_deactivated a_deactivate_rc=$t_a_deactivated_rc a_gone=$t_a_gone handlers=$handlers hung=$hung kernel=$kernel"
+	record "XBGEN-CONTRACT stall selftest=$t_selftest handler=$t_handler a_deactivate=$t_a_deactivate a_front_closed=$t_a_front_closed b_activate=$t_b_activate b_initialising=$t_b_initialising b_activated=$t_b_activated b_initwait=$t_b_initwait b_connected=$t_b_connected b_deactivate=$t_b_deactivate b_closing=$t_b_closing b_closed=$t_b_closed b_gone=$t_b_gone b_removed=$t_b_removed b_deactivated=$t_b_deactivated b_deactivate_rc=$t_b_deactivated_rc a_deactivated=$t_a_deactivated a_deactivate_rc=$t_a_deactivated_rc a_gone=$t_a_gone handlers=$handlers hung=$hung kernel=$kernel"
 	run xl destroy "$B"
 	# Not end_step: the harness judges what was recorded.
-	pass "B: activate.sh returned $t_b_activated, InitWait $t_b_initwait, Connected $t_b_connected; deactivate $t_b_deactivate, Closed $t_b_closed, gone $t_b_gone"
+	pass "B: Initialising $t_b_initialising (activate.sh returned $t_b_activated), InitWait $t_b_initwait, Connected $t_b_connected; Closing $t_b_closing, Closed $t_b_closed, device gone $t_b_gone"
 }
 
 contract_unload() {

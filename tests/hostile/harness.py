@@ -593,18 +593,34 @@ def judge_contract(run: HostileRun, stage: str) -> list[str]:
     problems: list[str] = []
     sub = run.contract.get
     if stage == "stall":
-        b_activated, initwait = _secs(fields, "b_activated"), _secs(fields, "b_initwait")
-        connected, closed = _secs(fields, "b_connected"), _secs(fields, "b_closed")
+        # Each of B's state changes from the one before, dom0's clock.  The
+        # times come from xenstore watch events, which dom0's kernel delivers
+        # through its xenwatch thread: the plug counts from activate.sh's
+        # return too, whichever came first, so a stalled thread cannot hide
+        # behind events it delivered late.
+        plugged = [t for t in (_secs(fields, k) for k in ("b_initialising", "b_activated")) if t]
+        initwait, connected = _secs(fields, "b_initwait"), _secs(fields, "b_connected")
+        closing, closed = _secs(fields, "b_closing"), _secs(fields, "b_closed")
         _prompt(
-            problems, "guest B's backend from activate.sh's end to InitWait", b_activated, initwait
+            problems,
+            "guest B's backend from Initialising (activate.sh's last write) to InitWait",
+            min(plugged) if plugged else None,
+            initwait,
         )
         _prompt(
-            problems, "guest B's device from InitWait to both ends Connected", initwait, connected
-        )
-        _prompt(problems, "guest B's backend from deactivate.sh's start to Closed",
-                _secs(fields, "b_deactivate"), closed)  # fmt: skip
-        _prompt(problems, "guest B's backend device from Closed to unregistered",
-                closed, _secs(fields, "b_gone"))  # fmt: skip
+            problems, "guest B's backend from InitWait to Connected (B's frontend answered)",
+            initwait, connected,
+        )  # fmt: skip
+        if connected is not None and closing is None:
+            problems.append("guest B's backend: deactivate.sh's Closing was never seen")
+        _prompt(
+            problems, "guest B's backend from Closing (deactivate.sh) to Closed (B's frontend "
+            "closed)", closing, closed,
+        )  # fmt: skip
+        _prompt(
+            problems, "guest B's backend device from Closed to unregistered",
+            closed, _secs(fields, "b_gone"),
+        )  # fmt: skip
         for who in ("b", "a"):
             rc = fields.get(f"{who}_deactivate_rc")
             if rc != "0":

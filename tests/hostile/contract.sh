@@ -196,7 +196,7 @@ contract_stall() {
 
 	bg_done t_a_deactivated deactivate-a "$CONTRACT_WAIT"
 	stamp t_a_gone "$CONTRACT_WAIT" be_unregistered "$DOMID"
-	ask $((CONTRACT_WAIT + 30)) st-wait "$CONTRACT_WAIT"
+	ask $((CALL_WAIT + 30)) st-wait "$CALL_WAIT"
 	record "XBGEN-CONTRACT stall/a-selftest $(fields)"
 
 	handlers=$(since "$mark" | grep -cF "$SLEEPY_LINE")
@@ -223,11 +223,11 @@ contract_unload() {
 	t_rmmod=$(now)
 	bg rmmod rmmod "$BACK_MOD"
 	bg_done t_rmmoded rmmod "$CONTRACT_WAIT"
-	ask $((CONTRACT_WAIT + 30)) st-wait "$CONTRACT_WAIT"
+	ask $((CALL_WAIT + 30)) st-wait "$CALL_WAIT"
 	record "XBGEN-CONTRACT unload/selftest $(fields)"
 	# The ring is full of requests nobody will answer: a new call queues
 	# for a slot until its timeout.
-	ask $((CONTRACT_WAIT + 30)) st-try "$DEVID" 1 1 "$CONTRACT_WAIT"
+	ask $((CALL_WAIT + 30)) st-try "$DEVID" 1 1 "$CALL_WAIT"
 	record "XBGEN-CONTRACT unload/queued $(fields)"
 
 	sh "$DRV/deactivate.sh" "$DOMID" "$DEVID" > /tmp/deactivate-a.out 2>&1

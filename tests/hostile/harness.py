@@ -102,6 +102,9 @@ SLACK = 10.0
 #: How long dom0 waits for each state (or script) before giving up on it: a
 #: stalled xenwatch thread holds it for a whole ring of handlers, 64 x 2 s.
 CONTRACT_WAIT = 150
+#: How long the guest waits for a self-test write whose calls must all end
+#: within CALL_TIMEOUT (their timeout) plus SLACK, before it reports it stuck.
+CALL_WAIT = 60
 #: The second guest's name (and the console prefix [guest:b]).
 GUEST_B = "xbgen-b"
 #: Bound for the stages in a boot's timeout: guest B's boot, then the
@@ -268,6 +271,7 @@ def hostile_conf(
         "HOSTILE_ARGS": f"storm_s={STORM_SECONDS} rewrite_s={REWRITE_SECONDS} reconnects=10",
         "CONTRACT": "1" if contract else "0",
         "CONTRACT_WAIT": str(CONTRACT_WAIT),
+        "CALL_WAIT": str(CALL_WAIT),
         "GUEST_B": GUEST_B,
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())

@@ -76,8 +76,9 @@ autoprobe() {
 }
 
 # st_start KEY DEVID N C: write "N C" to device DEVID's self-test in the
-# background (st_wait collects it); its exit status and end time (guest
-# uptime, hundredths) go to /tmp/st.end, its error message to /tmp/st.err.
+# background (st_wait collects it); its exit status, end time (guest uptime,
+# hundredths) and the figures read back at once (an unplug removes the file
+# soon after) go to /tmp/st.end, its error message to /tmp/st.err.
 st_start() {
 	ST_FILE=/sys/kernel/debug/$DEV/$2/selftest
 	wait_for 10 test -e "$ST_FILE" || { report "$1" "FAIL no $ST_FILE"; return 1; }
@@ -87,7 +88,10 @@ st_start() {
 		echo "$3 $4" > "$ST_FILE"
 		# shellcheck disable=SC2320 # the status of that echo is the write's
 		st_rc=$?
-		echo "$st_rc $(centis)" > /tmp/st.end
+		st_t1=$(centis)
+		st_line=
+		{ read -r st_line < "$ST_FILE"; } 2>/dev/null
+		echo "$st_rc $st_t1 $st_line" > /tmp/st.end
 	} 2> /tmp/st.err &
 	ST_PID=$!
 }
@@ -101,10 +105,8 @@ st_wait() {
 		return
 	fi
 	wait "$ST_PID"
-	read -r rc t1 < /tmp/st.end
+	read -r rc t1 line < /tmp/st.end
 	err=$(sed -n 's/.*write error: //p' /tmp/st.err | head -1 | tr ' ' _)
-	line=
-	{ read -r line < "$ST_FILE"; } 2>/dev/null
 	d=$((t1 - ST_T0))
 	report "$1" "PASS rc=$rc err=${err:--} secs=$((d / 100)).$((d / 10 % 10))$((d % 10)) $line"
 }

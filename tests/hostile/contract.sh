@@ -59,31 +59,68 @@ stamp() {
 	if wait_for "$@"; then eval "$var=\$(now)"; else eval "$var=-"; fi
 }
 
-# state_log DIR: from now on, one "UPTIME STATE" line in /tmp/states.log per
-# xenstore event under DIR (DIR's state key, "gone" when there is none).  The
-# time is taken as the event arrives, before anything forks; the state is
-# read after it.  dom0's tools take their watch events from the kernel, through
-# its xenwatch thread: a stalled thread delays them as well.
-state_log() {
-	: > /tmp/states.log
+# event_log PATH: from now on, dom0's uptime at each xenstore watch event on
+# PATH (a write or its removal; the first comes as the watch is set), one
+# per line in /tmp/events.log; no fork per event.  dom0's tools take their
+# watch events from the kernel's xenwatch thread: a stalled thread delays them.
+event_log() {
+	: > /tmp/events.log
 	xenstore-watch "$1" | while read -r _; do
 		read -r up _ < /proc/uptime
-		echo "$up $(xenstore-read "$1/state" 2>/dev/null || echo gone)" >> /tmp/states.log
+		echo "$up" >> /tmp/events.log
 	done &
-	STATE_LOG=$!
+	EVENT_LOG=$!
 }
 
-# first_state VAR STATE [SINCE]: VAR = when /tmp/states.log first showed
-# STATE (at or after SINCE), "-" if it never did.
-first_state() {
-	t=$(awk -v want="$2" -v since="${3:-0}" '$2 == want && $1 >= since { print $1; exit }' /tmp/states.log)
+# first_event VAR SINCE: VAR = the first event at or after SINCE, or "-".
+first_event() {
+	t=$(awk -v since="$2" '$1 >= since { print $1; exit }' /tmp/events.log)
 	eval "$1=${t:--}"
 }
 
-# sysfs_is DIR VALUE: xenbus device DIR's state (the driver's own view) is
-# VALUE; builtins only.
-sysfs_is() { { read -r s < "$1/state"; } 2>/dev/null && [ "$s" = "$2" ]; }
-absent() { [ ! -e "$1" ]; }
+# sysfs_log DEVICE SECONDS: in the background, "UPTIME STATE" in
+# /tmp/sysfs.log each time xenbus device DEVICE's state in sysfs (its
+# driver's own view, switched in the xenwatch thread) changes, and "gone"
+# when the device is not (or no longer) there; every 20 ms, builtins only
+# (a fork takes long under emulation, and dom0 has one vCPU), until the
+# device has come and gone or SECONDS have passed.
+sysfs_log() {
+	: > /tmp/sysfs.log
+	{
+		[ -p /tmp/tick ] || mkfifo /tmp/tick
+		exec 9<> /tmp/tick
+		read -r up _ < /proc/uptime
+		deadline=$(( ${up%.*} + $2 ))
+		last=none
+		while :; do
+			read -r up _ < /proc/uptime
+			s=gone
+			{ read -r s < "$1/state"; } 2> /dev/null
+			if [ "$s" != "$last" ]; then
+				echo "$up $s" >> /tmp/sysfs.log
+				[ "$s" = gone ] && [ "$last" != none ] && break
+				last=$s
+			fi
+			[ "${up%.*}" -ge "$deadline" ] && break
+			# shellcheck disable=SC3045 # busybox ash has read -t
+			read -r -t 0.02 _ <&9
+		done
+	} &
+}
+
+# logged STATE: /tmp/sysfs.log has a line for STATE (builtins only: polled).
+logged() {
+	while read -r _ s; do [ "$s" = "$1" ] && return 0; done < /tmp/sysfs.log
+	return 1
+}
+
+# first_logged VAR STATE...: VAR = when /tmp/sysfs.log first showed one of
+# STATE... after the device appeared, or "-".
+first_logged() {
+	var=$1; shift
+	t=$(awk -v want=" $* " '$2 != "gone" { seen = 1 } seen && index(want, " " $2 " ") { print $1; exit }' /tmp/sysfs.log)
+	eval "$var=${t:--}"
+}
 
 # bg NAME CMD...: run CMD in the background, its output in /tmp/NAME.out;
 # when it ends, its status and the dom0 uptime go to /tmp/NAME.end.
@@ -170,29 +207,35 @@ contract_stall() {
 	bg deactivate-a sh "$DRV/deactivate.sh" "$DOMID" "$DEVID"
 	stamp t_a_front_closed 30 fe_done "$DOMID"
 
-	# B's device: its backend's states as dom0's xenstore reports them.
-	# Plugging it ends with activate.sh's write of Initialising (1); then the
-	# backend must reach InitWait (2), and Connected (4) once B's frontend has
-	# answered; deactivate.sh writes Closing (5), the backend must reach
-	# Closed (6) once B's frontend has closed, and unregister its device.
+	# B's device: its backend's state changes, each from the one before.
+	# Plugging it ends with activate.sh's write of Initialising (the first
+	# event on the backend's state key, or activate.sh's return if that came
+	# first); then the backend's driver must reach InitWait, and Connected
+	# once B's frontend has answered (sysfs).  deactivate.sh writes Closing
+	# (the next event); the backend must reach Closed once B's frontend has
+	# closed, and unregister its device (sysfs).
 	bdev=$BE_DEVICES/$DEV-$B-$DEVID
-	state_log "$(be_path "$B")"
+	sysfs_log "$bdev" "$CONTRACT_WAIT"
+	event_log "$(be_path "$B")/state"
+	wait_for 30 test -s /tmp/events.log || fail "xenstore-watch on B's backend state never fired"
 	t_b_activate=$(now)
-	run sh "$DRV/activate.sh" "$B" "$DEVID"
+	sh "$DRV/activate.sh" "$B" "$DEVID" > /tmp/activate-b.out 2>&1 || \
+		fail "activate.sh for guest B exited $?: $(cat /tmp/activate-b.out)"
 	t_b_activated=$(now)
-	wait_for "$CONTRACT_WAIT" sysfs_is "$bdev" Connected
+	wait_for "$CONTRACT_WAIT" logged Connected
 	t_b_deactivate=$(now)
 	bg deactivate-b sh "$DRV/deactivate.sh" "$B" "$DEVID"
-	stamp t_b_gone "$CONTRACT_WAIT" absent "$bdev"
+	wait_for "$CONTRACT_WAIT" logged gone
 	bg_done t_b_deactivated deactivate-b "$CONTRACT_WAIT"
-	kill "$STATE_LOG" 2>/dev/null
-	first_state t_b_initialising 1
-	first_state t_b_initwait 2
-	first_state t_b_connected 4
-	first_state t_b_closing 5 "$t_b_deactivate"
-	first_state t_b_closed 6 "$t_b_deactivate"
-	first_state t_b_removed gone "$t_b_deactivate"
-	sed 's/^/  | states: /' /tmp/states.log
+	kill "$EVENT_LOG" 2> /dev/null
+	first_event t_b_initialising "$t_b_activate"
+	first_event t_b_closing "$t_b_deactivate"
+	first_logged t_b_initwait InitWait Connected
+	first_logged t_b_connected Connected
+	first_logged t_b_closed Closed gone
+	first_logged t_b_gone gone
+	sed 's/^/  | B backend, sysfs: /' /tmp/sysfs.log
+	sed 's/^/  | B backend, state key events: /' /tmp/events.log
 
 	bg_done t_a_deactivated deactivate-a "$CONTRACT_WAIT"
 	stamp t_a_gone "$CONTRACT_WAIT" be_unregistered "$DOMID"
@@ -201,7 +244,7 @@ contract_stall() {
 
 	handlers=$(since "$mark" | grep -cF "$SLEEPY_LINE")
 	judge_kernel contract/stall "$mark"
-	record "XBGEN-CONTRACT stall selftest=$t_selftest handler=$t_handler a_deactivate=$t_a_deactivate a_front_closed=$t_a_front_closed b_activate=$t_b_activate b_initialising=$t_b_initialising b_activated=$t_b_activated b_initwait=$t_b_initwait b_connected=$t_b_connected b_deactivate=$t_b_deactivate b_closing=$t_b_closing b_closed=$t_b_closed b_gone=$t_b_gone b_removed=$t_b_removed b_deactivated=$t_b_deactivated b_deactivate_rc=$t_b_deactivated_rc a_deactivated=$t_a_deactivated a_deactivate_rc=$t_a_deactivated_rc a_gone=$t_a_gone handlers=$handlers hung=$hung kernel=$kernel"
+	record "XBGEN-CONTRACT stall selftest=$t_selftest handler=$t_handler a_deactivate=$t_a_deactivate a_front_closed=$t_a_front_closed b_activate=$t_b_activate b_initialising=$t_b_initialising b_activated=$t_b_activated b_initwait=$t_b_initwait b_connected=$t_b_connected b_deactivate=$t_b_deactivate b_closing=$t_b_closing b_closed=$t_b_closed b_gone=$t_b_gone b_deactivated=$t_b_deactivated b_deactivate_rc=$t_b_deactivated_rc a_deactivated=$t_a_deactivated a_deactivate_rc=$t_a_deactivated_rc a_gone=$t_a_gone handlers=$handlers hung=$hung kernel=$kernel"
 	run xl destroy "$B"
 	# Not end_step: the harness judges what was recorded.
 	pass "B: Initialising $t_b_initialising (activate.sh returned $t_b_activated), InitWait $t_b_initwait, Connected $t_b_connected; Closing $t_b_closing, Closed $t_b_closed, device gone $t_b_gone"

@@ -597,11 +597,12 @@ def judge_contract(run: HostileRun, stage: str) -> list[str]:
     problems: list[str] = []
     sub = run.contract.get
     if stage == "stall":
-        # Each of B's state changes from the one before, dom0's clock.  The
-        # times come from xenstore watch events, which dom0's kernel delivers
-        # through its xenwatch thread: the plug counts from activate.sh's
-        # return too, whichever came first, so a stalled thread cannot hide
-        # behind events it delivered late.
+        # Each of B's state changes from the one before, dom0's clock: the
+        # backend driver's states from sysfs, the toolstack's writes
+        # (Initialising, Closing) from xenstore watch events, which dom0's
+        # kernel delivers through its xenwatch thread; so the plug counts
+        # from activate.sh's return when that came first: a stalled thread
+        # cannot hide behind events it delivered late.
         plugged = [t for t in (_secs(fields, k) for k in ("b_initialising", "b_activated")) if t]
         initwait, connected = _secs(fields, "b_initwait"), _secs(fields, "b_connected")
         closing, closed = _secs(fields, "b_closing"), _secs(fields, "b_closed")
@@ -622,7 +623,7 @@ def judge_contract(run: HostileRun, stage: str) -> list[str]:
             "closed)", closing, closed,
         )  # fmt: skip
         _prompt(
-            problems, "guest B's backend device from Closed to unregistered",
+            problems, "guest B's backend device from Closed to unregistered (sysfs)",
             closed, _secs(fields, "b_gone"),
         )  # fmt: skip
         for who in ("b", "a"):

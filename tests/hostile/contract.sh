@@ -268,9 +268,10 @@ contract_unload() {
 	bg_done t_rmmoded rmmod "$CONTRACT_WAIT"
 	ask $((CALL_WAIT + 30)) st-wait "$CALL_WAIT"
 	record "XBGEN-CONTRACT unload/selftest $(fields)"
-	# The ring is full of requests nobody will answer: a new call queues
-	# for a slot until its timeout.
-	ask $((CALL_WAIT + 30)) st-try "$DEVID" 1 1 "$CALL_WAIT"
+	# The ring is full of requests nobody will answer, but for the slots
+	# of those answered before the unbind: a self-test that fills those
+	# too then queues for a slot until its call's timeout (-EBUSY).
+	ask $((CALL_WAIT + 30)) st-try "$DEVID" "$RING_SLOTS" "$RING_SLOTS" "$CALL_WAIT"
 	record "XBGEN-CONTRACT unload/queued $(fields)"
 
 	sh "$DRV/deactivate.sh" "$DOMID" "$DEVID" > /tmp/deactivate-a.out 2>&1

@@ -400,20 +400,6 @@ def test_finds_a_debugfs_file_left_on_freed_data(ring_tree: Path, tmp_path: Path
     assert_found(verify(bad, SMALL), 4, r"frees the data of debugfs file 'selftest'")
 
 
-def test_finds_a_work_item_that_outlives_the_ring(ring_tree: Path, tmp_path: Path) -> None:
-    """Without disable_irq() an event after the disconnect queues the work again on a
-    connection that its release work frees."""
-    bad = plant(
-        ring_tree,
-        tmp_path,
-        RING_BACK,
-        "\tdisable_irq(conn->irq);\n",
-        "",
-    )
-    result = verify(bad, Bounds(env=1, hostile=0, faults=0))
-    assert_found(result, 4, r"null pointer|queued work item|use-after")
-
-
 # --------------------------------------------------------------------------- CLI
 
 

@@ -611,6 +611,7 @@ static int mydevicefront_selftest(struct mydevicefront_device *info,
 	struct mydevicefront_slot **slots;
 	struct mydevice_response rsp;
 	unsigned int sent = 0, ok = 0, bad = 0, timeouts = 0, i, k;
+	const long timeout = MYDEVICEFRONT_CALL_TIMEOUT;
 	u64 *started, start, elapsed, latency = 0;
 	int err = 0, ret;
 	long left;
@@ -628,8 +629,7 @@ static int mydevicefront_selftest(struct mydevicefront_device *info,
 	for (i = 0; i < n + depth; i++) {
 		k = i % depth;
 		if (slots[k]) {
-			ret = mydevicefront_wait(info, slots[k], &rsp,
-						 MYDEVICEFRONT_CALL_TIMEOUT);
+			ret = mydevicefront_wait(info, slots[k], &rsp, timeout);
 			slots[k] = NULL;
 			if (!ret && !mydevicefront_selftest_check(&reqs[k], &rsp))
 				ret = -EBADMSG;
@@ -651,7 +651,7 @@ static int mydevicefront_selftest(struct mydevicefront_device *info,
 		}
 		mydevicefront_selftest_fill(&reqs[k], i);
 		started[k] = ktime_get_ns();
-		left = MYDEVICEFRONT_CALL_TIMEOUT;
+		left = timeout;
 		err = mydevicefront_submit(info, &reqs[k], &slots[k], &left);
 		if (err)
 			slots[k] = NULL;

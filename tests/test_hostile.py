@@ -26,8 +26,10 @@ the full ring gets -EBUSY at its timeout, and the self-test refuses
 "4294967295 2" with -EINVAL, leaving nothing in flight.
 
 Needs what the e2e tests need (qemu-system-x86, busybox-static, gcc-12,
-Debian's package mirror on first use); a boot takes about 4 minutes under
-TCG, and this file boots twice.
+Debian's package mirror on first use); under TCG the first boot takes 5-7
+minutes (issue 15's stages add 60-90 s: guest B's creation about 20 s, the
+stages 45-70 s, and a third CPU for B slows the rest a little), the second
+about 2 minutes.
 """
 
 from __future__ import annotations

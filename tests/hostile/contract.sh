@@ -61,8 +61,9 @@ stamp() {
 
 # event_log PATH: from now on, dom0's uptime at each xenstore watch event on
 # PATH (a write or its removal; the first comes as the watch is set), one
-# per line in /tmp/events.log; no fork per event.  dom0's tools take their
-# watch events from the kernel's xenwatch thread: a stalled thread delays them.
+# per line in /tmp/events.log; no fork per event.  xenstore-watch gets its
+# events from xenstored itself, not through the kernel's xenwatch thread (a
+# stalled thread, on today's templates before issue 15, did not delay them).
 event_log() {
 	: > /tmp/events.log
 	xenstore-watch "$1" | while read -r _; do

@@ -599,10 +599,9 @@ def judge_contract(run: HostileRun, stage: str) -> list[str]:
     if stage == "stall":
         # Each of B's state changes from the one before, dom0's clock: the
         # backend driver's states from sysfs, the toolstack's writes
-        # (Initialising, Closing) from xenstore watch events, which dom0's
-        # kernel delivers through its xenwatch thread; so the plug counts
-        # from activate.sh's return when that came first: a stalled thread
-        # cannot hide behind events it delivered late.
+        # (Initialising, Closing) from xenstore watch events.  The plug
+        # counts from activate.sh's return when that came first: should an
+        # event come late, a stall cannot hide behind it.
         plugged = [t for t in (_secs(fields, k) for k in ("b_initialising", "b_activated")) if t]
         initwait, connected = _secs(fields, "b_initwait"), _secs(fields, "b_connected")
         closing, closed = _secs(fields, "b_closing"), _secs(fields, "b_closed")

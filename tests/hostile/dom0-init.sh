@@ -18,6 +18,8 @@ export PATH="/bin:/usr/bin:$XEN_BIN"
 . /xbgen/hostile.conf
 # shellcheck source-path=SCRIPTDIR/../../xbgen/e2e/init source=dom0.sh
 . /xbgen/dom0.sh
+# shellcheck source=contract.sh
+[ "$CONTRACT" = 1 ] && . /xbgen/contract.sh
 
 # The kernel's complaints; what becomes of the attacked device's grants is
 # the attack's business.
@@ -106,12 +108,13 @@ attack_round() {
 	# from the backend's connect line to its first line about the device.
 	dmesg | tail -n +$((mark + 1)) > /tmp/dmesg.attack
 	# (the backend's own connect and disconnect lines name the device too)
-	grep -F " $DEV-$DOMID-$hd: " /tmp/dmesg.attack | grep -vF "onnecting the backend now." > /tmp/dmesg.dev
+	grep -F " $DEV-$DOMID-$hd: " /tmp/dmesg.attack | \
+		grep -vF -e "onnecting the backend now." -e "Probe called." > /tmp/dmesg.dev
 	cutoff=$(awk -v conn="$CONNECT_BACK" -v dev=" $DEV-$DOMID-$hd: " '
 		function stamp(line) { sub(/^\[ */, "", line); sub(/\].*/, "", line); return line }
 		index($0, conn) { t0 = stamp($0); next }
-		index($0, "onnecting the backend now.") { next }
-		index($0, dev) { if (t0 != "") printf "%.3f", stamp($0) - t0; exit }' /tmp/dmesg.attack)
+		index($0, "onnecting the backend now.") || index($0, "Probe called.") { next }
+		index($0, dev) && t0 != "" { printf "%.3f", stamp($0) - t0; exit }' /tmp/dmesg.attack)
 	[ -n "$cutoff" ] || cutoff=-
 	connects=$(grep -cF "$CONNECT_BACK" /tmp/dmesg.attack)
 	sed "s/^\[ *[0-9.]*\] [^ ]* $DEV-$DOMID-$hd: //" /tmp/dmesg.dev | while read -r msg; do
@@ -149,8 +152,10 @@ main() {
 	echo "XBGEN-BOOT $(now)"
 	boot_toolstack hostile/toolstack
 	stage_guest
+	[ "$CONTRACT" = 1 ] && contract_guest_b
 	for mode in $ATTACKS; do attack_round "$mode"; done
 	stage_unload
+	[ "$CONTRACT" = 1 ] && contract_stages
 	finish PASS
 }
 

@@ -3,7 +3,9 @@
 # PID 1 of the PV guest in the hostile-frontend test, on the e2e init library
 # (xbgen/e2e/init/guest.sh): the tree's own frontend drives device DEVID (the
 # healthy one); the hostile module (one attack per load) drives
-# HOSTILE_DEVID.  Results go to dom0 as in the e2e guest.
+# HOSTILE_DEVID.  Results go to dom0 as in the e2e guest.  The same image
+# boots the second guest of issue 15's stages (dom0's contract.sh), which
+# only loads the frontend and serves dom0's commands.
 export PATH=/bin:/usr/bin
 # shellcheck source=/dev/null
 . /xbgen/config
@@ -64,6 +66,65 @@ unload() {
 	report "$1" PASS
 }
 
+# ------------------------------------------- issue 15's stages (contract.sh)
+
+# autoprobe KEY 0|1: whether new devices bind to their driver on their own.
+autoprobe() {
+	if echo "$2" > /sys/bus/xen/drivers_autoprobe; then report "$1" PASS
+	else report "$1" "FAIL cannot write $2 to drivers_autoprobe"
+	fi
+}
+
+# st_start KEY DEVID N C: write "N C" to device DEVID's self-test in the
+# background (st_wait collects it); its exit status, end time (guest uptime,
+# hundredths) and the figures read back at once (an unplug removes the file
+# soon after) go to /tmp/st.end, its error message to /tmp/st.err.
+st_start() {
+	ST_FILE=/sys/kernel/debug/$DEV/$2/selftest
+	wait_for 10 test -e "$ST_FILE" || { report "$1" "FAIL no $ST_FILE"; return 1; }
+	rm -f /tmp/st.end /tmp/st.err
+	ST_T0=$(centis)
+	{
+		echo "$3 $4" > "$ST_FILE"
+		# shellcheck disable=SC2320 # the status of that echo is the write's
+		st_rc=$?
+		st_t1=$(centis)
+		st_line=
+		{ read -r st_line < "$ST_FILE"; } 2>/dev/null
+		echo "$st_rc $st_t1 $st_line" > /tmp/st.end
+	} 2> /tmp/st.err &
+	ST_PID=$!
+}
+
+# st_wait KEY SECONDS: wait up to SECONDS for the self-test's write to
+# return; report its status (rc), error (err: the strerror text, spaces as
+# _, - for none), duration (secs, guest clock) and the figures it read back.
+st_wait() {
+	if ! wait_long "$2" test -e /tmp/st.end; then
+		report "$1" "FAIL the self-test's write was still running after $2 s"
+		return
+	fi
+	wait "$ST_PID"
+	read -r rc t1 line < /tmp/st.end
+	err=$(sed -n 's/.*write error: //p' /tmp/st.err | head -1 | tr ' ' _)
+	d=$((t1 - ST_T0))
+	report "$1" "PASS rc=$rc err=${err:--} secs=$((d / 100)).$((d / 10 % 10))$((d % 10)) $line"
+}
+
+# front_unload KEY: rmmod the tree's frontend, bounded (a call left in
+# flight would hold its device's teardown for ever).
+front_unload() {
+	rmmod "$FRONT_MOD" > /tmp/rmmod.out 2>&1 &
+	pid=$!
+	if ! wait_for 30 exited "$pid"; then
+		report "$1" "FAIL rmmod $FRONT_MOD still blocked after 30 s"
+		return
+	fi
+	if wait "$pid"; then report "$1" PASS
+	else report "$1" "FAIL rmmod $FRONT_MOD: $(cat /tmp/rmmod.out)"
+	fi
+}
+
 # shellcheck disable=SC2031 # serve_commands sets them, in its loop, and calls this there
 # on_command ARGS...: run dom0's command $cmd, answering under $key.
 on_command() {
@@ -73,6 +134,11 @@ on_command() {
 	unload) unload "$key" ;;
 	selftest) selftest "$key" "$@" ;;
 	check) check "$key" ;;
+	autoprobe) autoprobe "$key" "$@" ;;
+	st-start) st_start "$key" "$@" && report "$key" "PASS started" ;;
+	st-wait) st_wait "$key" "$@" ;;
+	st-try) st_start "$key" "$1" "$2" "$3" && st_wait "$key" "$4" ;;
+	front-unload) front_unload "$key" ;;
 	*) report "$key" "FAIL unknown command '$cmd'" ;;
 	esac
 }
@@ -81,6 +147,13 @@ guest_boot
 mount_debugfs
 insmod "/xbgen/driver/$FRONT_MOD.ko" || { report loaded "FAIL insmod exited $?"; idle; }
 report loaded PASS
+
+# The second guest of issue 15's stages (GUEST_B) only serves dom0's
+# commands: its frontend takes the devices dom0 plugs for it.
+# shellcheck disable=SC2153 # GUEST_B comes from hostile.conf
+if [ "$(xenstore-read name 2>/dev/null)" = "$GUEST_B" ]; then
+	serve_commands
+fi
 
 # dom0 plugs the healthy device; once the tree's frontend has it, no device
 # is bound automatically any more: the hostile one is bound by hand.

@@ -12,13 +12,21 @@ attack in turn, a hostile device on the same backend, and prints what
 happened on the console (``XBGEN-HOSTILE-*`` lines, see ``dom0-init.sh``);
 :func:`judge` decides.
 
+With ``contract=True`` the same boot then runs issue 15's stages
+(``contract.sh``): a variant of the tree's backend whose handler sleeps
+:data:`SLEEP_MS` per request (:func:`sleepy_user_c`, built here), a second
+guest, the frontend's call contract; ``XBGEN-CONTRACT`` lines, judged by
+:func:`judge_contract`.
+
     python3 tests/hostile/harness.py TREE [--attack MODE ...] [--keep-logs DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import gzip
+import os
 import re
 import shlex
 import shutil
@@ -80,6 +88,29 @@ STORM_SECONDS = 30
 #: Self-test on the healthy device after each attack: requests, in flight.
 CHECK = (1000, 8)
 
+# Issue 15's stages (contract.sh).
+#: What the sleeping backend's handler sleeps per request.
+SLEEP_MS = 2000
+#: The frontend's NAMEFRONT_CALL_TIMEOUT, seconds.
+CALL_TIMEOUT = 10
+#: The issue's bound for each state change of the second guest's device,
+#: measured on dom0's clock.
+PROMPT_SECONDS = 2.0
+#: Slack for what a loaded host adds to a bound that the kernel keeps (a
+#: call's timeout, rmmod waiting for the running handler).
+SLACK = 10.0
+#: How long dom0 waits for each state (or script) before giving up on it: a
+#: stalled xenwatch thread holds it for a whole ring of handlers, 64 x 2 s.
+CONTRACT_WAIT = 150
+#: How long the guest waits for a self-test write whose calls must all end
+#: within CALL_TIMEOUT (their timeout) plus SLACK, before it reports it stuck.
+CALL_WAIT = 60
+#: The second guest's name (and the console prefix [guest:b]).
+GUEST_B = "xbgen-b"
+#: Bound for the stages in a boot's timeout: guest B's boot, then the
+#: waits that can run out when something stalls.
+CONTRACT_BOOT = 120 + 8 * CONTRACT_WAIT
+
 Progress = Callable[[str], None]
 
 
@@ -116,6 +147,23 @@ class HostileRun:
     console: report.Console
     serial_log: Path
     timings: dict[str, float]
+    #: Issue 15's stages: XBGEN-CONTRACT NAME -> its KEY=VALUE fields.
+    contract: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: ... and XBGEN-CONTRACT-KERNEL lines (dom0's complaints) per stage.
+    contract_kernel: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _make(src: Path, kernel: kernels.KernelTree, args: list[str], what: str) -> None:
+    """``make args`` in ``src`` against ``kernel``; BuildError on any error or warning."""
+    cmd, env, seen = build.make_command(src, kernel, args)
+    proc = subprocess.run(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
+    )
+    result = build.parse_log(proc.stdout, src, seen)
+    problems = [*result.errors, *result.warnings]
+    if proc.returncode != 0 or problems:
+        shown = "\n".join(map(str, problems)) or proc.stdout[-2000:]
+        raise BuildError(f"building {what} failed:\n{shown}")
 
 
 def build_hostile(tree: Path, devtype: str, kernel: kernels.KernelTree, work: Path) -> Path:
@@ -135,20 +183,74 @@ def build_hostile(tree: Path, devtype: str, kernel: kernels.KernelTree, work: Pa
     for name in SOURCES:
         shutil.copy2(HERE / name, src / name)
     args = [f"XBH_NAME={devtype}", f"XBH_INCLUDE={(tree / 'include').resolve()}", "W=1", "-j2"]
-    cmd, env, seen = build.make_command(src, kernel, args)
-    proc = subprocess.run(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
-    )
-    result = build.parse_log(proc.stdout, src, seen)
-    problems = [*result.errors, *result.warnings]
+    _make(src, kernel, args, "the hostile module")
     ko = src / f"{MODULE}.ko"
-    if proc.returncode != 0 or problems or not ko.is_file():
-        shown = "\n".join(map(str, problems)) or proc.stdout[-2000:]
-        raise BuildError(f"building the hostile module failed:\n{shown}")
+    if not ko.is_file():
+        raise BuildError(f"building the hostile module made no {ko.name}")
     return ko
 
 
-def hostile_conf(drv: driver_mod.Driver, attacks: Sequence[str], attack_wait: int) -> str:
+#: A function definition's head: its return type, name NAME and parameters.
+_HANDLER = r"^(?P<ret>[^\n;{}()]*?)\bNAME\s*\((?P<params>[^)]*)\)\s*\{"
+
+
+def sleepy_user_c(text: str, devtype: str, sleep_ms: int = SLEEP_MS) -> str:
+    """The backend's user file ``text`` with a handler that first sleeps
+    ``sleep_ms`` (msleep) and logs ``xbgen-sleepy: request N``, then does
+    what the user's handler does: the user's ``DEVTYPEback_handle`` is
+    renamed and called from a new one with the same signature."""
+    name = f"{devtype}back_handle"
+    found = list(re.finditer(_HANDLER.replace("NAME", re.escape(name)), text, re.M))
+    if len(found) != 1:
+        raise E2EError(f"{name}() is defined {len(found)} times in the backend's user file")
+    match = found[0]
+    ret = " ".join(match["ret"].split())
+    params = " ".join(match["params"].split())
+    args = ", ".join(re.findall(r"(\w+)\s*(?:\[[^]]*\])?\s*(?:,|$)", params))
+    body = match.group(0).replace(name, "xbgen_user_handle", 1)
+    call = f"xbgen_user_handle({args});"
+    wrapper = (
+        f"\n/* The e2e test's sleeping handler (issue 15). */\n"
+        f"{ret} {name}({params})\n{{\n"
+        f'\tpr_info("xbgen-sleepy: request %d, %u ms\\n",\n'
+        f"\t\tatomic_inc_return(&xbgen_sleepy_calls), XBGEN_SLEEP_MS);\n"
+        f"\tmsleep(XBGEN_SLEEP_MS);\n"
+        f"\t{call if ret == 'void' else 'return ' + call}\n}}\n"
+    )
+    renamed = "static " + body.lstrip() if not body.lstrip().startswith("static") else body
+    text = text[: match.start()] + renamed + text[match.end() :] + wrapper
+    head = "#include <linux/atomic.h>\n#include <linux/delay.h>\n#include <linux/printk.h>\n"
+    at = text.find("#include")
+    if at < 0:
+        raise E2EError("the backend's user file includes nothing: where would the headers go?")
+    text = text[:at] + head + text[at:]
+    decls = (
+        f"\n#define XBGEN_SLEEP_MS\t{sleep_ms}U\n"
+        "static atomic_t xbgen_sleepy_calls = ATOMIC_INIT(0);\n"
+    )
+    last = text.rfind("#include", 0, text.find("xbgen_user_handle"))
+    eol = text.index("\n", last) + 1
+    return text[:eol] + decls + text[eol:]
+
+
+def build_sleepy(tree: Path, devtype: str, kernel: kernels.KernelTree, work: Path) -> Path:
+    """The backend of the built tree copy ``tree`` with :func:`sleepy_user_c`'s
+    handler, built against ``kernel`` with W=1 (BuildError on any warning)."""
+    copy = work / "sleepy" / tree.name
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("*.ko", "*.o", ".*.cmd", "*.mod*"))
+    user = copy / "backend" / f"{devtype}back_user.c"
+    user.write_text(sleepy_user_c(user.read_text(), devtype))
+    _make(copy / "backend", kernel, ["W=1", "-j2"], "the sleeping backend")
+    kos = sorted((copy / "backend").glob("*.ko"))
+    if len(kos) != 1:
+        raise BuildError(f"building the sleeping backend made {len(kos)} modules, want 1")
+    return kos[0]
+
+
+def hostile_conf(
+    drv: driver_mod.Driver, attacks: Sequence[str], attack_wait: int, contract: bool = False
+) -> str:
     """Settings for both init scripts (sourced after the e2e /xbgen/config)."""
     values = {
         "DEV": drv.devtype,
@@ -167,6 +269,10 @@ def hostile_conf(drv: driver_mod.Driver, attacks: Sequence[str], attack_wait: in
         "HOSTILE_MOD": MODULE,
         "HOSTILE_DRV": f"{drv.devtype}-hostile",
         "HOSTILE_ARGS": f"storm_s={STORM_SECONDS} rewrite_s={REWRITE_SECONDS} reconnects=10",
+        "CONTRACT": "1" if contract else "0",
+        "CONTRACT_WAIT": str(CONTRACT_WAIT),
+        "CALL_WAIT": str(CALL_WAIT),
+        "GUEST_B": GUEST_B,
     }
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
@@ -184,10 +290,10 @@ def _overlay(base: Path, dest: Path, files: dict[str, tuple[bytes, int]]) -> Pat
     return dest
 
 
-def boot_timeout(attacks: Sequence[str], attack_wait: int) -> float:
+def boot_timeout(attacks: Sequence[str], attack_wait: int, contract: bool = False) -> float:
     """Bound for the whole QEMU run under TCG (each wait inside times out first)."""
     per_attack = attack_wait + STORM_SECONDS + 3 * (CHECK[0] / 200 + 90)
-    return 300 + len(attacks) * per_attack
+    return 300 + len(attacks) * per_attack + (CONTRACT_BOOT if contract else 0)
 
 
 def run(
@@ -198,8 +304,10 @@ def run(
     keep_logs: Path | None = None,
     attack_wait: int = ATTACK_WAIT,
     progress: Progress | None = None,
+    contract: bool = False,
 ) -> HostileRun:
-    """Boot once and run ``attacks`` against ``tree_dir``'s backend."""
+    """Boot once and run ``attacks`` against ``tree_dir``'s backend, then
+    (``contract``) issue 15's stages with a second guest."""
     unknown = [a for a in attacks if a not in MODES]
     if unknown:
         raise E2EError(f"unknown attack(s) {', '.join(unknown)}: choose from {', '.join(MODES)}")
@@ -219,8 +327,15 @@ def run(
             )
         tree_copy = drv.front_ko.parent.parent
         ko = build_hostile(tree_copy, drv.devtype, kernel, work)
+        dom0_files = {}
+        if contract:
+            sleepy = build_sleepy(tree_copy, drv.devtype, kernel, work)
+            dom0_files = {
+                "/xbgen/contract.sh": ((HERE / "contract.sh").read_bytes(), 0o644),
+                f"/xbgen/sleepy/{drv.back_mod}.ko": (sleepy.read_bytes(), 0o644),
+            }
         timings["build"] = time.monotonic() - t0
-        conf = hostile_conf(drv, attacks, attack_wait).encode()
+        conf = hostile_conf(drv, attacks, attack_wait, contract).encode()
         scenario = Scenario()
         guest_base = images.guest_image(assets, drv, scenario, work / "guest-base.cpio.gz")
         guest = _overlay(guest_base, work / "guest.cpio.gz", {
@@ -232,11 +347,14 @@ def run(
         initrd = _overlay(dom0_base, work / "dom0.cpio.gz", {
             "/init": ((HERE / "dom0-init.sh").read_bytes(), 0o755),
             "/xbgen/hostile.conf": (conf, 0o644),
+            **dom0_files,
         })  # fmt: skip
         logs = keep_logs or assets_mod.debian.cache_dir() / "e2e" / "logs"
         serial = logs / f"hostile-{time.strftime('%Y%m%d-%H%M%S')}.log"
-        cmd = qemu.qemu_command(assets.xen, assets.vmlinuz, initrd, chosen)
-        limit = boot_timeout(attacks, attack_wait)
+        # One physical CPU per domain (qemu.py says why): dom0, A and B.
+        cpus = 3 if contract else 2
+        cmd = qemu.qemu_command(assets.xen, assets.vmlinuz, initrd, chosen, cpus=cpus)
+        limit = boot_timeout(attacks, attack_wait, contract)
         say(
             f"booting Xen + Linux {assets.abi} ({chosen}, timeout {limit:.0f}s): {', '.join(attacks)}"
         )
@@ -249,6 +367,12 @@ def run(
     console = report.parse(text)
     failure = report.verdict(console, timed_out=boot.timed_out, exit_pass=boot.exit_pass)
     found = parse_attacks(text, console)
+    stages, kernel_lines = parse_contract(text)
+    if "contract/setup" in console.steps:
+        for name in ("setup", "stall", "unload", "wrap"):
+            step = console.steps.get(f"contract/{name}")
+            if step is not None and step.seconds is not None:
+                timings[f"contract/{name}"] = step.seconds
     return HostileRun(
         ok=failure is None,
         failure=failure,
@@ -257,6 +381,8 @@ def run(
         console=console,
         serial_log=serial,
         timings=timings,
+        contract=stages,
+        contract_kernel=kernel_lines,
     )
 
 
@@ -268,7 +394,10 @@ def _live(say: Progress) -> Callable[[str], None]:
         words = line[at:].split()
         if words[0] == "XBGEN-STEP" and len(words) > 2 and words[2] != "START":
             say(f"  {words[2]:<4} {words[1]}  {' '.join(words[4:])}")
-        elif words[0] in ("XBGEN-HOSTILE-MSG", "XBGEN-HOSTILE-GUEST", "XBGEN-HOSTILE-KERNEL"):
+        elif words[0] in (
+            "XBGEN-HOSTILE-MSG", "XBGEN-HOSTILE-GUEST", "XBGEN-HOSTILE-KERNEL",
+            "XBGEN-CONTRACT", "XBGEN-CONTRACT-KERNEL",
+        ):  # fmt: skip
             say("       " + " ".join(words))
 
     return on_line
@@ -366,6 +495,246 @@ def _attack_problems(attack: Attack) -> list[str]:
     return problems
 
 
+_CONTRACT = re.compile(r"XBGEN-CONTRACT(-KERNEL)? (\S+) ?(.*)")
+#: strerror() texts as the guest's shell prints them (spaces as _) -> errno names.
+ERRNO_NAMES = {os.strerror(code).replace(" ", "_"): name for code, name in errno.errorcode.items()}
+#: What a self-test's calls may end with (the frontend header's contract):
+#: not sent, or outcome unknown.
+DOCUMENTED = {"ENOTCONN", "EBUSY", "EINTR", "ETIMEDOUT", "ECONNRESET", "EIO", "ECANCELED"}
+CONTRACT_STAGES = ("stall", "unload", "wrap", "end")
+
+
+def parse_contract(text: str) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
+    """The XBGEN-CONTRACT lines (the replay's when there is one, as for the
+    attacks): stage or sub-stage name -> fields, and the kernel lines per stage."""
+    lines = [raw.rstrip("\r") for raw in text.split("\n")]
+    replay = [i for i, raw in enumerate(lines) if "XBGEN-HOSTILE-REPLAY" in raw]
+    if replay:
+        lines = lines[replay[-1] + 1 :]
+    stages: dict[str, dict[str, str]] = {}
+    kernel: dict[str, list[str]] = {}
+    for raw in lines:
+        at = raw.find("XBGEN-CONTRACT")
+        if at < 0 or report.GUEST_LINE.match(raw):
+            continue
+        match = _CONTRACT.match(raw[at:])
+        if not match:
+            continue
+        is_kernel, name, rest = match.groups()
+        if is_kernel:
+            kernel.setdefault(name.removeprefix("contract/"), []).append(rest)
+        else:
+            stages[name] = dict(_FIELD.findall(rest))
+    return stages, kernel
+
+
+def _secs(fields: dict[str, str], key: str) -> float | None:
+    value = fields.get(key, "-")
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def errno_name(fields: dict[str, str]) -> str | None:
+    """The errno a guest's write failed with (None when it succeeded)."""
+    if fields.get("rc", "0") == "0":
+        return None
+    err = fields.get("err", "-")
+    return ERRNO_NAMES.get(err, err)
+
+
+def _write_problems(what: str, fields: dict[str, str] | None, bound: float) -> list[str]:
+    """A self-test write that must have returned within ``bound`` seconds,
+    its calls accounted for, its error (if any) a documented one."""
+    if fields is None:
+        return [f"{what}: no result (the run stopped before it)"]
+    if "answer" in fields or "failed" in fields:
+        why = fields.get("failed", "no answer from the guest").replace("_", " ")
+        return [f"{what}: the write did not return: {why}"]
+    problems = []
+    secs = _secs(fields, "secs")
+    if secs is None or secs > bound:
+        problems.append(f"{what}: the write returned after {secs} s, want <= {bound:.1f} s")
+    err = errno_name(fields)
+    if err is not None and err not in DOCUMENTED:
+        problems.append(f"{what}: the write failed with {err}, not one of {sorted(DOCUMENTED)}")
+    counts = {k: int(v) for k, v in fields.items() if v.isdigit()}
+    outcomes = sum(
+        v for k, v in counts.items() if k not in ("requests", "roundtrip_ns", "per_s", "rc")
+    )
+    if "requests" in counts and outcomes != counts["requests"]:
+        problems.append(
+            f"{what}: {counts['requests']} requests sent but {outcomes} outcomes counted: {fields}"
+        )
+    return problems
+
+
+def _prompt(problems: list[str], what: str, start: float | None, end: float | None) -> None:
+    """The state change ``what`` must come within PROMPT_SECONDS of ``start``."""
+    if start is None:
+        return  # the earlier one already failed
+    if end is None:
+        problems.append(f"{what}: never seen within {CONTRACT_WAIT} s")
+    elif end - start > PROMPT_SECONDS:
+        problems.append(f"{what}: {end - start:.2f} s, want <= {PROMPT_SECONDS:.0f} s")
+
+
+def _kernel_problems(name: str, fields: dict[str, str], run: HostileRun) -> list[str]:
+    problems = []
+    if fields.get("hung", "0") != "0":
+        problems.append(f"dom0 reported a hung task: {run.contract_kernel.get(name, [])}")
+    if fields.get("kernel") != "clean":
+        problems.append(f"dom0's kernel complained: {run.contract_kernel.get(name, [])}")
+    return problems
+
+
+def judge_contract(run: HostileRun, stage: str) -> list[str]:
+    """What went wrong in issue 15's stage ``stage`` (one of CONTRACT_STAGES); [] if nothing."""
+    fields = run.contract.get(stage)
+    if fields is None:
+        return [f"{stage}: no XBGEN-CONTRACT line (the run stopped before it: {run.failure})"]
+    problems: list[str] = []
+    sub = run.contract.get
+    if stage == "stall":
+        # Each of B's state changes from the one before, dom0's clock: the
+        # backend driver's states from sysfs, the toolstack's writes
+        # (Initialising, Closing) from xenstore watch events.  The plug
+        # counts from activate.sh's return when that came first: should an
+        # event come late, a stall cannot hide behind it.
+        plugged = [t for t in (_secs(fields, k) for k in ("b_initialising", "b_activated")) if t]
+        initwait, connected = _secs(fields, "b_initwait"), _secs(fields, "b_connected")
+        closing, closed = _secs(fields, "b_closing"), _secs(fields, "b_closed")
+        _prompt(
+            problems,
+            "guest B's backend from Initialising (activate.sh's last write) to InitWait",
+            min(plugged) if plugged else None,
+            initwait,
+        )
+        _prompt(
+            problems, "guest B's backend from InitWait to Connected (B's frontend answered)",
+            initwait, connected,
+        )  # fmt: skip
+        if connected is not None and closing is None:
+            problems.append("guest B's backend: deactivate.sh's Closing was never seen")
+        _prompt(
+            problems, "guest B's backend from Closing (deactivate.sh) to Closed (B's frontend "
+            "closed)", closing, closed,
+        )  # fmt: skip
+        _prompt(
+            problems, "guest B's backend device from Closed to unregistered (sysfs)",
+            closed, _secs(fields, "b_gone"),
+        )  # fmt: skip
+        for who in ("b", "a"):
+            rc = fields.get(f"{who}_deactivate_rc")
+            if rc != "0":
+                problems.append(
+                    f"deactivate.sh for guest {who.upper()} exited {rc} (it waits up to 10 s "
+                    f"for both ends to write Closed; '-': still running after {CONTRACT_WAIT} s)"
+                )
+        if _secs(fields, "a_gone") is None:
+            problems.append(f"guest A's backend device still registered {CONTRACT_WAIT} s on")
+        # A's calls were on the ring when it was unplugged: they end then, not a ring of
+        # handlers later.
+        started, unplugged = _secs(fields, "selftest"), _secs(fields, "a_deactivate")
+        lead = (unplugged - started) if started is not None and unplugged is not None else 0.0
+        problems += _write_problems(
+            "guest A's self-test, unplugged with a full ring in flight",
+            sub("stall/a-selftest"), lead + CALL_TIMEOUT + SLACK,
+        )  # fmt: skip
+    elif stage == "unload":
+        unbind, unbound = _secs(fields, "unbind"), _secs(fields, "unbound")
+        done = _secs(fields, "rmmoded")
+        if unbind is None or unbound is None:
+            problems.append(
+                f"unbinding A's device from the sleeping backend still blocked after "
+                f"{CONTRACT_WAIT} s"
+            )
+        elif done is None:
+            problems.append(f"rmmod of the sleeping backend still blocked after {CONTRACT_WAIT} s")
+        else:
+            bound = SLEEP_MS / 1000 + SLACK
+            if done - unbind > bound:
+                problems.append(
+                    f"unbind and rmmod of the sleeping backend took {done - unbind:.1f} s "
+                    f"(unbind {unbound - unbind:.1f} s) with a full ring queued: they may wait "
+                    f"for the running handler ({SLEEP_MS} ms), want <= {bound:.0f} s"
+                )
+        for what in ("unbind", "rmmod"):
+            if done is not None and fields.get(f"{what}_rc") != "0":
+                problems.append(f"{what} of the sleeping backend exited {fields.get(f'{what}_rc')}")
+        test = sub("unload/selftest")
+        problems += _write_problems(
+            "guest A's self-test, its backend unloaded with a full ring in flight",
+            test, CALL_TIMEOUT + SLACK,
+        )  # fmt: skip
+        if test is not None and "requests" in test and int(test.get("timeouts", "0")) < 1:
+            problems.append(
+                f"guest A's self-test: no call timed out although the backend went with "
+                f"the ring full: {test}"
+            )
+        queued = sub("unload/queued")
+        problems += _write_problems(
+            "a call queueing for a slot of the full ring", queued, CALL_TIMEOUT + SLACK
+        )
+        if queued is not None and "secs" in queued:
+            if errno_name(queued) != "EBUSY":
+                problems.append(
+                    f"a call queueing for a slot of the full ring: want EBUSY (not sent, the "
+                    f"ring stayed full), got {errno_name(queued) or 'success'}"
+                )
+            secs = _secs(queued, "secs")
+            if secs is not None and secs < CALL_TIMEOUT - 1:
+                problems.append(
+                    f"a call queueing for a slot gave up after {secs} s, before its "
+                    f"{CALL_TIMEOUT} s timeout"
+                )
+        if fields.get("deactivate_rc") != "0" or _secs(fields, "gone") is None:
+            problems.append(
+                f"unplugging guest A afterwards: deactivate.sh exited "
+                f"{fields.get('deactivate_rc')}, backend device gone at {fields.get('gone')}"
+            )
+    elif stage == "wrap":
+        write = sub("wrap/write")
+        if write is None or "secs" not in write:
+            problems.append(f"writing '4294967295 2' to the self-test did not return: {write}")
+        elif errno_name(write) != "EINVAL":
+            problems.append(
+                f"writing '4294967295 2' to the self-test must fail with EINVAL, got "
+                f"{errno_name(write) or 'success'}: {write}"
+            )
+        if fields.get("deactivate_rc") != "0" or _secs(fields, "gone") is None:
+            problems.append(
+                f"the disconnect after it: deactivate.sh exited {fields.get('deactivate_rc')} "
+                f"(both ends must write Closed within 10 s), backend device gone at "
+                f"{fields.get('gone')}"
+            )
+        rmmod = sub("wrap/front-rmmod")
+        if rmmod is None or "failed" in rmmod or "answer" in rmmod:
+            why = (
+                "no result"
+                if rmmod is None
+                else rmmod.get("failed", "no answer from the guest within 60 s").replace("_", " ")
+            )
+            problems.append(f"rmmod of the frontend in the guest (bounded by 30 s there): {why}")
+        if fields.get("back_rmmod_rc") != "0":
+            problems.append(
+                f"rmmod of the backend exited {fields.get('back_rmmod_rc')} ('-': still "
+                f"blocked after 30 s)"
+            )
+    problems += _kernel_problems(stage, fields, run)
+    return [f"{stage}: {p}" for p in problems]
+
+
+def format_contract(result: HostileRun) -> list[str]:
+    lines = []
+    for name, fields in result.contract.items():
+        lines.append(f"  contract {name}: " + " ".join(f"{k}={v}" for k, v in fields.items()))
+    for name, kernel in result.contract_kernel.items():
+        lines += [f"  contract {name} dom0 kernel: {k}" for k in kernel]
+    return lines
+
+
 def format_run(result: HostileRun) -> str:
     lines = [f"hostile frontend: {'PASS' if result.ok else 'FAIL ' + str(result.failure)}"]
     if result.baseline:
@@ -387,6 +756,7 @@ def format_run(result: HostileRun) -> str:
             lines.append(f"      healthy during: {_selftest(attack.during)}")
         if attack.after:
             lines.append(f"      healthy after:  {_selftest(attack.after)}")
+    lines += format_contract(result)
     lines.append("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
     lines.append(f"serial log: {result.serial_log}")
     return "\n".join(lines)

@@ -48,7 +48,9 @@
 # guest's kernel complaints fail the run as dom0's do.  "  | " marks a
 # command's output (run), whose kernel-looking words do not count.
 # The hostile test adds XBGEN-HOSTILE-{BOUND,MSG,ERROR,GUEST,KERNEL,RESULT,
-# SELFTEST-FAIL} MODE ... (record), printed again after XBGEN-HOSTILE-REPLAY.
+# SELFTEST-FAIL} MODE ... and, for issue 15's stages (its contract.sh),
+# XBGEN-CONTRACT NAME KEY=VALUE... and XBGEN-CONTRACT-KERNEL NAME LINE
+# (record), printed again after XBGEN-HOSTILE-REPLAY.
 # QEMU's exit status says PASS or FAIL as well (finish writes to the
 # isa-debug-exit port): a run passes only when both say PASS.
 # -----------------------------------------------------------------------------

@@ -233,7 +233,7 @@ def verify(
     ] = 2,
     max_states: Annotated[
         int, typer.Option("--max-states", help="Stop (incomplete, exit 1) after this many.")
-    ] = 2_000_000,
+    ] = 4_000_000,
     dot: Annotated[
         Path | None,
         typer.Option("--dot", help="Write the state graph (Graphviz; FILE.svg too with dot)."),

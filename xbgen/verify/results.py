@@ -35,7 +35,7 @@ class Bounds:
     hostile: int = 1  # state writes by a hostile guest
     faults: int = 1  # failed xenstore writes / allocations
     steps: int = 64  # xenstore accesses inside one callback
-    max_states: int = 2_000_000
+    max_states: int = 4_000_000
     # calls of NAMEfront_call() by a program in the guest (ring trees), one after
     # the other; each counts as an environment move.  Two find a lost wake-up on
     # either side: the second request or response is the one whose event is lost.

@@ -439,7 +439,7 @@ static int replay_verbose(const struct sim_limits *lim, char **argv, int argc)
 int main(int argc, char **argv)
 {
 	struct sim_limits lim = { .env = 4, .hostile = 1, .faults = 1, .steps = 64, .calls = 2 };
-	int max_states = 2000000, i;
+	int max_states = 4000000, i;
 
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 	sim_init();

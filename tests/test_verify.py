@@ -430,34 +430,18 @@ def test_finds_a_frontend_that_sends_its_callers_padding(ring_tree: Path, tmp_pa
     assert_found(result, 4, r"receives request padding _pad0 that is not zero")
 
 
-def test_finds_a_lost_request_wakeup(ring_tree: Path, tmp_path: Path) -> None:
-    """Without RING_FINAL_CHECK_FOR_REQUESTS the backend never moves req_event on:
-    the second call's request raises no event, and the call times out with both
-    ends Connected (the lost wake-up that stalled QubesDB).  Two calls, the
-    default: one call cannot show it."""
-    bad = plant_re(
-        ring_tree,
-        tmp_path,
-        RING_BACK,
-        r"RING_FINAL_CHECK_FOR_REQUESTS\([^,]+, (\w+)\);",
-        r"\1 = 0;",
-    )
-    result = verify(bad)
-    assert_found(result, 9, r"returned -110 \(-ETIMEDOUT: no answer, both ends Connected\)")
-    moves = [step.move for step in result.findings[9].steps]
-    assert moves.count("a domU program calls the frontend") == 2, moves
-
-
-def test_finds_a_lost_response_wakeup(ring_tree: Path, tmp_path: Path) -> None:
-    """Without RING_FINAL_CHECK_FOR_RESPONSES the frontend never moves rsp_event on:
-    the second response raises no event."""
-    bad = plant_re(
-        ring_tree,
-        tmp_path,
-        RING_FRONT,
-        r"RING_FINAL_CHECK_FOR_RESPONSES\([^,]+, (\w+)\);",
-        r"\1 = 0;",
-    )
+@pytest.mark.parametrize(
+    ("side", "macro"),
+    [(RING_BACK, "RING_FINAL_CHECK_FOR_REQUESTS"), (RING_FRONT, "RING_FINAL_CHECK_FOR_RESPONSES")],
+    ids=["request", "response"],
+)
+def test_finds_a_lost_wakeup(ring_tree: Path, tmp_path: Path, side: str, macro: str) -> None:
+    """Without RING_FINAL_CHECK_FOR_REQUESTS (or _RESPONSES) the consumer never
+    moves its event index on: the second call's request (or response) raises
+    no event, and the call times out with both ends Connected (the lost
+    wake-up that stalled QubesDB).  Two calls, the default: one call cannot
+    show it."""
+    bad = plant_re(ring_tree, tmp_path, side, rf"{macro}\([^,]+, (\w+)\);", r"\1 = 0;")
     result = verify(bad)
     assert_found(result, 9, r"returned -110 \(-ETIMEDOUT: no answer, both ends Connected\)")
     moves = [step.move for step in result.findings[9].steps]

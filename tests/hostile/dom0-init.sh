@@ -107,13 +107,13 @@ attack_round() {
 	# What the backend's kernel said about the device, and when (dom0 clock):
 	# from the backend's connect line to its first line about the device.
 	dmesg | tail -n +$((mark + 1)) > /tmp/dmesg.attack
-	# (the backend's own connect and disconnect lines name the device too)
-	grep -F " $DEV-$DOMID-$hd: " /tmp/dmesg.attack | \
-		grep -vF -e "onnecting the backend now." -e "Probe called." > /tmp/dmesg.dev
-	cutoff=$(awk -v conn="$CONNECT_BACK" -v dev=" $DEV-$DOMID-$hd: " '
+	# (the backend's own probe, connect and disconnect lines name the device too)
+	chatter='Probe called\.|onnecting the backend now\.'
+	grep -F " $DEV-$DOMID-$hd: " /tmp/dmesg.attack | grep -vE "$chatter" > /tmp/dmesg.dev
+	cutoff=$(awk -v conn="$CONNECT_BACK" -v dev=" $DEV-$DOMID-$hd: " -v chatter="$chatter" '
 		function stamp(line) { sub(/^\[ */, "", line); sub(/\].*/, "", line); return line }
 		index($0, conn) { t0 = stamp($0); next }
-		index($0, "onnecting the backend now.") || index($0, "Probe called.") { next }
+		$0 ~ chatter { next }
 		index($0, dev) && t0 != "" { printf "%.3f", stamp($0) - t0; exit }' /tmp/dmesg.attack)
 	[ -n "$cutoff" ] || cutoff=-
 	connects=$(grep -cF "$CONNECT_BACK" /tmp/dmesg.attack)

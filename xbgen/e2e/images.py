@@ -15,15 +15,16 @@ from .scenario import Scenario
 XENSTORE_TOOLS = ("chmod", "exists", "list", "ls", "read", "rm", "watch", "write")
 #: dlopen()ed by glibc (pthread_cancel/unwinding) for xl; readelf does not list it.
 DLOPENED = ("libgcc_s.so.1",)
-#: What the generated modules print.  "Hello World!" is the module's own line
-#: (pr_fmt prefixes the module name); the others are the device's (dev_info
-#: prefixes the driver and the device, "mydeviceback mydevice-1-0: "), so the
-#: e2e greps for them from the ": " on.
+#: What the generated modules print.  HELLO is the module's own line (pr_fmt
+#: prefixes the module name); the others are the device's (dev_info prefixes
+#: the driver and the device, "mydeviceback mydevice-1-0: "), so the e2e greps
+#: for them from the ": " on.
+HELLO = "Hello World!"
 BACK_CONNECT = "Connecting the backend now."
 FRONT_CONNECT = "Connecting the frontend now."
-BACK_LINES = ("Hello World!", "Probe called. We are good to go.", BACK_CONNECT)
+BACK_LINES = (HELLO, "Probe called. We are good to go.", BACK_CONNECT)
 FRONT_LINES = (
-    "Hello World!",
+    HELLO,
     "Probe called. We are good to go.",
     FRONT_CONNECT,
     "Other side says it is connected as well.",
@@ -32,7 +33,7 @@ FRONT_LINES = (
 
 def logged(module: str, line: str) -> str:
     """What the kernel log holds of `line` printed by `module`, for grep -F."""
-    return f"{module}: {line}" if line == "Hello World!" else f": {line}"
+    return f"{module}: {line}" if line == HELLO else f": {line}"
 
 
 #: The vif's point-to-point addresses (no bridge: dom0 addresses its vifN.0).

@@ -324,6 +324,17 @@ def e2e(
             help="Ring trees: unplug/plug cycles of the guest's device, self-test after each.",
         ),
     ] = 20,
+    lifecycle: Annotated[
+        bool,
+        typer.Option(
+            "--lifecycle/--no-lifecycle",
+            help="Stage 3's save/restore, checkpoint, local migration (where Xen can), "
+            "reboot and shutdown of the guest, each followed by the re-plug.",
+        ),
+    ] = True,
+    saves: Annotated[
+        int, typer.Option("--saves", help="Lifecycle: save/restore rounds before the others.")
+    ] = 2,
     release: Annotated[
         str,
         typer.Option(
@@ -367,6 +378,8 @@ def e2e(
             cycles=cycles,
             requests=requests,
             ring_cycles=ring_cycles,
+            lifecycle=lifecycle,
+            lifecycle_saves=saves,
         )
         try:
             result = e2e_run.run(

@@ -24,6 +24,8 @@ class Ring:
     header: Path  # include/NAME_ring.h
     slots: int  # requests one ring holds (the largest ring the backend offers)
     selftest: bool  # the frontend has /sys/kernel/debug/NAME/DEVID/selftest
+    #: what a call in flight at a save gets ("fail" or "reissue": ring.on_resume)
+    on_resume: str = "fail"
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,9 @@ def detect_ring(tree: Path, devtype: str) -> Ring | None:
     """The tree's ring, read from the tree itself: ``include/DEVTYPE_ring.h``.
 
     ``None`` for a handshake-only tree (no ring header).  The self-test is
-    there when a frontend source creates the debugfs file ``selftest``.  The
+    there when a frontend source creates the debugfs file ``selftest``; calls
+    are sent again after a resume (``on_resume``) when the frontend's header
+    says ``ring.on_resume = "reissue"``.  The
     ring's size is computed as ``__CONST_RING_SIZE`` does, from the header's
     largest ring order and message sizes (its static_asserts), and must agree
     with the "Slots in a ring ..." comment when there is one.
@@ -132,7 +136,12 @@ def detect_ring(tree: Path, devtype: str) -> Ring | None:
         re.search(r'debugfs_create_file\(\s*"selftest"', c.read_text())
         for c in sorted((tree / "frontend").glob("*.c"))
     )
-    return Ring(header=header, slots=slots, selftest=selftest)
+    on_resume = "fail"
+    for h in sorted((tree / "frontend").glob("*.h")):
+        said = re.search(r'ring\.on_resume = "(\w+)"', h.read_text())
+        if said:
+            on_resume = said.group(1)
+    return Ring(header=header, slots=slots, selftest=selftest, on_resume=on_resume)
 
 
 def _ring_slots(text: str, devtype: str) -> int | None:

@@ -94,7 +94,7 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
             min(scenario.check_requests[1], driver.ring.slots if driver.ring else 1)
         ),
         "STAGE3": "1" if scenario.stage3 else "0",
-        "LIFECYCLE": "1" if scenario.stage3 and not scenario.driver_domain else "0",
+        "LIFECYCLE": "1" if scenario.runs_lifecycle else "0",
         "LIFECYCLE_SAVES": str(scenario.lifecycle_saves),
         "LONG_REQUESTS": str(LONG_REQUESTS),
         "ON_RESUME": driver.ring.on_resume if driver.ring else "fail",
@@ -185,6 +185,8 @@ def dom0_image(
     ramfs = _base(config_text(driver, scenario, assets))
     _xenstore_tools(ramfs, assets)
     tools = ["xenstored", "xen-init-dom0"] + (["xl", "xenconsoled"] if scenario.guest else [])
+    if scenario.runs_lifecycle:
+        tools.append("libxl-save-helper")  # xl save, restore and migrate run it
     for tool in tools:
         add_elf_with_libs(ramfs, f"{_xen_bin(assets)}/{tool}", assets.xen_bin / tool,
                           assets.lib_dirs, assets.loader, extra=DLOPENED)  # fmt: skip

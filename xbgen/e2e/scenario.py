@@ -60,6 +60,7 @@ class Scenario:
     #: Stage 3's lifecycle steps (lifecycle.sh): save/restore this many times,
     #: then a save during a self-test, a checkpoint, local migrations (where
     #: this Xen can), a reboot and a shutdown of the guest.
+    lifecycle: bool = True
     lifecycle_saves: int = LIFECYCLE_SAVES
     migrations: int = MIGRATIONS
     #: A vif between dom0 (netback) and the guest (netfront), pinged this many times.
@@ -70,6 +71,11 @@ class Scenario:
         """QEMU's CPUs: one per domain, as each is pinned to its own (see qemu.py)."""
         guests = (1 + len(self.guest_releases) + self.driver_domain) if self.guest else 0
         return 1 + max(1, guests)
+
+    @property
+    def runs_lifecycle(self) -> bool:
+        """Stage 3 goes through the lifecycle steps (not with a driver domain)."""
+        return self.guest and self.stage3 and self.lifecycle and not self.driver_domain
 
     @property
     def vif(self) -> bool:
@@ -110,7 +116,7 @@ class Scenario:
             # (as guests.sh's selftest_bound, and the guest's answer on top)
             tests = len(self.depths_for(ring)) * (self.requests / 50 + 90)
             guest += tests + self.ring_cycles * (self.handshake_timeout + 20)
-        if self.guest and self.stage3 and not self.driver_domain:
+        if self.runs_lifecycle:
             # lifecycle: each save, restore or migration up to SAVE_BOUND (180 s)
             # in lifecycle.sh, a reboot and a shutdown boot the guest again
             moves = self.lifecycle_saves + 2 + self.migrations

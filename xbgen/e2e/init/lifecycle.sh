@@ -108,10 +108,11 @@ lifecycle_saves() {
 lifecycle_inflight() {
 	step lifecycle/save-inflight
 	next_key across
-	send "$key" selftest-across "$DEVID" "$LONG_REQUESTS" "$CHECK_DEPTH" "$SAVE_BOUND"
-	answer 60 "$key-running" || fail "the guest's long self-test did not start: $res"
+	across=$key
+	send "$across" selftest-across "$DEVID" "$LONG_REQUESTS" "$CHECK_DEPTH" "$SAVE_BOUND"
+	answer 60 "$across-running" || fail "the guest's long self-test did not start: $res"
 	save_restore "xl save and restore during a self-test"
-	answer $((SAVE_BOUND + 30)) "$key" || fail "the self-test across the save never ended"
+	answer $((SAVE_BOUND + 30)) "$across" || fail "the self-test across the save never ended"
 	case "$res" in PASS*) ;; *) fail "guest: $res" ;; esac
 	line=$(grep "resumed in a new domain" "$GUEST_LOG" | tail -1)
 	inflight=$(echo "$line" | sed -n 's/.*: \([0-9]*\) calls in flight.*/\1/p')

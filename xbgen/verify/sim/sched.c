@@ -250,6 +250,9 @@ static void trampoline(void)
 	case ACT_RMMOD:
 		act_rmmod(d);
 		break;
+	case ACT_SAVE:
+		act_save(d);
+		break;
 	case ACT_WORK:
 		trace("%s: a work item runs", d->name);
 		t->work->func(t->work);
@@ -441,6 +444,8 @@ static int thread_runnable(struct dom *d, struct thread *t)
 		return ((const struct thread *)t->block_on)->act == ACT_NONE;
 	case BLK_WQFLUSH:
 		return !wq_busy(d, t->block_on);
+	case BLK_PAUSED:
+		return !w.paused;
 	default:	/* BLK_HANDLER: a sleeping handler may wake at any time */
 		return 1;
 	}
@@ -457,6 +462,7 @@ static const char *block_name(int block)
 	case BLK_USER: return "the disconnect hook";
 	case BLK_HANDLER: return "the backend's user handler";
 	case BLK_WQFLUSH: return "flush_workqueue()";
+	case BLK_PAUSED: return "the suspend hypercall (paused)";
 	default: return "?";
 	}
 }

@@ -278,11 +278,16 @@ static void check_released(void)
 		if (st != XenbusStateClosed && st != -1)
 			continue;
 		snprintf(how, sizeof(how), "%s", st == -1 ? "its directory is gone" : "it is Closed");
-		for (j = 0; j < MAX_IRQS; j++)
-			if (w.irqs[di][j].used && !w.irqs[di][j].module)
-				violate(PROP_RELEASED, "the %s still has irq %d (event channel %d) bound "
-					"once %s and quiet", d->side, IRQ_BASE + j, w.irqs[di][j].port,
-					how);
+		for (j = 0; j < MAX_IRQS; j++) {
+			char chan[48] = "its event channel went with the old domain";
+
+			if (!w.irqs[di][j].used || w.irqs[di][j].module)
+				continue;
+			if (w.irqs[di][j].port)
+				snprintf(chan, sizeof(chan), "event channel %d", w.irqs[di][j].port);
+			violate(PROP_RELEASED, "the %s still has irq %d (%s) bound once %s and quiet",
+				d->side, IRQ_BASE + j, chan, how);
+		}
 		for (j = 1; j < MAX_PORTS; j++)
 			if (w.ports[di][j].state != P_FREE && !w.ports[di][j].module)
 				violate(PROP_RELEASED, "the %s still has event channel %d open once %s "

@@ -204,6 +204,35 @@ void xbgen_sim_padding_leak(const char *field)
 		"frontend sends its caller's stack bytes to the other domain", field);
 }
 
+/*
+ * The guest program's call returned 0 with the answer to request @id; the
+ * backend's handler is called for request @id.  A request whose answer the
+ * caller already has must not reach the backend again (a frontend that
+ * re-issues its requests after a restore must re-issue only those still
+ * unanswered: the second answer would land on a free or reused slot).
+ */
+void xbgen_sim_answered(unsigned long long id)
+{
+	if (w.nanswered == (int)(sizeof(w.answered) / sizeof(w.answered[0]))) {
+		memmove(w.answered, w.answered + 1, sizeof(w.answered) - sizeof(w.answered[0]));
+		w.nanswered--;
+	}
+	w.answered[w.nanswered++] = id;
+}
+
+void xbgen_sim_request(unsigned long long id)
+{
+	int i;
+
+	if (w.flags & SF_TAINTED)
+		return;
+	for (i = 0; i < w.nanswered; i++)
+		if (w.answered[i] == id)
+			violate(PROP_CALLS, "the backend receives request %#llx again after the guest "
+				"program had its answer: the frontend sent an answered request a "
+				"second time", id);
+}
+
 void xbgen_sim_handler_enter(void)
 {
 	struct thread *t = cur_t;

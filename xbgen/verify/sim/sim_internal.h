@@ -61,6 +61,7 @@
 #include <linux/bitops.h>
 #include <linux/completion.h>
 #include <linux/debugfs.h>
+#include <linux/freezer.h>
 #include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/interrupt.h>
@@ -132,6 +133,8 @@ void xbgen_sim_user_up(void *fdev);
 void xbgen_sim_user_down(void *fdev);
 /* A ring tree's backend handler: the linker wraps NAMEback_handle() with these. */
 void xbgen_sim_handler_enter(void);
+void xbgen_sim_answered(unsigned long long id);
+void xbgen_sim_request(unsigned long long id);
 void xbgen_sim_padding_leak(const char *field);
 void xbgen_sim_handler_leave(void);
 

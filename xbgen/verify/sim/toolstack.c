@@ -205,6 +205,7 @@ static void destroy_guest(void)
 	d->nworks = 0;
 	d->txn = NULL;
 	w.user_fdev = NULL;
+	w.nanswered = 0;
 	if (d->dev)
 		arena_free(d->dev, sizeof(*d->dev));
 	d->dev = NULL;

@@ -233,6 +233,8 @@ static void act_remove(struct dom *d)
 	sd->drvdata = NULL;
 	sd->bound = 0;
 	sd->have_otherend = 0;
+	if (d == fe())
+		w.nanswered = 0;	/* a new binding numbers its requests afresh */
 	cur_t->core++;
 	if (!drv->allow_rebind) {
 		core_switch(sd, XenbusStateClosed, 0);

@@ -55,6 +55,13 @@ int __xbgen_cond_resched(void)
 	return 0;
 }
 
+/* Threads are frozen where they are (act_save()): none is here frozen. */
+bool try_to_freeze(void)
+{
+	api_call();
+	return false;
+}
+
 /* No thread of the model gets a signal. */
 struct task_struct *__xbgen_get_current(void)
 {

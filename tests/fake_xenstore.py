@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-TOOLS = ("read", "write", "rm", "exists", "chmod")
+TOOLS = ("read", "write", "rm", "exists", "chmod", "list")
 
 
 def install(folder: Path, store: Path) -> None:
@@ -77,6 +77,15 @@ def _main(store: Path, tool: str, args: list[str]) -> int:
                 for key in [k for k in nodes if k == path or k.startswith(path + "/")]:
                     del nodes[key]
                     perms.pop(key, None)
+        elif tool == "list":
+            (path,) = args
+            if path not in nodes:
+                print(f"xenstore-list: could not list path {path}", file=sys.stderr)
+                return 1
+            prefix = path.rstrip("/") + "/"
+            for key in sorted(nodes):
+                if key.startswith(prefix) and "/" not in key[len(prefix) :]:
+                    print(key[len(prefix) :])
         elif tool == "chmod":
             path, *wanted = args
             if path not in nodes:

@@ -61,7 +61,9 @@ def ring_variants() -> list[tuple[str, Spec]]:
     assert base is not None
     variants = []
     for pages, features, selftest in itertools.product([1, 16], [[], RING_FEATURES], [True, False]):
-        ring = {**base.model_dump(), "pages": pages, "selftest": selftest}
+        # the 16-page ring also sends calls in flight again after a resume
+        on_resume = "reissue" if pages == 16 else "fail"
+        ring = {**base.model_dump(), "pages": pages, "selftest": selftest, "on_resume": on_resume}
         label = f"ring:pages={pages},features={len(features)},selftest={selftest}"
         variants.append(
             (label, Spec.model_validate({"name": NAME, "ring": ring, "feature": features}))

@@ -10,6 +10,7 @@ The e2e test (tests/test_e2e.py) runs these very scripts in dom0 under Xen.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -191,6 +192,7 @@ def test_activate_writes_in_order_on_a_clean_store(tree: Path, store: FakeStore)
     assert proc.returncode == 0, proc.stderr
     calls = store.calls()
     assert calls[:2] == [["exists", FE], ["exists", BE]]
+    assert ["list", "/local/domain/0/backend/mydevice"] in calls
     parents = ["/local/domain/0/backend", "/local/domain/0/backend/mydevice",
                f"/local/domain/0/backend/mydevice/{DOMU}"]  # fmt: skip
     assert store.writes() == [
@@ -489,3 +491,54 @@ def test_stale_backend_wait_only_for_a_backend_in_dom0(
         assert store.writes() == []
     else:
         assert proc.returncode == 0, proc.stderr
+
+
+def test_activate_removes_the_backends_of_domains_that_are_gone(
+    tree: Path, store: FakeStore
+) -> None:
+    """After a save/restore, migration or reboot the guest has a new domid; the
+    old one's backend directories are removed, a live guest's are kept."""
+    old, other, new = "3", "4", "7"
+    nodes = {"/local/domain/0": "", f"/local/domain/{other}": "", f"/local/domain/{new}": ""}
+    for dom in (old, other):
+        renamed = {re.sub(rf"/{DOMU}(?=/|$)", f"/{dom}", k): v for k, v in plugged(None).items()}
+        nodes.update(renamed)
+    store.put(nodes)
+    proc = run(tree / "activate.sh", new, path=store.path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"removed the backend directories of domain {old}, which is gone" in proc.stdout
+    assert store.under(f"/local/domain/0/backend/mydevice/{old}") == []
+    assert store.under(f"/local/domain/0/backend/mydevice/{other}/0")
+    assert store.under(f"/local/domain/0/backend/mydevice/{new}/0")
+    assert other not in proc.stdout
+
+
+def fake_xl(folder: Path) -> Path:
+    """An `xl` that records its arguments (the e2e run uses the real one)."""
+    log = folder / "xl.log"
+    script = folder / "xl"
+    script.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    script.chmod(0o755)
+    return log
+
+
+def test_activate_unpause_plugs_then_unpauses(tree: Path, store: FakeStore) -> None:
+    store.put({"/local/domain/0": "", f"/local/domain/{DOMU}": ""})
+    log = fake_xl(store.bin)
+    proc = run(tree / "activate.sh", "--unpause", DOMU, path=store.path)
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text() == f"unpause {DOMU}\n"
+    assert store.nodes()[f"{BE}/state"] == "1" and f"domain {DOMU} unpaused" in proc.stdout
+
+
+def test_activate_unpause_wants_xl(tree: Path, store: FakeStore) -> None:
+    store.put({"/local/domain/0": "", f"/local/domain/{DOMU}": ""})
+    proc = run(tree / "activate.sh", "--unpause", DOMU, path=store.path)
+    assert proc.returncode == 1 and "xl not found" in proc.stderr
+    assert store.writes() == []
+
+
+def test_activate_refuses_a_paused_guest_it_cannot_unpause(tree: Path, store: FakeStore) -> None:
+    """An unknown option is a usage error, not a domain id."""
+    proc = run(tree / "activate.sh", "--pause", DOMU, path=store.path)
+    assert proc.returncode == 2 and "--unpause" in proc.stderr

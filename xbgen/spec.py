@@ -165,6 +165,15 @@ class Ring(RingInfo, BaseModel):
             "ring-ref0..N-1 (one page uses ring-ref)."
         ),
     )
+    on_resume: Literal["fail", "reissue"] = Field(
+        default="fail",
+        description=(
+            "What a call in flight when the guest is saved or migrated gets once it "
+            "resumes: 'fail' (-ECONNRESET: it may or may not have run; every request "
+            "runs at most once) or 'reissue' (sent again to the new backend, as blkfront "
+            "does: for idempotent requests only, since the old backend may have run it)."
+        ),
+    )
     selftest: bool = Field(
         default=True,
         description="Emit the debugfs self-test /sys/kernel/debug/NAME/DEVID/selftest.",

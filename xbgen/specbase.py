@@ -216,6 +216,7 @@ class RingInfo:
 
     if TYPE_CHECKING:
         pages: int
+        on_resume: str
         selftest: bool
         request: dict[str, str]
         response: dict[str, str]
@@ -311,6 +312,7 @@ SPEC_DEFAULTS: dict[str, Any] = {
 #: The ring of the starter spec `xbgen new` writes.
 STARTER_RING = {
     "pages": 1,
+    "on_resume": "fail",
     "selftest": True,
     "request": {"op": "u32", "value": "u64", "data": "u8[16]"},
     "response": {"status": "s32", "value": "u64", "data": "u8[16]"},

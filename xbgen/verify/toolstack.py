@@ -19,6 +19,10 @@ control flow is not interpreted; the scripts mark it with comments:
     skips it: it has no permissions, xenstore creates those directories with
     the backend's anyway, and the xenbus core ignores events above a device's
     directory
+``# xbgen-verify: sweep-dead``
+    the following ``for ... done`` loop removes the backend directories of
+    domains that no longer exist.  The model skips it: its toolstack removes
+    a gone guest's directories itself before it plugs the new domain
 ``# xbgen-verify: skip-if-done``
     the following ``case ... esac`` removes both directories at once when
     the frontend is Closed or gone, or the backend directory is gone
@@ -146,7 +150,7 @@ def extract(text: str, name: str, positional: list[str]) -> list[Op]:
                     if len(args) != 1 or not args[0].isdigit():
                         raise UsageError(f"{name}: no-stale-backend wants the backend's domid")
                     ops.append(Op(len(ops) + 1, "no-stale-backend", args))
-                elif kind == "backend-parents":
+                elif kind in ("backend-parents", "sweep-dead"):
                     i = _block_end(body, i + 1, "for", "done")
                 elif kind == "skip-if-done":
                     pending_skip.append(len(ops))

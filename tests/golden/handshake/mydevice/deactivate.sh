@@ -50,7 +50,8 @@ type=mydevice
 fe=/local/domain/$domu/device/$type/$devid
 be=/local/domain/$backend_domid/backend/$type/$domu/$devid
 
-for tool in xenstore-read xenstore-write xenstore-rm; do
+tools="xenstore-read xenstore-write xenstore-rm"
+for tool in $tools; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "$0: $tool not found: install the xenstore tools (Debian: xenstore-utils)" >&2
 		exit 1

@@ -49,17 +49,19 @@ void __xbgen_mb(void)
 {
 }
 
+/*
+ * No task is frozen here: a guest's save (moves.c, act_save()) freezes its
+ * user tasks where they are.
+ */
+bool __xbgen_try_to_freeze(void)
+{
+	return false;
+}
+
 int __xbgen_cond_resched(void)
 {
 	api_call();
 	return 0;
-}
-
-/* Threads are frozen where they are (act_save()): none is here frozen. */
-bool try_to_freeze(void)
-{
-	api_call();
-	return false;
 }
 
 /* No thread of the model gets a signal. */

@@ -23,8 +23,13 @@ struct mydevicefront_device;
  * who queue when the ring is full.
  *
  * Returns within MYDEVICEFRONT_CALL_TIMEOUT (10 s) of the call, queueing for a
- * free slot included, and a fatal signal ends every wait.  Each request
- * runs at most once; what the result says about it:
+ * free slot included (time the guest spends saved does not count), and a
+ * fatal signal ends every wait.  No wait outlasts the freezer's 20 s, so
+ * the guest can be saved while calls are made.
+ *
+ * A call in flight when the guest is saved and restored, or migrated,
+ * fails with -ECONNRESET (the spec's ring.on_resume = "fail").  Each
+ * request runs at most once; what the result says about it:
  *
  *   0             answered: *@rsp is filled in.
  *
@@ -38,7 +43,8 @@ struct mydevicefront_device;
  * Outcome unknown (the request was on the ring: the backend may have run
  * it, or may still run it, and its late answer is dropped):
  *   -ETIMEDOUT    no answer within the timeout;
- *   -ECONNRESET   the connection went down before the answer came;
+ *   -ECONNRESET   the connection went down before the answer came, or
+ *                 the guest was saved or migrated;
  *   -EIO          the backend broke the ring protocol;
  *   -ECANCELED    a fatal signal came while it waited for the answer.
  *
@@ -69,7 +75,9 @@ void *mydevicefront_get_drvdata(struct mydevicefront_device *fdev);
  *
  * mydevicefront_user_disconnect(): the ring is going down.  Calls in flight
  * have failed with -ECONNRESET and new ones fail with -ENOTCONN; stop making
- * them (and wait for your own threads) before returning.
+ * them (and wait for your own threads) before returning.  After the guest
+ * was saved and restored, or migrated, it is called when the new backend
+ * appears, just before the reconnect (then mydevicefront_user_connect() again).
  */
 int mydevicefront_user_connect(struct mydevicefront_device *fdev);
 void mydevicefront_user_disconnect(struct mydevicefront_device *fdev);

@@ -147,6 +147,19 @@ static void mydevicefront_backend_changed(struct xenbus_device *dev,
 	}
 }
 
+/*
+ * The guest was saved and restored, or migrated: the backend is new and
+ * the core has set us Initialising; its InitWait connects us again.
+ */
+static int mydevicefront_resume(struct xenbus_device *dev)
+{
+	struct frontend_info *info = dev_get_drvdata(&dev->dev);
+
+	dev_info(&dev->dev, "resumed in a new domain\n");
+	info->connected = false;
+	return 0;
+}
+
 static const struct xenbus_device_id mydevicefront_ids[] = {
 	{ "mydevice" },
 	{ "" }
@@ -157,6 +170,7 @@ static struct xenbus_driver mydevicefront_driver = {
 	.probe = mydevicefront_probe,
 	.remove = mydevicefront_remove,
 	.otherend_changed = mydevicefront_backend_changed,
+	.resume = mydevicefront_resume,
 #ifdef XBGEN_XENBUS_NOT_ESSENTIAL
 	/* Do not hold up boot waiting for a device that may never appear. */
 	.not_essential = true,

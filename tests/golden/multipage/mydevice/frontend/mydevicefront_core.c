@@ -20,6 +20,7 @@
 #include <linux/completion.h>
 #include <linux/debugfs.h>
 #include <linux/errno.h>
+#include <linux/freezer.h>
 #include <linux/interrupt.h>
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
@@ -87,13 +88,17 @@ struct mydevicefront_device {
 	spinlock_t lock;	/* everything below */
 	bool up;		/* both ends connected: calls may be made */
 	bool broken;		/* the backend broke the protocol */
+	bool resumed;		/* restored while up: the user code must hear */
 	struct mydevice_front_ring ring;
 	unsigned int nr_pages;
 	grant_ref_t ring_ref[MYDEVICE_MAX_RING_PAGES];
 	evtchn_port_t evtchn;
 	int irq;
 
-	/* One call slot per ring slot of the largest ring. */
+	/*
+	 * One call slot per ring slot of the largest ring; at most
+	 * RING_SIZE(&ring) of them are in use.
+	 */
 	struct mydevicefront_slot *slots;
 	unsigned int free_slot;		/* head of the free list */
 	unsigned int in_use;		/* slots not free */
@@ -133,12 +138,16 @@ bool mydevicefront_has_discard(struct mydevicefront_device *fdev)
 }
 EXPORT_SYMBOL_GPL(mydevicefront_has_discard);
 
-/* Put every slot the ring can use on the free list. */
-static void mydevicefront_reset_slots(struct mydevicefront_device *info)
+/*
+ * Put every slot on the free list, once: callers hold on to theirs across
+ * a disconnect or a resume.
+ */
+static void mydevicefront_init_slots(struct mydevicefront_device *info)
 {
-	unsigned int i, size = RING_SIZE(&info->ring);
+	unsigned int i;
 
-	for (i = 0; i < size; i++) {
+	for (i = 0; i < MYDEVICE_MAX_RING_SLOTS; i++) {
+		init_completion(&info->slots[i].done);
 		info->slots[i].state = MYDEVICEFRONT_SLOT_FREE;
 		info->slots[i].next_free = i + 1;
 	}
@@ -177,9 +186,9 @@ static void mydevicefront_finish_slot(struct mydevicefront_device *info,
 static void mydevicefront_fail_all(struct mydevicefront_device *info,
 				   int status)
 {
-	unsigned int i, size = RING_SIZE(&info->ring);
+	unsigned int i;
 
-	for (i = 0; i < size; i++) {
+	for (i = 0; i < MYDEVICE_MAX_RING_SLOTS; i++) {
 		struct mydevicefront_slot *slot = &info->slots[i];
 
 		if (slot->state == MYDEVICEFRONT_SLOT_WAITING ||
@@ -209,7 +218,7 @@ static struct mydevicefront_slot *mydevicefront_lookup(struct mydevicefront_devi
 	unsigned int index = id & MYDEVICEFRONT_SLOT_MASK;
 	struct mydevicefront_slot *slot;
 
-	if (index >= RING_SIZE(&info->ring))
+	if (index >= MYDEVICE_MAX_RING_SLOTS)
 		return NULL;
 	slot = &info->slots[index];
 	if (slot->id != id || (slot->state != MYDEVICEFRONT_SLOT_WAITING &&
@@ -354,10 +363,11 @@ static int mydevicefront_submit(struct mydevicefront_device *info,
 	memset(ring_req->_pad0, 0, sizeof(ring_req->_pad0));
 	info->ring.req_prod_pvt++;
 	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&info->ring, notify);
-	spin_unlock_irq(&info->lock);
-
+	/* Under the lock: a resume may unbind the irq as soon as we let go. */
 	if (notify)
 		notify_remote_via_irq(info->irq);
+	spin_unlock_irq(&info->lock);
+
 	*slotp = slot;
 	return 0;
 }
@@ -526,6 +536,11 @@ static int mydevicefront_connect(struct mydevicefront_device *info)
 	int err;
 
 	dev_info(&info->dev->dev, "Connecting the frontend now.\n");
+	if (info->resumed) {
+		/* Saved and restored while up: the user code hears it now. */
+		info->resumed = false;
+		mydevicefront_user_disconnect(info);
+	}
 	order = min_t(unsigned int, MYDEVICE_MAX_RING_ORDER,
 		      xenbus_read_unsigned(dev->otherend, "max-ring-page-order", 0));
 	err = mydevicefront_alloc_ring(info, 1U << order);
@@ -550,7 +565,6 @@ static int mydevicefront_connect(struct mydevicefront_device *info)
 		goto fail_irq;
 
 	spin_lock_irq(&info->lock);
-	mydevicefront_reset_slots(info);
 	info->broken = false;
 	spin_unlock_irq(&info->lock);
 	info->connected = true;
@@ -588,19 +602,29 @@ static void mydevicefront_up(struct mydevicefront_device *info)
 	}
 }
 
+/* Unbind the event channel and end the ring's grants. */
+static void mydevicefront_release(struct mydevicefront_device *info)
+{
+	unbind_from_irqhandler(info->irq, info);
+	info->irq = 0;
+	mydevicefront_free_ring(info);
+	info->connected = false;
+}
+
 /*
  * Take the ring down: fail the calls in flight (they may or may not have
  * run: -ECONNRESET), let the user code stop, wait until every caller has
  * left (each is gone within its timeout), then free the event channel and
- * ring.
+ * ring, if still there (a resume has freed them).
  */
 static void mydevicefront_disconnect(struct mydevicefront_device *info)
 {
 	bool was_up;
 
 	spin_lock_irq(&info->lock);
-	was_up = info->up;
+	was_up = info->up || info->resumed;
 	info->up = false;
+	info->resumed = false;
 	mydevicefront_fail_all(info, -ECONNRESET);
 	spin_unlock_irq(&info->lock);
 
@@ -611,10 +635,35 @@ static void mydevicefront_disconnect(struct mydevicefront_device *info)
 	wait_event_lock_irq(info->wq, !info->users, info->lock);
 	spin_unlock_irq(&info->lock);
 
-	unbind_from_irqhandler(info->irq, info);
-	info->irq = 0;
-	mydevicefront_free_ring(info);
-	info->connected = false;
+	if (info->connected)
+		mydevicefront_release(info);
+}
+
+/*
+ * The guest was saved and restored (or migrated): it runs in a new domain,
+ * with a new grant table and no event channels, and the backend it had is
+ * gone.  Free what is left of the old connection without a word to anyone;
+ * the core has set us Initialising, and the new backend's InitWait connects
+ * us again.  Callers may be frozen: nothing here waits for them.  A call in
+ * flight fails with -ECONNRESET (on_resume = "fail"), or stays in flight to
+ * be sent again once connected (on_resume = "reissue").
+ */
+static void mydevicefront_drop(struct mydevicefront_device *info)
+{
+	unsigned int i, inflight = 0;
+
+	spin_lock_irq(&info->lock);
+	info->resumed = info->up;
+	info->up = false;
+	for (i = 0; i < MYDEVICE_MAX_RING_SLOTS; i++)
+		if (info->slots[i].state == MYDEVICEFRONT_SLOT_WAITING)
+			inflight++;
+	mydevicefront_fail_all(info, -ECONNRESET);
+	spin_unlock_irq(&info->lock);
+
+	dev_info(&info->dev->dev, "resumed in a new domain: %u calls in flight %s\n",
+		 inflight, "failed");
+	mydevicefront_release(info);
 }
 
 static struct dentry *mydevicefront_debugfs_root;
@@ -666,6 +715,7 @@ static int mydevicefront_selftest(struct mydevicefront_device *info,
 			}
 		}
 		cond_resched();
+		try_to_freeze();	/* let the guest be saved meanwhile */
 		if (i >= n || err)
 			continue;
 		if (fatal_signal_pending(current)) {
@@ -734,7 +784,9 @@ static ssize_t mydevicefront_selftest_read(struct file *file, char __user *ubuf,
 	struct mydevicefront_device *info = file->private_data;
 	ssize_t ret;
 
-	mutex_lock(&info->selftest_lock);
+	/* interruptible: a reader must not keep the freezer waiting */
+	if (mutex_lock_interruptible(&info->selftest_lock))
+		return -ERESTARTSYS;
 	ret = simple_read_from_buffer(ubuf, count, ppos, info->selftest_result,
 				      strlen(info->selftest_result));
 	mutex_unlock(&info->selftest_lock);
@@ -768,7 +820,6 @@ static int mydevicefront_probe(struct xenbus_device *dev,
 			       const struct xenbus_device_id *id)
 {
 	struct mydevicefront_device *info;
-	unsigned int i;
 
 	dev_info(&dev->dev, "Probe called. We are good to go.\n");
 	info = kzalloc(sizeof(*info), GFP_KERNEL);
@@ -780,8 +831,7 @@ static int mydevicefront_probe(struct xenbus_device *dev,
 		xenbus_dev_fatal(dev, -ENOMEM, "allocating device info");
 		return -ENOMEM;
 	}
-	for (i = 0; i < MYDEVICE_MAX_RING_SLOTS; i++)
-		init_completion(&info->slots[i].done);
+	mydevicefront_init_slots(info);
 	spin_lock_init(&info->lock);
 	init_waitqueue_head(&info->wq);
 	info->dev = dev;
@@ -796,8 +846,8 @@ static void mydevicefront_teardown(struct xenbus_device *dev)
 {
 	struct mydevicefront_device *info = dev_get_drvdata(&dev->dev);
 
-	if (info->connected)
-		mydevicefront_disconnect(info);
+	/* Even when not connected: callers may wait for a resent call. */
+	mydevicefront_disconnect(info);
 	debugfs_remove(info->debugfs);
 	dev_set_drvdata(&dev->dev, NULL);
 	kvfree(info->slots);
@@ -886,6 +936,21 @@ static void mydevicefront_backend_changed(struct xenbus_device *dev,
 	}
 }
 
+/*
+ * The guest was saved and restored, or migrated: see mydevicefront_drop().  The
+ * toolstack must have plugged the device for the new domain before the
+ * guest runs again (activate.sh DOMID, with the guest restored paused), or
+ * the core finds no backend and never calls this.
+ */
+static int mydevicefront_resume(struct xenbus_device *dev)
+{
+	struct mydevicefront_device *info = dev_get_drvdata(&dev->dev);
+
+	if (info->connected)
+		mydevicefront_drop(info);
+	return 0;
+}
+
 static const struct xenbus_device_id mydevicefront_ids[] = {
 	{ "mydevice" },
 	{ "" }
@@ -896,6 +961,7 @@ static struct xenbus_driver mydevicefront_driver = {
 	.probe = mydevicefront_probe,
 	.remove = mydevicefront_remove,
 	.otherend_changed = mydevicefront_backend_changed,
+	.resume = mydevicefront_resume,
 #ifdef XBGEN_XENBUS_NOT_ESSENTIAL
 	/* Do not hold up boot waiting for a device that may never appear. */
 	.not_essential = true,

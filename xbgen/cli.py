@@ -238,7 +238,7 @@ def verify(
             help="xl save + restore (or migrate), or xl save -c, of the guest (each is an "
             "environment move).",
         ),
-    ] = 0,
+    ] = 1,
     max_states: Annotated[
         int, typer.Option("--max-states", help="Stop (incomplete, exit 1) after this many.")
     ] = 4_000_000,

@@ -83,6 +83,22 @@ class Assets:
         return self.kernel_module(rel).is_file()
 
     @property
+    def xen_config(self) -> Path:
+        """The hypervisor's build configuration, as the package ships it."""
+        return self.root / "boot" / f"xen-{self.xen_line}-amd64.config"
+
+    def can_migrate_pv(self) -> bool:
+        """Can this Xen live-migrate a PV guest?  It needs log-dirty mode,
+        which Xen builds PV guests out of shadow paging: Debian builds some
+        releases' Xen without it (bookworm's 4.17 and trixie's 4.20 at least),
+        and `xl migrate` then fails with "Failed to enable logdirty: 95"."""
+        try:
+            text = self.xen_config.read_text()
+        except OSError:
+            return False
+        return "CONFIG_SHADOW_PAGING=y" in text.splitlines()
+
+    @property
     def xen_version(self) -> str:
         return self.versions[f"xen-hypervisor-{self.xen_line}-amd64"].split("+")[0]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from .assets import NETBACK, NETFRONT, XEN_MODULES, Assets
 from .driver import Driver
 from .initramfs import Initramfs, add_elf_with_libs, busybox_applets, find_busybox
-from .scenario import Scenario
+from .scenario import LONG_REQUESTS, Scenario
 
 XENSTORE_TOOLS = ("chmod", "exists", "list", "ls", "read", "rm", "watch", "write")
 #: dlopen()ed by glibc (pthread_cancel/unwinding) for xl; readelf does not list it.
@@ -94,6 +94,11 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
             min(scenario.check_requests[1], driver.ring.slots if driver.ring else 1)
         ),
         "STAGE3": "1" if scenario.stage3 else "0",
+        "LIFECYCLE": "1" if scenario.stage3 and not scenario.driver_domain else "0",
+        "LIFECYCLE_SAVES": str(scenario.lifecycle_saves),
+        "LONG_REQUESTS": str(LONG_REQUESTS),
+        "ON_RESUME": driver.ring.on_resume if driver.ring else "fail",
+        "MIGRATE_TIMES": "0",
         "PINGS": str(scenario.pings),
         "GUEST_RELEASES": " ".join(scenario.guest_releases),
         "DRIVER_DOMAIN": "1" if scenario.driver_domain else "0",
@@ -103,6 +108,8 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
     }
     if assets is not None:
         values["XEN_BIN"] = _xen_bin(assets)
+        if assets.can_migrate_pv():
+            values["MIGRATE_TIMES"] = str(scenario.migrations)
         # Each release builds some Xen drivers in: insmod the others, in this order.
         values["XEN_MODS"] = " ".join(
             Path(rel).stem for rel in XEN_MODULES if assets.has_module(rel)

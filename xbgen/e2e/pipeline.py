@@ -59,6 +59,11 @@ def run(
         if drv.backend_domid != 0 and scenario.guest and not scenario.driver_domain:
             say(f"backend_domid is {drv.backend_domid}: the backend runs in a driver domain")
             scenario = replace(scenario, driver_domain=True)
+        lifecycle = scenario.guest and scenario.stage3 and not scenario.driver_domain
+        if lifecycle and scenario.migrations and not assets.can_migrate_pv():
+            say(f"lifecycle/localmigrate: not run: Xen {assets.xen_version} is built without "
+                "shadow paging (CONFIG_SHADOW_PAGING), which live migration of a PV guest "
+                "needs (log-dirty mode)")  # fmt: skip
         initrd = _images(work, tree_dir, scenario, assets, drv, say, timings)
         boot = _boot(scenario, assets, drv, initrd, chosen, keep_logs, timeout, say, timings)
         timings["total"] = time.monotonic() - started

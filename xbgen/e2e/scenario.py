@@ -22,6 +22,11 @@ REQUESTS = 10_000
 DEPTHS = (1, 32)
 #: Connect/close cycles of the guest's device, with a self-test after each connect.
 RING_CYCLES = 20
+#: Lifecycle: save/restore rounds, and local migrations where Xen can migrate.
+LIFECYCLE_SAVES = 2
+MIGRATIONS = 3
+#: Requests of the self-test that a save interrupts (it never ends on its own).
+LONG_REQUESTS = 1_000_000
 #: Self-test after each cycle's connect and after each rebind: requests, in flight.
 CHECK_REQUESTS = (1000, 8)
 
@@ -52,6 +57,11 @@ class Scenario:
     ring_cycles: int = RING_CYCLES
     check_requests: tuple[int, int] = CHECK_REQUESTS
     stage3: bool = True
+    #: Stage 3's lifecycle steps (lifecycle.sh): save/restore this many times,
+    #: then a save during a self-test, a checkpoint, local migrations (where
+    #: this Xen can), a reboot and a shutdown of the guest.
+    lifecycle_saves: int = LIFECYCLE_SAVES
+    migrations: int = MIGRATIONS
     #: A vif between dom0 (netback) and the guest (netfront), pinged this many times.
     pings: int = 0
 
@@ -80,6 +90,8 @@ class Scenario:
             raise UsageError("--requests must be at least 1")
         if self.ring_cycles < 0:
             raise UsageError("--ring-cycles must not be negative")
+        if self.lifecycle_saves < 0 or self.migrations < 0:
+            raise UsageError("--saves and --migrations must not be negative")
         release = release_of(self.release)
         others = tuple(dict.fromkeys(release_of(name) for name in self.guest_releases))
         if (others or self.driver_domain) and not self.guest:
@@ -98,6 +110,11 @@ class Scenario:
             # (as guests.sh's selftest_bound, and the guest's answer on top)
             tests = len(self.depths_for(ring)) * (self.requests / 50 + 90)
             guest += tests + self.ring_cycles * (self.handshake_timeout + 20)
+        if self.guest and self.stage3 and not self.driver_domain:
+            # lifecycle: each save, restore or migration up to SAVE_BOUND (180 s)
+            # in lifecycle.sh, a reboot and a shutdown boot the guest again
+            moves = self.lifecycle_saves + 2 + self.migrations
+            guest += moves * (2 * 180 + self.handshake_timeout) + 2 * (90 + self.handshake_timeout)
         # each more guest (another release, a driver domain) boots and connects
         more = len(self.guest_releases) + self.driver_domain
         guest += more * (4 * self.handshake_timeout + 150) if self.guest else 0

@@ -18,6 +18,8 @@ export PATH="/bin:/usr/bin:$XEN_BIN"
 . /xbgen/mixed.sh
 # shellcheck source=stage3.sh
 . /xbgen/stage3.sh
+# shellcheck source=lifecycle.sh
+. /xbgen/lifecycle.sh
 # shellcheck source=ring.sh
 . /xbgen/ring.sh
 # shellcheck source=net.sh

@@ -167,6 +167,7 @@ on_command() {
 	rebind) rebind ;;
 	reload) reload ;;
 	selftest) selftest "$key" "$@" ;;
+	selftest-across) selftest_across "$key" "$@" ;;
 	counters) counters "$key" ;;
 	cycle) cycle "$key" "$@" ;;
 	be-up) be_up "$key" "$@" ;;
@@ -180,4 +181,4 @@ guest_boot
 [ "$RING" = 1 ] && enable_grant_debug
 [ "$PINGS" -gt 0 ] && net
 if [ "$ROLE" = backend ]; then backend_role; else frontend_role; fi
-serve_commands
+serve_forever

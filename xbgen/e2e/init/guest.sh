@@ -69,6 +69,62 @@ selftest() {
 	fi
 }
 
+# selftest_across KEY DEVID N C SECONDS: a self-test meant to be cut by a
+# save (lifecycle.sh): it answers KEY-running once started; when it ends it
+# answers KEY: PASS with its figures if every call was answered or failed
+# (ok + bad = requests), none timed out, and the write succeeded or stopped
+# for a device not (yet) connected again (ENOTCONN).
+selftest_across() {
+	file=/sys/kernel/debug/$DEV/$2/selftest
+	echo "$3 $4" 2>/tmp/across.err > "$file" &
+	pid=$!
+	sleep 1
+	report "$1-running" "PASS pid $pid"
+	if ! wait_long "$5" exited "$pid"; then
+		report "$1" "FAIL '$3 $4' still running after $5 s"
+		return
+	fi
+	if wait "$pid"; then err=none; else err=$(cat /tmp/across.err); fi
+	read -r line < "$file"
+	case $err in
+	none) ;;
+	*"not connected"*) err=ENOTCONN ;;
+	*) report "$1" "FAIL writing '$3 $4' to $file: $err; $line"; return ;;
+	esac
+	sent=; ok=; bad=; timeouts=
+	for pair in $line; do
+		case $pair in
+		requests=*) sent=${pair#*=} ;;
+		ok=*) ok=${pair#*=} ;;
+		bad=*) bad=${pair#*=} ;;
+		timeouts=*) timeouts=${pair#*=} ;;
+		esac
+	done
+	if [ "$timeouts" = 0 ] && [ $((ok + bad)) = "$sent" ]; then
+		check "$1" "write=$err $line"
+	else
+		report "$1" "FAIL want ok + bad = requests and timeouts=0, got: $line"
+	fi
+}
+
+# A PV guest's kernel runs /sbin/reboot or /sbin/poweroff when the toolstack
+# asks (xl reboot, xl shutdown); busybox's signal PID 1 (TERM, USR2).  Do
+# what an init does then: the kernel's own restart or power-off, in which
+# xenbus closes each device.
+on_reboot() {
+	echo "XBGEN-GUEST $1 $(now)"
+	"$1" -f
+}
+
+# serve_forever: serve_commands, with PID 1 free to take the toolstack's
+# reboot and power-off signals (a shell runs traps only between commands).
+serve_forever() {
+	trap 'on_reboot reboot' TERM
+	trap 'on_reboot poweroff' USR2
+	serve_commands &
+	while :; do wait; done
+}
+
 # serve_commands: for each "KEY [COMMAND [ARGS...]]" dom0 writes to
 # data/xbgen-cmd, run on_command ARGS... (which the init defines) with $key
 # and $cmd set (COMMAND defaults to KEY); it answers under KEY.  A watch wakes us (no

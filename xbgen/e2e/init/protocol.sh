@@ -10,7 +10,8 @@
 #     devices.sh    device paths and states, modules, connect and close
 #     guests.sh     dom0 asking a guest to do something (data/xbgen-cmd)
 #   trace.sh     xenstored's trace: the state watcher, replies, writes
-#   stage1.sh stage2.sh mixed.sh stage3.sh ring.sh net.sh: one e2e stage each
+#   stage1.sh stage2.sh mixed.sh stage3.sh lifecycle.sh ring.sh net.sh: one
+#                e2e stage each
 #   guest.sh     what every guest init sources: answering dom0's commands
 # dom0-init.sh and guest-init.sh are the e2e run's PID 1s; the hostile
 # frontend test (tests/hostile/) has its own two, on the same library.

@@ -102,6 +102,8 @@ stage3() {
 	end_step "${res#PASS }"
 	selftest_step ring/selftest-after-frontend-reload
 
+	[ "$LIFECYCLE" = 1 ] && lifecycle_stage
+
 	step stage3/destroy
 	run xl destroy "$DOMID"
 	wait_for 10 guest_gone || fail "domain $DOMID still listed after xl destroy"

@@ -231,6 +231,14 @@ def verify(
             "trees; each is an environment move).",
         ),
     ] = 2,
+    saves: Annotated[
+        int,
+        typer.Option(
+            "--saves",
+            help="xl save + restore (or migrate), or xl save -c, of the guest (each is an "
+            "environment move).",
+        ),
+    ] = 1,
     max_states: Annotated[
         int, typer.Option("--max-states", help="Stop (incomplete, exit 1) after this many.")
     ] = 4_000_000,
@@ -257,6 +265,7 @@ def verify(
             (hostile, "--hostile"),
             (faults, "--faults"),
             (calls, "--calls"),
+            (saves, "--saves"),
         ):
             if value < 0:
                 raise UsageError(f"{flag} must be 0 or more")
@@ -269,6 +278,7 @@ def verify(
             steps=steps,
             max_states=max_states,
             calls=calls,
+            saves=saves,
         )
         if replay_file is not None:
             if str(replay_file) == "-":

@@ -79,6 +79,7 @@ CALLER = """// SPDX-License-Identifier: GPL-2.0-only
 
 void xbgen_sim_user_up(void *fdev);
 void xbgen_sim_user_down(void *fdev);
+void xbgen_sim_answered(unsigned long long id);
 int __real_{front}_user_connect(struct {front}_device *fdev);
 void __real_{front}_user_disconnect(struct {front}_device *fdev);
 
@@ -101,10 +102,15 @@ int xbgen_sim_call(void *fdev)
 {{
 	struct {name}_request req;
 	struct {name}_response rsp;
+	int err;
 
 	memset(&req, 0, sizeof(req));
 	/* a caller that sets fields one by one leaves garbage in the padding */
-{fill_pads}	return {front}_call(fdev, &req, &rsp);
+{fill_pads}	err = {front}_call(fdev, &req, &rsp);
+	/* the answer names its request: the backend must not get that one again */
+	if (!err)
+		xbgen_sim_answered(rsp.id);
+	return err;
 }}
 """
 
@@ -118,6 +124,7 @@ HANDLER = """// SPDX-License-Identifier: GPL-2.0-only
 
 void xbgen_sim_handler_enter(void);
 void xbgen_sim_handler_leave(void);
+void xbgen_sim_request(unsigned long long id);
 void __real_{back}_handle(struct {back}_device *bdev,
 	const struct {name}_request *req, struct {name}_response *rsp);
 
@@ -126,7 +133,8 @@ void xbgen_sim_padding_leak(const char *field);
 void __wrap_{back}_handle(struct {back}_device *bdev,
 	const struct {name}_request *req, struct {name}_response *rsp)
 {{
-{check_pads}	xbgen_sim_handler_enter();
+{check_pads}	xbgen_sim_request(req->id);
+	xbgen_sim_handler_enter();
 	__real_{back}_handle(bdev, req, rsp);
 	xbgen_sim_handler_leave();
 }}

@@ -81,7 +81,7 @@ def verify(
         progress(
             f"exploring (bounds: {bounds.env} environment moves, {bounds.hostile} hostile "
             f"write(s), {bounds.faults} fault(s), {bounds.steps} steps per callback, "
-            f"{bounds.calls} call(s))"
+            f"{bounds.calls} call(s), {bounds.saves} save(s))"
         )
     started = time.monotonic()
     # parsed as the explorer prints it: the parsing runs on the other core

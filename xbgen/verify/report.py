@@ -51,7 +51,8 @@ def format_result(result: VerifyResult) -> str:
         f"explored {result.states} states and {result.transitions} transitions in "
         f"{result.seconds:.2f} s ({rate:,.0f} states/s)",
         f"bounds: {_plural(b.env, 'environment move')}, {_plural(b.hostile, 'hostile write')}, "
-        f"{_plural(b.faults, 'fault')}, {b.steps} xenstore accesses per callback",
+        f"{_plural(b.faults, 'fault')}, {b.steps} xenstore accesses per callback, "
+        f"{_plural(b.calls, 'call')}, {_plural(b.saves, 'save')}",
     ]
     for number, (name, what) in PROPERTIES.items():
         verdict = "FAIL" if number in result.findings else "PASS"

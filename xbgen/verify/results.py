@@ -40,6 +40,10 @@ class Bounds:
     # the other; each counts as an environment move.  Two find a lost wake-up on
     # either side: the second request or response is the one whose event is lost.
     calls: int = 2
+    # `xl save` + `xl restore` (or `xl migrate`, the same path in the guest), or
+    # `xl save -c`, of the guest; each counts as an environment move too.  One
+    # makes the default ring graph 1.38 times as large (docs/verify.md).
+    saves: int = 1
 
     def args(self) -> list[str]:
         """The explorer's options for these bounds."""
@@ -50,6 +54,7 @@ class Bounds:
             "--steps", str(self.steps),
             "--max-states", str(self.max_states),
             "--calls", str(self.calls),
+            "--saves", str(self.saves),
         ]  # fmt: skip
 
 

@@ -6,7 +6,10 @@
  * Event channels per domain: an unbound port allocated for a remote domain,
  * an interdomain binding to such a port, irqs bound to ports; closing a port
  * leaves the remote end unbound; lateeoi channels stay masked from an event
- * until its EOI.
+ * until its EOI.  After a save the guest's irqs stay (xen_irq_resume()) but
+ * their event channels went with the old domain (port 0 here, as Linux's
+ * invalid evtchn): unbinding one closes nothing, notifying on it does
+ * nothing, and no event reaches it.
  */
 #include "sim_internal.h"
 
@@ -210,8 +213,13 @@ void unbind_from_irqhandler(unsigned int irq, void *dev_id)
 		return;
 	}
 	p = q->port;
-	trace("%s unbinds irq %u", d->name, irq);
 	memset(q, 0, sizeof(*q));
+	if (!p) {
+		trace("%s unbinds irq %u (its event channel went with the old domain)", d->name,
+		      irq);
+		return;
+	}
+	trace("%s unbinds irq %u", d->name, irq);
 	w.ports[dom_index(d)][p].irq = -1;
 	close_port(d, p);
 }
@@ -234,6 +242,11 @@ void notify_remote_via_irq(int irq)
 	q = irq < 0 ? NULL : irq_of(d, (unsigned int)irq);
 	if (!q) {
 		violate(PROP_RESOURCES, "%s notifies via irq %d, which is not bound", me(), irq);
+		return;
+	}
+	if (!q->port) {
+		trace("%s notifies via irq %d: its event channel went with the old domain", d->name,
+		      irq);
 		return;
 	}
 	trace("%s notifies the other end (irq %d)", d->name, irq);
@@ -290,7 +303,7 @@ static int pending_irq(struct dom *d)
 	for (i = 0; i < MAX_IRQS; i++) {
 		struct irqrec *q = &w.irqs[di][i];
 
-		if (q->used && !q->disabled && !q->masked && w.ports[di][q->port].pending)
+		if (q->used && q->port && !q->disabled && !q->masked && w.ports[di][q->port].pending)
 			return i;
 	}
 	return -1;

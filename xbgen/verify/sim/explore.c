@@ -438,7 +438,8 @@ static int replay_verbose(const struct sim_limits *lim, char **argv, int argc)
 
 int main(int argc, char **argv)
 {
-	struct sim_limits lim = { .env = 4, .hostile = 1, .faults = 1, .steps = 64, .calls = 2 };
+	struct sim_limits lim = { .env = 4, .hostile = 1, .faults = 1, .steps = 64, .calls = 2,
+				  .saves = 0 };
 	int max_states = 4000000, i;
 
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
@@ -464,6 +465,8 @@ int main(int argc, char **argv)
 			lim.steps = v;
 		else if (!strcmp(argv[i], "--calls"))
 			lim.calls = v;
+		else if (!strcmp(argv[i], "--saves"))
+			lim.saves = v;
 		else if (!strcmp(argv[i], "--max-states"))
 			max_states = v;
 		else

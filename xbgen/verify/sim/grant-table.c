@@ -5,6 +5,13 @@
  * A grant table per domain: a granted page can be mapped by the domain it
  * is granted to; ending a grant that is still mapped is deferred until the
  * mapping goes, and the page lives until then.
+ *
+ * A save (toolstack.c) gives the guest a fresh table: Xen's entries of the
+ * old domain go with it, but for those dom0 still maps (a zombie entry,
+ * kept until dom0 unmaps it, invisible to the guest); the guest's own
+ * bookkeeping of its references stays (Linux's free list is guest memory):
+ * a reference of the old incarnation reads as not in use, so ending it
+ * succeeds at once, and it can no longer be mapped.
  */
 #include "sim_internal.h"
 
@@ -19,12 +26,32 @@ static int page_granted(const unsigned char *page, int only_active)
 	return 0;
 }
 
+/* The owner's own record of @ref (not an old domain's zombie entry). */
 static struct grant *find_grant(int owner, uint32_t ref)
 {
 	int i;
 
 	for (i = 0; i < MAX_GRANTS; i++)
-		if (w.grants[i].used && w.grants[i].owner == owner && w.grants[i].ref == ref)
+		if (w.grants[i].used && w.grants[i].owner == owner && w.grants[i].ref == ref &&
+		    !w.grants[i].zombie)
+			return &w.grants[i];
+	return NULL;
+}
+
+/* The owner's incarnation now: dom0 is never saved. */
+static unsigned char grant_gen(int owner)
+{
+	return owner == SIM_DOMU ? w.gen : 0;
+}
+
+/* The entry a mapping of @owner's incarnation @gen holds. */
+static struct grant *find_mapped(int owner, uint32_t ref, unsigned char gen)
+{
+	int i;
+
+	for (i = 0; i < MAX_GRANTS; i++)
+		if (w.grants[i].used && w.grants[i].owner == owner && w.grants[i].ref == ref &&
+		    w.grants[i].gen == gen && w.grants[i].maps)
 			return &w.grants[i];
 	return NULL;
 }
@@ -65,6 +92,8 @@ static int grant_page(struct dom *d, int to, unsigned char *page, uint32_t *ref)
 	w.grants[slot].module = cur_t ? (unsigned char)cur_t->in_module : 0;
 	w.grants[slot].to = to;
 	w.grants[slot].page = page;
+	w.grants[slot].gen = grant_gen(dom_index(d));
+	w.grants[slot].zombie = 0;
 	*ref = r;
 	trace("%s grants a page to dom%d: grant %u", d->name, to, r);
 	return 0;
@@ -89,6 +118,12 @@ static void end_grant(uint32_t ref)
 	if (!g || g->used != 1) {
 		violate(PROP_RESOURCES, "%s ends grant %u, which %s", me(), ref,
 			g ? "it has already ended (ended twice)" : "is not granted");
+		return;
+	}
+	if (g->gen != grant_gen(g->owner)) {
+		trace("%s ends grant %u: the old domain's, not in use in the new table", d->name,
+		      ref);
+		grant_drop(g);
 		return;
 	}
 	if (g->maps) {

@@ -30,6 +30,8 @@ static const char *const move_names[] = {
 	[MV_EVENT_BACK] = "domU sends an event",
 	[MV_EVENT_FRONT] = "dom0 sends an event",
 	[MV_CALL] = "a domU program calls the frontend",
+	[MV_SAVE] = "xl save + xl restore of the guest (or xl migrate)",
+	[MV_CHECKPOINT] = "xl save -c of the guest (checkpoint: suspend, cancelled)",
 	[MV_TOOLSTACK] = "toolstack step",
 	[MV_TIMEOUT] = "toolstack times out",
 	[MV_WAIT_TIMEOUT] = "a wait times out",
@@ -91,7 +93,7 @@ static struct dom *move_dom(int move)
  */
 static int runs(struct dom *d)
 {
-	return d->alive && !(d == fe() && w.hostile_used);
+	return d->alive && !(d == fe() && (w.hostile_used || w.paused));
 }
 
 static int idle(struct dom *d)
@@ -226,6 +228,9 @@ static struct thread *timed_waiter(struct dom **dp)
 		for (k = 0; k < SIM_NTH; k++) {
 			struct thread *t = &w.dom[i].th[k];
 
+			/* a frozen task's wait does not end (time is not modelled) */
+			if (w.frozen && t == &fe()->th[TH_USER])
+				continue;
 			if (t->act != ACT_NONE && !t->dead && t->block && t->timeout &&
 			    !thread_runnable(&w.dom[i], t)) {
 				if (dp)
@@ -307,18 +312,25 @@ static int enabled_nontimeout(int move)
 		return !w.script && (w.flags & SF_ACTIVATED) && !(w.flags & SF_DEACT) &&
 		       env_left();
 	case MV_DESTROY:
-		return fe()->alive && !w.script && env_left();
+		return fe()->alive && !w.script && !w.saving && env_left();
+	case MV_SAVE:
+	case MV_CHECKPOINT:
+		/* do_suspend() runs in the guest's xenwatch thread: when it is free */
+		return idle(fe()) && !w.saving && !w.script && fe()->loaded && fe()->dev &&
+		       fe()->dev->bound && (w.flags & SF_ACTIVATED) && !(w.flags & SF_DEACT) &&
+		       w.saves_used < lim.saves && env_left();
 	case MV_EVENT_BACK:
 		/* a request, or a spurious event: the frontend's side signals */
 		return runs(fe()) && env_left() && signal_port_of(fe()) >= 0;
 	case MV_EVENT_FRONT:
 		return runs(be()) && env_left() && signal_port_of(be()) >= 0;
 	case MV_CALL:
-		return xbgen_sim_call && w.user_fdev && runs(fe()) && w.calls_used < lim.calls &&
+		return xbgen_sim_call && w.user_fdev && runs(fe()) && !w.frozen &&
+		       w.calls_used < lim.calls &&
 		       env_left() && fe()->th[TH_USER].act == ACT_NONE;
 	case MV_USER_DOMU:
 		t = &fe()->th[TH_USER];
-		return runs(fe()) && t->act != ACT_NONE && !t->dead && thread_runnable(fe(), t);
+		return runs(fe()) && !w.frozen && t->act != ACT_NONE && !t->dead && thread_runnable(fe(), t);
 	case MV_TOOLSTACK:
 		return toolstack_ready();
 	case MV_WATCH_DOM0:
@@ -416,6 +428,13 @@ int sim_apply(int move)
 	case MV_DESTROY:
 		w.env_used++;
 		destroy_guest();
+		break;
+	case MV_SAVE:
+	case MV_CHECKPOINT:
+		w.env_used++;
+		w.saves_used++;
+		w.saving = move == MV_SAVE ? 1 : 2;
+		start(fe(), TH_MAIN, ACT_SAVE);
 		break;
 	case MV_EVENT_BACK:
 	case MV_EVENT_FRONT: {
@@ -549,6 +568,8 @@ int sim_apply(int move)
 		check_leaks();
 	if (!w.prop)
 		check_released();
+	if (!w.prop)
+		check_restored();
 	if (!(w.flags & SF_WAS_CONN) && both_connected())
 		w.flags |= SF_WAS_CONN;
 	if ((w.flags & (SF_DEACT | SF_FE_CLOSED)) == SF_DEACT &&

@@ -187,10 +187,16 @@ static void check_resources(struct dom *d, int module, const char *when)
 	int di = dom_index(d), i, n;
 	uint32_t ref = 0;
 
-	for (i = 0; i < MAX_IRQS; i++)
-		if (w.irqs[di][i].used && w.irqs[di][i].module == module)
-			violate(PROP_RESOURCES, "leak: irq %d of the %s (event channel %d) is still "
-				"bound %s", IRQ_BASE + i, d->side, w.irqs[di][i].port, when);
+	for (i = 0; i < MAX_IRQS; i++) {
+		char chan[48] = "its event channel went with the old domain";
+
+		if (!w.irqs[di][i].used || w.irqs[di][i].module != module)
+			continue;
+		if (w.irqs[di][i].port)
+			snprintf(chan, sizeof(chan), "event channel %d", w.irqs[di][i].port);
+		violate(PROP_RESOURCES, "leak: irq %d of the %s (%s) is still bound %s",
+			IRQ_BASE + i, d->side, chan, when);
+	}
 	for (i = 1; i < MAX_PORTS; i++)
 		if (w.ports[di][i].state != P_FREE && w.ports[di][i].module == module)
 			violate(PROP_RESOURCES, "leak: event channel %d of the %s is still open %s",
@@ -272,11 +278,16 @@ static void check_released(void)
 		if (st != XenbusStateClosed && st != -1)
 			continue;
 		snprintf(how, sizeof(how), "%s", st == -1 ? "its directory is gone" : "it is Closed");
-		for (j = 0; j < MAX_IRQS; j++)
-			if (w.irqs[di][j].used && !w.irqs[di][j].module)
-				violate(PROP_RELEASED, "the %s still has irq %d (event channel %d) bound "
-					"once %s and quiet", d->side, IRQ_BASE + j, w.irqs[di][j].port,
-					how);
+		for (j = 0; j < MAX_IRQS; j++) {
+			char chan[48] = "its event channel went with the old domain";
+
+			if (!w.irqs[di][j].used || w.irqs[di][j].module)
+				continue;
+			if (w.irqs[di][j].port)
+				snprintf(chan, sizeof(chan), "event channel %d", w.irqs[di][j].port);
+			violate(PROP_RELEASED, "the %s still has irq %d (%s) bound once %s and quiet",
+				d->side, IRQ_BASE + j, chan, how);
+		}
 		for (j = 1; j < MAX_PORTS; j++)
 			if (w.ports[di][j].state != P_FREE && !w.ports[di][j].module)
 				violate(PROP_RELEASED, "the %s still has event channel %d open once %s "
@@ -289,6 +300,36 @@ static void check_released(void)
 		if (n)
 			violate(PROP_RELEASED, "the %s still maps %d ring(s) of the other domain once "
 				"%s and quiet", d->side, n, how);
+	}
+}
+
+/*
+ * After a save: once the guest's device is Connected again and its drivers
+ * are quiet, nothing of the connection before the save is left: no irq
+ * whose event channel went with the old domain (one irq per device), no
+ * grant of the old domain's table never ended (its ring page with it).
+ * (With no device bound, check_leaks() counts them as any other.)
+ */
+static void check_restored(void)
+{
+	struct dom *d = fe();
+	int i, di = SIM_DOMU;
+
+	if (!(w.flags & SF_SAVED) || !runs(d) || w.saving || !d->dev || !d->dev->bound ||
+	    d->dev->xb.state != XenbusStateConnected || !drivers_quiet())
+		return;
+	for (i = 0; i < MAX_IRQS; i++)
+		if (w.irqs[di][i].used && !w.irqs[di][i].port)
+			violate(PROP_RESOURCES, "leak: irq %d of the frontend, bound before the save, is "
+				"still bound once the device is Connected again (its event channel "
+				"went with the old domain: one irq per device)", IRQ_BASE + i);
+	for (i = 0; i < MAX_GRANTS; i++) {
+		struct grant *g = &w.grants[i];
+
+		if (g->used == 1 && g->owner == di && !g->zombie && g->gen != w.gen)
+			violate(PROP_RESOURCES, "leak: grant %u of the frontend, granted before the "
+				"save, is never ended once the device is Connected again (its ring "
+				"page with it)", g->ref);
 	}
 }
 

@@ -204,6 +204,35 @@ void xbgen_sim_padding_leak(const char *field)
 		"frontend sends its caller's stack bytes to the other domain", field);
 }
 
+/*
+ * The guest program's call returned 0 with the answer to request @id; the
+ * backend's handler is called for request @id.  A request whose answer the
+ * caller already has must not reach the backend again (a frontend that
+ * re-issues its requests after a restore must re-issue only those still
+ * unanswered: the second answer would land on a free or reused slot).
+ */
+void xbgen_sim_answered(unsigned long long id)
+{
+	if (w.nanswered == (int)(sizeof(w.answered) / sizeof(w.answered[0]))) {
+		memmove(w.answered, w.answered + 1, sizeof(w.answered) - sizeof(w.answered[0]));
+		w.nanswered--;
+	}
+	w.answered[w.nanswered++] = id;
+}
+
+void xbgen_sim_request(unsigned long long id)
+{
+	int i;
+
+	if (w.flags & SF_TAINTED)
+		return;
+	for (i = 0; i < w.nanswered; i++)
+		if (w.answered[i] == id)
+			violate(PROP_CALLS, "the backend receives request %#llx again after the guest "
+				"program had its answer: the frontend sent an answered request a "
+				"second time", id);
+}
+
 void xbgen_sim_handler_enter(void)
 {
 	struct thread *t = cur_t;
@@ -249,6 +278,9 @@ static void trampoline(void)
 		break;
 	case ACT_RMMOD:
 		act_rmmod(d);
+		break;
+	case ACT_SAVE:
+		act_save(d);
 		break;
 	case ACT_WORK:
 		trace("%s: a work item runs", d->name);
@@ -441,6 +473,8 @@ static int thread_runnable(struct dom *d, struct thread *t)
 		return ((const struct thread *)t->block_on)->act == ACT_NONE;
 	case BLK_WQFLUSH:
 		return !wq_busy(d, t->block_on);
+	case BLK_PAUSED:
+		return !w.paused;
 	default:	/* BLK_HANDLER: a sleeping handler may wake at any time */
 		return 1;
 	}
@@ -457,6 +491,7 @@ static const char *block_name(int block)
 	case BLK_USER: return "the disconnect hook";
 	case BLK_HANDLER: return "the backend's user handler";
 	case BLK_WQFLUSH: return "flush_workqueue()";
+	case BLK_PAUSED: return "the suspend hypercall (paused)";
 	default: return "?";
 	}
 }

@@ -48,6 +48,8 @@ enum sim_move {
 	MV_EVENT_BACK,		/* the guest signals its event channel */
 	MV_EVENT_FRONT,		/* dom0 signals its event channel */
 	MV_CALL,		/* a program in the guest calls NAMEfront_call() */
+	MV_SAVE,		/* xl save + xl restore -p + re-plug + unpause (xl migrate) */
+	MV_CHECKPOINT,		/* xl save -c: the guest suspends, the suspend is cancelled */
 	MV_TOOLSTACK, MV_TIMEOUT, MV_WAIT_TIMEOUT,
 	MV_GRACE,		/* deactivate.sh's grace period for the other end ends */
 	MV_WATCH_DOM0, MV_WATCH_DOMU, MV_RUN_DOM0, MV_RUN_DOMU,
@@ -70,6 +72,7 @@ struct sim_limits {
 	int faults;	/* failed xenstore writes / allocations / conflicts */
 	int steps;	/* xenstore accesses inside one callback */
 	int calls;	/* calls of the frontend's API by a guest program */
+	int saves;	/* xl save + restore (or migrate), or xl save -c, of the guest */
 };
 
 /* What the explorer needs to know about a configuration. */
@@ -99,6 +102,7 @@ struct sim_summary {
 #define SF_WAS_CONN	0x2000	/* both ends have been Connected */
 #define SF_FAULT	0x4000	/* a planted fault (not hostile) happened */
 #define SF_LATE		0x8000	/* a timer fired on a legal schedule with both drivers bound */
+#define SF_SAVED	0x10000	/* the guest was saved and restored (or migrated) */
 
 /* world.c */
 void sim_init(void);

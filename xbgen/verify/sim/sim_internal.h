@@ -61,6 +61,7 @@
 #include <linux/bitops.h>
 #include <linux/completion.h>
 #include <linux/debugfs.h>
+#include <linux/freezer.h>
 #include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/interrupt.h>
@@ -132,6 +133,8 @@ void xbgen_sim_user_up(void *fdev);
 void xbgen_sim_user_down(void *fdev);
 /* A ring tree's backend handler: the linker wraps NAMEback_handle() with these. */
 void xbgen_sim_handler_enter(void);
+void xbgen_sim_answered(unsigned long long id);
+void xbgen_sim_request(unsigned long long id);
 void xbgen_sim_padding_leak(const char *field);
 void xbgen_sim_handler_leave(void);
 
@@ -169,13 +172,13 @@ extern char __xbgen_drivers_end[] __attribute__((weak));
 enum { EV_BUS = 1, EV_OTHEREND = 2 };
 enum {
 	ACT_NONE, ACT_WATCH, ACT_BIND, ACT_UNBIND, ACT_INSMOD, ACT_RMMOD, ACT_WORK, ACT_IRQ,
-	ACT_CALL,
+	ACT_CALL, ACT_SAVE,
 };
 /* TH_WORK2: a second worker, which starts an item while the first one sleeps (cmwq) */
 enum { TH_MAIN, TH_WORK, TH_IRQ, TH_USER, TH_WORK2, SIM_NTH };
 enum {
 	BLK_NONE, BLK_MUTEX, BLK_WORK, BLK_FLUSH, BLK_WAITQ, BLK_COMPLETION, BLK_USER, BLK_HANDLER,
-	BLK_WQFLUSH,
+	BLK_WQFLUSH, BLK_PAUSED,
 };
 enum { DEC_NONE, DEC_ALLOC, DEC_COMMIT };
 enum { K_MEM, K_PAGES, K_SIM, K_DEV };	/* K_DEV: a removed device kept by get_device() */
@@ -267,10 +270,18 @@ struct grant {
 	unsigned char module;
 	int to;				/* domid it is granted to */
 	unsigned char *page;
+	/*
+	 * The incarnation of the owner whose grant table holds the entry (a
+	 * save makes a new one); a guest's grant of an older one is stale:
+	 * Xen's entry went with the old domain, ending it succeeds at once.
+	 */
+	unsigned char gen;
+	unsigned char zombie;		/* the old domain's entry, kept while dom0 maps it */
 };
 
 struct mapping {
 	unsigned char used, dom, owner, n, module;
+	unsigned char gen;		/* the owner's incarnation the grants are of */
 	uint32_t refs[RING_PAGES_MAX];
 	void *vaddr;
 };
@@ -347,6 +358,12 @@ static struct {
 	int pc;
 	unsigned int flags;
 	int env_used, hostile_used, faults_used;
+	/* saves: how many; 1 save, 2 checkpoint while one runs; the guest paused; its tasks frozen */
+	int saves_used, saving, paused, frozen;
+	unsigned char gen;		/* the guest's incarnation: one more per restore */
+	/* request ids whose answers the guest program got since the frontend was bound */
+	int nanswered;
+	uint64_t answered[4];
 	int last_env;			/* the last move was the environment's */
 	int last_hostile;
 	int prop;
@@ -408,6 +425,7 @@ static int both_connected(void);
 static void check_blocked(void);
 static void check_leaks(void);
 static void check_released(void);
+static void check_restored(void);
 
 /* sched.c */
 static void yield(void);
@@ -461,6 +479,7 @@ static void act_bus(struct dom *d);
 static void act_otherend(struct dom *d);
 static void act_insmod(struct dom *d);
 static void act_rmmod(struct dom *d);
+static void act_save(struct dom *d);
 
 /* xenbus_client.c */
 static void core_switch(struct simdev *sd, enum xenbus_state state, int depth);
@@ -468,6 +487,8 @@ static void core_switch(struct simdev *sd, enum xenbus_state state, int depth);
 /* grant-table.c */
 static int page_granted(const unsigned char *page, int only_active);
 static struct grant *find_grant(int owner, uint32_t ref);
+static struct grant *find_mapped(int owner, uint32_t ref, unsigned char gen);
+static unsigned char grant_gen(int owner);
 static int count_grants(int owner, int module, uint32_t *first);
 static int grant_page(struct dom *d, int to, unsigned char *page, uint32_t *ref);
 static void grant_drop(struct grant *g);
@@ -513,6 +534,7 @@ static void toolstack_run(int script);
 static void toolstack_step(int forced);
 static int activate_refused(void);
 static void destroy_guest(void);
+static void save_guest(void);
 
 /* moves.c */
 static int runs(struct dom *d);

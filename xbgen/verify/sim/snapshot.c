@@ -281,7 +281,7 @@ static uint64_t hash_xen(uint64_t h)
 			continue;
 		h = hmix(h, (uint64_t)g->ref << 32 | (uint64_t)g->used << 24 |
 			   (uint64_t)g->owner << 16 | (uint64_t)g->maps << 8 | g->module);
-		h = hmix(h, (uint64_t)g->to);
+		h = hmix(h, (uint64_t)g->to | (uint64_t)g->gen << 32 | (uint64_t)g->zombie << 40);
 		h = hash_word(h, (uint64_t)(uintptr_t)g->page);
 	}
 	for (i = 0; i < MAX_MAPS; i++) {
@@ -290,7 +290,7 @@ static uint64_t hash_xen(uint64_t h)
 		if (!m->used)
 			continue;
 		h = hmix(h, 0x3000 + (uint64_t)(m->dom << 16 | m->owner << 8 | m->n) +
-			   ((uint64_t)m->module << 32));
+			   ((uint64_t)m->module << 32) + ((uint64_t)m->gen << 40));
 		for (j = 0; j < m->n; j++)
 			h = hmix(h, m->refs[j]);
 		h = hash_word(h, (uint64_t)(uintptr_t)m->vaddr);
@@ -379,6 +379,10 @@ static uint64_t world_hash(int with_activities)
 	h = hmix(h, (uint64_t)(w.env_used | w.hostile_used << 8 | w.faults_used << 16 |
 			      w.calls_used << 24));
 	h = hash_word(h, (uint64_t)(uintptr_t)w.user_fdev);
+	h = hmix(h, (uint64_t)(w.saves_used | w.saving << 8 | w.paused << 12 | w.frozen << 13 |
+			      w.gen << 16) | (uint64_t)w.nanswered << 32);
+	for (i = 0; i < w.nanswered; i++)
+		h = hmix(h, w.answered[i]);
 	h = hash_xen(h);
 	spans_of_world(&t);
 	h = hash_drivers(&t, h);

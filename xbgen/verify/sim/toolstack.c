@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * xbgen verify: the toolstack in dom0: activate.sh and deactivate.sh step
- * by step, as the configuration file lists their xenstore operations, and
- * `xl destroy` of the guest.
+ * by step, as the configuration file lists their xenstore operations,
+ * `xl destroy` of the guest, and `xl save` + `xl restore -p` of it (or `xl
+ * migrate`, the same path in the guest) with the re-plug that follows.
  */
 #include "sim_internal.h"
 
-enum { OP_WRITE, OP_RM, OP_ABSENT, OP_NO_STALE, OP_SKIP_DONE, OP_WAIT_CLOSED };
+enum {
+	OP_WRITE, OP_RM, OP_ABSENT, OP_NO_STALE, OP_SKIP_DONE, OP_WAIT_CLOSED,
+	OP_WAIT_NO_BACKEND, OP_UNPAUSE,
+};
 
 struct op {
 	int kind;
@@ -21,7 +25,8 @@ struct script {
 	int nops;
 };
 
-static struct script scripts[3];	/* none, activate.sh, deactivate.sh */
+/* none, activate.sh, deactivate.sh, the re-plug after a restore */
+static struct script scripts[4];
 
 static int fe_done(void)
 {
@@ -52,6 +57,8 @@ static struct op *cur_op(void)
  */
 static int wait_ready(const struct op *op)
 {
+	if (op->kind == OP_WAIT_NO_BACKEND)
+		return !be()->dev;
 	return op->kind != OP_WAIT_CLOSED || (fe_done() && be_done());
 }
 
@@ -66,7 +73,7 @@ static int toolstack_grace(void)
 
 static void script_end(void)
 {
-	if (w.script == 1)
+	if (w.script == 1 || w.script == 3)
 		w.flags |= SF_ACTIVATED;
 	else if (w.script == 2)
 		w.flags |= SF_DEACT_DONE;
@@ -114,6 +121,18 @@ static void toolstack_step(int forced)
 			break;
 		case OP_ABSENT:
 		case OP_NO_STALE:
+			break;
+		case OP_WAIT_NO_BACKEND:
+			if (forced) {
+				trace("toolstack: the old backend device is still there, plugging anyway");
+				w.flags |= SF_FORCED;
+			} else {
+				trace("toolstack: the old backend device is gone");
+			}
+			break;
+		case OP_UNPAUSE:
+			trace("toolstack: xl unpause: the guest resumes");
+			w.paused = 0;
 			break;
 		case OP_WAIT_CLOSED:
 			if (forced) {
@@ -186,6 +205,7 @@ static void destroy_guest(void)
 	d->nworks = 0;
 	d->txn = NULL;
 	w.user_fdev = NULL;
+	w.nanswered = 0;
 	if (d->dev)
 		arena_free(d->dev, sizeof(*d->dev));
 	d->dev = NULL;
@@ -236,9 +256,92 @@ static void destroy_guest(void)
 }
 
 /*
+ * `xl save` (or the source side of `xl migrate`) once the guest has
+ * suspended (act_save()): the old domain is destroyed.  Unlike `xl
+ * destroy`, the guest's memory lives on in the new domain (`xl restore
+ * -p`), the same domid here: its heap, its device, its threads (frozen,
+ * a call in flight where it was), its irqs, its bookkeeping of grant
+ * references.  What was Xen's goes: the event channels (dom0's ends go back
+ * to unbound; the guest's irqs keep no event channel), the grant table (a
+ * grant dom0 still maps stays as the old domain's entry until dom0 unmaps
+ * it: the zombie domain), the old domain's xenstore home and watches.
+ * Then the toolstack re-plugs (scripts[3]) and unpauses the guest.
+ */
+static void save_guest(void)
+{
+	struct dom *d = fe();
+	int di = SIM_DOMU, i, k;
+
+	w.paused = 1;
+	w.flags |= SF_SAVED;
+	for (i = 1; i < MAX_PORTS; i++) {
+		struct port *x = &w.ports[di][i];
+
+		if (x->state == P_FREE)
+			continue;
+		if (x->irq >= 0) {
+			w.irqs[di][x->irq].port = 0;
+			w.irqs[di][x->irq].masked = 0;
+		}
+		close_port(d, i);
+	}
+	for (i = 0; i < MAX_GRANTS; i++) {
+		struct grant *g = &w.grants[i];
+
+		if (!g->used || g->owner != di || g->zombie || !g->maps)
+			continue;
+		if (g->used == 2) {
+			/* ended by the guest, kept for dom0's mapping: the old domain's now */
+			g->zombie = 1;
+			continue;
+		}
+		for (k = 0; k < MAX_GRANTS && w.grants[k].used; k++)
+			;
+		if (k == MAX_GRANTS)
+			sim_limit("more than %d grants", MAX_GRANTS);
+		w.grants[k] = *g;
+		w.grants[k].used = 2;
+		w.grants[k].zombie = 1;
+		g->maps = 0;
+	}
+	w.gen++;
+	trace("xl save: the old domain goes; removing %s", fe_home);
+	xs_rm(fe_home);
+	toolstack_run(3);
+}
+
+/*
  * The configuration `xbgen verify` writes: the device's paths and the
  * toolstack's scripts, op by op, as read from activate.sh/deactivate.sh.
  */
+/*
+ * The re-plug after `xl restore -p`: the toolstack removes the dead
+ * domain's backend directory (activate.sh does, for domains that no longer
+ * exist), waits for dom0's backend device of it to go (the model has one
+ * backend device: with the same domid the new one has the same paths),
+ * runs activate.sh's writes for the new domain, then `xl unpause`.
+ */
+static void restore_script(void)
+{
+	struct script *a = &scripts[1], *r = &scripts[3];
+	int i, last = 2;
+
+	r->nops = 0;
+	r->ops[r->nops++] = (struct op){ .kind = OP_RM, .step = 0 };
+	snprintf(r->ops[0].path, SIM_PATH, "%s", be_dir);
+	r->ops[r->nops++] = (struct op){ .kind = OP_WAIT_NO_BACKEND, .step = 1 };
+	for (i = 0; i < a->nops && r->nops < 31; i++) {
+		if (a->ops[i].kind != OP_WRITE && a->ops[i].kind != OP_RM)
+			continue;
+		r->ops[r->nops] = a->ops[i];
+		r->ops[r->nops].step = a->ops[i].step + 2;
+		if (r->ops[r->nops].step > last)
+			last = r->ops[r->nops].step;
+		r->nops++;
+	}
+	r->ops[r->nops++] = (struct op){ .kind = OP_UNPAUSE, .step = last + 1 };
+}
+
 int sim_load_config(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -298,6 +401,7 @@ int sim_load_config(const char *path)
 	snprintf(be_home, sizeof(be_home), "/local/domain/%d", bedom_id);
 	snprintf(fe_bus, sizeof(fe_bus), "%s/device", fe_home);
 	snprintf(be_bus, sizeof(be_bus), "%s/backend", be_home);
+	restore_script();
 	return fe_dir[0] && be_dir[0] && scripts[1].nops && scripts[2].nops ? 0 : -1;
 bad:
 	fprintf(stderr, "xbgen-sim: bad config line: %s\n", line);

@@ -44,6 +44,7 @@ static const char *act_name(int act)
 	case ACT_WORK: return "work item";
 	case ACT_IRQ: return "interrupt handler";
 	case ACT_CALL: return "program's call";
+	case ACT_SAVE: return "suspend (do_suspend)";
 	default: return "thread";
 	}
 }

@@ -220,7 +220,7 @@ int xenbus_map_ring_valloc(struct xenbus_device *dev, grant_ref_t *gnt_refs,
 	owner = dom_by_id(dev->otherend_id);
 	for (i = 0; i < nr_grefs; i++) {
 		g[i] = owner && owner != d ? find_grant(dom_index(owner), gnt_refs[i]) : NULL;
-		if (!g[i] || g[i]->to != d->id ||
+		if (!g[i] || g[i]->to != d->id || g[i]->gen != grant_gen(g[i]->owner) ||
 		    (i && g[i]->page != g[0]->page + i * XEN_PAGE_SIZE)) {
 			trace("%s: mapping grant %u of dom%d fails: it is not granted to it",
 			      d->name, gnt_refs[i], dev->otherend_id);
@@ -244,6 +244,7 @@ int xenbus_map_ring_valloc(struct xenbus_device *dev, grant_ref_t *gnt_refs,
 	m->owner = (unsigned char)dom_index(owner);
 	m->n = (unsigned char)nr_grefs;
 	m->module = (unsigned char)cur_t->in_module;
+	m->gen = g[0]->gen;
 	for (i = 0; i < nr_grefs; i++) {
 		m->refs[i] = gnt_refs[i];
 		g[i]->maps++;
@@ -277,13 +278,14 @@ int xenbus_unmap_ring_vfree(struct xenbus_device *dev, void *vaddr)
 	}
 	trace("%s unmaps grant %u of dom%d", d->name, m->refs[0], w.dom[m->owner].id);
 	for (i = 0; i < m->n; i++) {
-		struct grant *g = find_grant(m->owner, m->refs[i]);
+		struct grant *g = find_mapped(m->owner, m->refs[i], m->gen);
 
-		if (g && g->maps) {
+		if (g) {
 			g->maps--;
 			if (g->used == 2 && !g->maps) {
-				trace("dom%d's deferred end of grant %u completes",
-				      w.dom[g->owner].id, g->ref);
+				trace("dom%d's deferred end of grant %u completes%s",
+				      w.dom[g->owner].id, g->ref,
+				      g->zombie ? " (the old domain's entry goes)" : "");
 				grant_drop(g);
 			}
 		}

@@ -233,6 +233,8 @@ static void act_remove(struct dom *d)
 	sd->drvdata = NULL;
 	sd->bound = 0;
 	sd->have_otherend = 0;
+	if (d == fe())
+		w.nanswered = 0;	/* a new binding numbers its requests afresh */
 	cur_t->core++;
 	if (!drv->allow_rebind) {
 		core_switch(sd, XenbusStateClosed, 0);
@@ -346,4 +348,77 @@ static void act_rmmod(struct dom *d)
 		violate(PROP_SAFE, "the %s module unloaded with its driver still registered",
 			d->side);
 	d->loaded = 0;
+}
+
+/*
+ * `xl save` / `xl migrate` (or `xl save -c`, w.saving == 2) from the guest's
+ * side, run where Linux runs it: do_suspend() (drivers/xen/manage.c) in
+ * the xenwatch thread, from the shutdown watch.  User tasks are frozen
+ * (a call in flight stays where it is); dpm_suspend: xenbus_dev_suspend()
+ * calls the driver's .suspend, if any; the suspend hypercall returns in
+ * the new domain once the toolstack has re-plugged and unpaused it (or at
+ * once, cancelled, for a checkpoint: xenbus_dev_cancel() does nothing);
+ * then xs_resume() and dpm_resume: xenbus_dev_resume() talks to the other
+ * end again (drops the otherend watch and its queued events, re-reads the
+ * backend's path and id), sets dev->state to Initialising in memory only,
+ * calls the driver's .resume, if any, and watches the other end again,
+ * which fires once.  Then the tasks thaw.
+ */
+static void act_save(struct dom *d)
+{
+	struct simdev *sd = d->dev;
+	char path[SIM_PATH * 2];
+	const char *other;
+	int err = 0, id;
+
+	w.frozen = 1;
+	trace("%s: do_suspend(): tasks frozen", d->name);
+	if (sd && sd->bound && d->drv->suspend) {
+		trace("%s: %s suspend(%s)", d->name, d->side, sd->nodename);
+		err = d->drv->suspend(&sd->xb);
+		if (err)
+			trace("%s: suspend failed: %d", d->name, err);
+	}
+	if (w.saving == 2) {
+		trace("%s: the suspend is cancelled (checkpoint): xenbus_dev_cancel() does nothing",
+		      d->name);
+		goto thaw;
+	}
+	save_guest();
+	block_on(BLK_PAUSED, NULL, 0, "the suspend hypercall");
+	trace("%s: resumed in the new domain", d->name);
+	sd = d->dev;
+	if (!sd || !sd->bound || !d->drv)
+		goto thaw;
+	/* talk_to_otherend() */
+	cur_t->core++;
+	sd->watching = 0;
+	drop_events(d, EV_OTHEREND);
+	xs_point(0);
+	snprintf(path, sizeof(path), "%s/backend", sd->nodename);
+	other = xs_read(path);
+	err = xs_read_int(sd->nodename, "backend-id", &id);
+	step_result(other ? (long)strlen(other) : -1);
+	cur_t->core--;
+	if (!other || err) {
+		trace("%s: resume (talk_to_otherend) failed", d->name);
+		goto thaw;
+	}
+	snprintf(sd->otherend, SIM_PATH, "%s", other);
+	sd->xb.otherend_id = id;
+	sd->xb.state = XenbusStateInitialising;
+	if (d->drv->resume) {
+		trace("%s: %s resume(%s)", d->name, d->side, sd->nodename);
+		err = d->drv->resume(&sd->xb);
+		if (err) {
+			trace("%s: resume failed: %d", d->name, err);
+			goto thaw;
+		}
+	}
+	sd->watching = 1;
+	enqueue(d, EV_OTHEREND);
+thaw:
+	w.saving = 0;
+	w.frozen = 0;
+	trace("%s: tasks thawed", d->name);
 }

@@ -31,7 +31,8 @@ static void enqueue(struct dom *d, int ev)
 	 * so two otherend events are kept; a third could only repeat what the
 	 * second one sees.
 	 */
-	if (!d->alive || d->qlen == QMAX || queue_count(d, ev) >= (ev == EV_BUS ? 1 : 2))
+	/* a saved guest's watches went with its old domain: none fire until it resumes */
+	if (!d->alive || (d == fe() && w.paused) || d->qlen == QMAX || queue_count(d, ev) >= (ev == EV_BUS ? 1 : 2))
 		return;
 	d->q[d->qlen++] = ev;
 }

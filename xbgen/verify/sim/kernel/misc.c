@@ -49,7 +49,10 @@ void __xbgen_mb(void)
 {
 }
 
-/* No task is ever frozen: a guest's save is a move (see moves.c). */
+/*
+ * No task is frozen here: a guest's save (moves.c, act_save()) freezes its
+ * user tasks where they are.
+ */
 bool __xbgen_try_to_freeze(void)
 {
 	return false;

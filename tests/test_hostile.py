@@ -45,7 +45,8 @@ from hostile import harness
 
 from xbgen import checkpatch, kernels
 from xbgen.e2e import report
-from xbgen.generate import new
+from xbgen.generate import generate, new
+from xbgen.spec import default_spec
 
 NAME = "mydevice"
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -63,6 +64,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "out" / NAME
 
 
+@pytest.fixture(scope="module")
+def reissue(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default spec with ``ring.on_resume = "reissue"`` (issue 16's stage)."""
+    spec = default_spec(NAME)
+    assert spec.ring is not None
+    spec = spec.model_copy(update={"ring": spec.ring.model_copy(update={"on_resume": "reissue"})})
+    return generate(spec, tmp_path_factory.mktemp("reissue") / "out").tree
+
+
 def _timings(label: str, result: harness.HostileRun) -> None:
     PHASE_TIMINGS.append(
         f"{label}: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
@@ -71,12 +81,13 @@ def _timings(label: str, result: harness.HostileRun) -> None:
 
 @pytest.fixture(scope="module")
 def hostile_run(
-    generated: Path, tmp_path_factory: pytest.TempPathFactory
+    generated: Path, reissue: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[harness.HostileRun, str]:
     """One boot: the six attacks, then reconnect and full-batches, then issue 15's stages."""
     result = harness.run(
-        generated, harness.MODES, keep_logs=tmp_path_factory.mktemp("logs"), contract=True
-    )
+        generated, harness.MODES, keep_logs=tmp_path_factory.mktemp("logs"), contract=True,
+        reissue_tree=reissue,
+    )  # fmt: skip
     summary = harness.format_run(result)
     print(summary)
     _timings(f"hostile frontend, {len(harness.MODES)} modes + issue 15's stages, 1 boot", result)
@@ -148,6 +159,20 @@ def test_a_sleeping_handler_stalls_no_other_guest(
     result, summary = hostile_run
     assert harness.judge_contract(result, "stall") == [], summary
     assert harness.judge_contract(result, "end") == [], summary
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_calls_in_flight_at_a_save_end_as_on_resume_says(
+    hostile_run: tuple[harness.HostileRun, str],
+) -> None:
+    """Guest A is saved with calls queued on a backend that sleeps 2 s a
+    request, restored paused, re-plugged with `activate.sh --unpause`: with
+    on_resume = "fail" exactly the calls in flight fail, with "reissue" they
+    are sent again and answered; the guest froze, nothing timed out, one IRQ,
+    the old domain gone, dom0 clean."""
+    result, summary = hostile_run
+    assert harness.judge_contract(result, "resume") == [], summary
 
 
 @pytest.mark.e2e

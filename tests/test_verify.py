@@ -599,11 +599,6 @@ def reissue_tree(tmp_path: Path) -> Path:
     return generate(spec, tmp_path / "gen").tree
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16, main's reissue: connect() after a resume calls the user's disconnect "
-    "hook, which waits for the call kept to be sent again: only the call's timeout ends it",
-)
 def test_reissue_tree_survives_a_save(tmp_path: Path) -> None:
     """`ring.on_resume = "reissue"` with one save: the call in flight is sent
     again and answered once, by itself (no timer)."""

@@ -9,6 +9,8 @@
 #                    unplugged; meanwhile B's device plugs, connects and
 #                    unplugs: each state change must come promptly (dom0's
 #                    xenwatch thread serves every guest), no hung task.
+#   contract/resume  A is saved and restored with calls in flight on the
+#                    sleeping backend (issue 16), once per on_resume
 #   contract/unload  the backend is unloaded (unbind, rmmod) while A's self-test
 #                    has a full ring in flight: the calls return within
 #                    their timeout; then a call that queues for a slot of
@@ -50,6 +52,7 @@ fields() {
 since() { dmesg | tail -n +$(($1 + 1)); }
 sleepy_ran() { since "$1" | grep -qF "$SLEEPY_LINE"; }
 
+domain_gone() { ! xl list "$1" >/dev/null 2>&1; }
 fe_done() { case $(state_of "$(fe_path "$1")") in 6 | gone) return 0 ;; esac; return 1; }
 
 # stamp VAR SECONDS TEST...: VAR = dom0 uptime when TEST first held, or "-"
@@ -251,6 +254,60 @@ contract_stall() {
 	pass "B: Initialising $t_b_initialising (activate.sh returned $t_b_activated), InitWait $t_b_initwait, Connected $t_b_connected; Closing $t_b_closing, Closed $t_b_closed, device gone $t_b_gone"
 }
 
+# contract_resume: issue 16.  A's self-test has calls on the sleeping
+# backend's ring when A is saved (the guest must freeze with calls in
+# flight), restored paused and re-plugged with `activate.sh --unpause`:
+# first with the tree's frontend (on_resume = "fail": those calls fail with
+# ECONNRESET), then with the frontend of the same spec with on_resume =
+# "reissue" (/xbgen/reissue/: they are sent again and answered).  Each half
+# records the calls in flight at the save (the frontend's "resumed" line),
+# how many were sent again, whether the old domain went (its backend, in a
+# sleeping handler when A left, must still unmap everything) and A's
+# self-test figures.
+contract_resume() {
+	step contract/resume
+	mark=$(dmesg | wc -l)
+	for variant in fail reissue; do
+		if [ "$variant" = reissue ]; then
+			ask 60 front-swap /xbgen/reissue
+			case "$res" in PASS*) ;; *) fail "guest A could not load the reissue frontend: ${res:-no answer}" ;; esac
+		fi
+		plug_a
+		vmark=$(dmesg | wc -l)
+		lines=$(grep -c "resumed in a new domain" "$GUEST_LOG")
+		# 4 in flight on a backend that takes 2 s a request: 3 of them queued at the save
+		ask 30 st-start "$DEVID" 12 4
+		case "$res" in PASS*) ;; *) fail "guest A's self-test did not start: ${res:-no answer}" ;; esac
+		wait_for 60 sleepy_ran "$vmark" || fail "the sleeping handler never ran within 60 s of A's self-test"
+		old=$DOMID
+		t0=$(centis)
+		timeout 180 xl save "$DOMID" /tmp/a.save > /tmp/save.out 2>&1 || fail "xl save $DOMID: $(cat /tmp/save.out)"
+		t1=$(centis)
+		timeout 180 xl restore -p /tmp/a.save > /tmp/save.out 2>&1 || fail "xl restore -p: $(cat /tmp/save.out)"
+		rm -f /tmp/a.save
+		t2=$(centis)
+		DOMID=$(xl domid "$GUEST_NAME") || fail "no domain $GUEST_NAME after the restore"
+		run sh "$DRV/activate.sh" --unpause "$DOMID" || fail "activate.sh --unpause $DOMID failed"
+		wait_for "$HANDSHAKE_TIMEOUT" both_connected "$DOMID" || \
+			fail "A not Connected again after the restore: $(states "$DOMID")"
+		ask $((CALL_WAIT + 60)) st-wait $((CALL_WAIT + 30))
+		record "XBGEN-CONTRACT resume/$variant-selftest $(fields)"
+		stamp t_old_gone 30 domain_gone "$old"
+		wait_for 10 test "$(grep -c "resumed in a new domain" "$GUEST_LOG")" -gt "$lines"
+		inflight=$(grep "resumed in a new domain" "$GUEST_LOG" | tail -1 | sed -n 's/.*: \([0-9]*\) calls in flight.*/\1/p')
+		again=$(grep "calls again after the resume" "$GUEST_LOG" | tail -1 | sed -n 's/.*sent \([0-9]*\) calls again.*/\1/p')
+		ask 30 counters
+		irqs=$(echo "${res#PASS }" | sed -n 's/.*irq_dev=\([0-9]*\).*/\1/p')
+		sh "$DRV/deactivate.sh" "$DOMID" "$DEVID" > /tmp/deactivate-a.out 2>&1
+		deact=$?
+		stamp t_gone 30 be_unregistered "$DOMID"
+		record "XBGEN-CONTRACT resume/$variant domain=$old->$DOMID save_s=$(((t1 - t0) / 100)) restore_s=$(((t2 - t1) / 100)) inflight=${inflight:--} sent_again=${again:-0} irq_dev=${irqs:--} old_gone=$t_old_gone deactivate_rc=$deact gone=$t_gone"
+	done
+	judge_kernel contract/resume "$mark"
+	record "XBGEN-CONTRACT resume hung=$hung kernel=$kernel"
+	pass "domain now $DOMID"
+}
+
 contract_unload() {
 	step contract/unload
 	mark=$(dmesg | wc -l)
@@ -319,6 +376,7 @@ contract_end() {
 contract_stages() {
 	contract_setup
 	contract_stall
+	contract_resume
 	contract_unload
 	contract_wrap
 	contract_end

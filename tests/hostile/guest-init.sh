@@ -125,6 +125,18 @@ front_unload() {
 	fi
 }
 
+# front_swap KEY DIR: the tree's frontend out, DIR's build of it in (no
+# device is plugged meanwhile).
+front_swap() {
+	if ! rmmod "$FRONT_MOD" > /tmp/rmmod.out 2>&1; then
+		report "$1" "FAIL rmmod $FRONT_MOD: $(cat /tmp/rmmod.out)"
+		return
+	fi
+	if insmod "$2/$FRONT_MOD.ko" > /tmp/insmod.out 2>&1; then report "$1" PASS
+	else report "$1" "FAIL insmod $2/$FRONT_MOD.ko: $(cat /tmp/insmod.out)"
+	fi
+}
+
 # shellcheck disable=SC2031 # serve_commands sets them, in its loop, and calls this there
 # on_command ARGS...: run dom0's command $cmd, answering under $key.
 on_command() {
@@ -139,6 +151,8 @@ on_command() {
 	st-wait) st_wait "$key" "$@" ;;
 	st-try) st_start "$key" "$1" "$2" "$3" && st_wait "$key" "$4" ;;
 	front-unload) front_unload "$key" ;;
+	front-swap) front_swap "$key" "$@" ;;
+	counters) report "$key" "PASS irq_dev=$(irq_lines "$DEV")" ;;
 	*) report "$key" "FAIL unknown command '$cmd'" ;;
 	esac
 }

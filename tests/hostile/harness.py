@@ -248,6 +248,19 @@ def build_sleepy(tree: Path, devtype: str, kernel: kernels.KernelTree, work: Pat
     return kos[0]
 
 
+def build_frontend(tree: Path, kernel: kernels.KernelTree, work: Path, what: str) -> Path:
+    """The frontend of tree ``tree`` (another variant of the spec), built
+    against ``kernel`` with W=1 into ``work/what``."""
+    copy = work / what / tree.name
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(tree, copy, ignore=shutil.ignore_patterns("*.ko", "*.o", ".*.cmd", "*.mod*"))
+    _make(copy / "frontend", kernel, ["W=1", "-j2"], f"the {what} frontend")
+    kos = sorted((copy / "frontend").glob("*.ko"))
+    if len(kos) != 1:
+        raise BuildError(f"building the {what} frontend made {len(kos)} modules, want 1")
+    return kos[0]
+
+
 def hostile_conf(
     drv: driver_mod.Driver, attacks: Sequence[str], attack_wait: int, contract: bool = False
 ) -> str:
@@ -305,9 +318,12 @@ def run(
     attack_wait: int = ATTACK_WAIT,
     progress: Progress | None = None,
     contract: bool = False,
+    reissue_tree: Path | None = None,
 ) -> HostileRun:
     """Boot once and run ``attacks`` against ``tree_dir``'s backend, then
-    (``contract``) issue 15's stages with a second guest."""
+    (``contract``) issue 15's stages with a second guest and issue 16's
+    resume stage, whose second half runs the frontend of ``reissue_tree``
+    (the same spec with ``ring.on_resume = "reissue"``)."""
     unknown = [a for a in attacks if a not in MODES]
     if unknown:
         raise E2EError(f"unknown attack(s) {', '.join(unknown)}: choose from {', '.join(MODES)}")
@@ -328,6 +344,10 @@ def run(
         tree_copy = drv.front_ko.parent.parent
         ko = build_hostile(tree_copy, drv.devtype, kernel, work)
         dom0_files = {}
+        guest_files = {}
+        if contract and reissue_tree is not None:
+            reissue = build_frontend(reissue_tree, kernel, work, "reissue")
+            guest_files[f"/xbgen/reissue/{drv.front_mod}.ko"] = (reissue.read_bytes(), 0o644)
         if contract:
             sleepy = build_sleepy(tree_copy, drv.devtype, kernel, work)
             dom0_files = {
@@ -342,6 +362,7 @@ def run(
             "/init": ((HERE / "guest-init.sh").read_bytes(), 0o755),
             "/xbgen/hostile.conf": (conf, 0o644),
             f"/xbgen/hostile/{MODULE}.ko": (ko.read_bytes(), 0o644),
+            **guest_files,
         })  # fmt: skip
         dom0_base = images.dom0_image(assets, drv, scenario, work / "dom0-base.cpio.gz", guest)
         initrd = _overlay(dom0_base, work / "dom0.cpio.gz", {
@@ -501,7 +522,7 @@ ERRNO_NAMES = {os.strerror(code).replace(" ", "_"): name for code, name in errno
 #: What a self-test's calls may end with (the frontend header's contract):
 #: not sent, or outcome unknown.
 DOCUMENTED = {"ENOTCONN", "EBUSY", "EINTR", "ETIMEDOUT", "ECONNRESET", "EIO", "ECANCELED"}
-CONTRACT_STAGES = ("stall", "unload", "wrap", "end")
+CONTRACT_STAGES = ("stall", "resume", "unload", "wrap", "end")
 
 
 def parse_contract(text: str) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
@@ -589,6 +610,63 @@ def _kernel_problems(name: str, fields: dict[str, str], run: HostileRun) -> list
     return problems
 
 
+#: How long a self-test across a save may take: the save and restore (about
+#: 10 s each here), a call's timeout before and after, and slack.
+RESUME_WRITE = 180.0
+
+
+def _judge_resume(sub: Callable[[str], dict[str, str] | None]) -> list[str]:
+    """Issue 16's stage: both halves (on_resume "fail", then "reissue")."""
+    problems: list[str] = []
+    for variant in ("fail", "reissue"):
+        what = f"resume ({variant})"
+        fields, test = sub(f"resume/{variant}"), sub(f"resume/{variant}-selftest")
+        if fields is None:
+            problems.append(f"{what}: no result (the run stopped before it)")
+            continue
+        inflight = fields.get("inflight", "-")
+        if not inflight.isdigit() or int(inflight) < 1:
+            problems.append(
+                f"{what}: {inflight} calls in flight at the save, want at least 1 (with a "
+                f"backend that sleeps {SLEEP_MS} ms a request the stage proves nothing else)"
+            )
+            continue
+        problems += _write_problems(
+            f"{what}: guest A's self-test across the save", test, RESUME_WRITE
+        )
+        if test is None or "requests" not in test:
+            continue
+        bad, timeouts = int(test.get("bad", "-1")), int(test.get("timeouts", "-1"))
+        again = int(fields.get("sent_again", "0"))
+        if timeouts != 0:
+            problems.append(f"{what}: {timeouts} calls timed out: {test}")
+        if variant == "fail" and (bad != int(inflight) or again != 0):
+            problems.append(
+                f"{what}: {inflight} calls were in flight at the save and must fail "
+                f"(ECONNRESET), {bad} failed and {again} were sent again"
+            )
+        if variant == "reissue" and (bad != 0 or again != int(inflight)):
+            problems.append(
+                f"{what}: {inflight} calls were in flight at the save and must be sent again "
+                f"and answered: {again} were sent again, {bad} failed"
+            )
+        if fields.get("irq_dev") != "1":
+            problems.append(
+                f"{what}: guest A has {fields.get('irq_dev')} IRQs for the device, want 1"
+            )
+        if _secs(fields, "old_gone") is None:
+            problems.append(
+                f"{what}: the old domain is still there 30 s after the restore (dying: the "
+                f"backend still maps some of its pages)"
+            )
+        if fields.get("deactivate_rc") != "0" or _secs(fields, "gone") is None:
+            problems.append(
+                f"{what}: unplugging guest A afterwards: deactivate.sh exited "
+                f"{fields.get('deactivate_rc')}, backend device gone at {fields.get('gone')}"
+            )
+    return problems
+
+
 def judge_contract(run: HostileRun, stage: str) -> list[str]:
     """What went wrong in issue 15's stage ``stage`` (one of CONTRACT_STAGES); [] if nothing."""
     fields = run.contract.get(stage)
@@ -642,6 +720,8 @@ def judge_contract(run: HostileRun, stage: str) -> list[str]:
             "guest A's self-test, unplugged with a full ring in flight",
             sub("stall/a-selftest"), lead + CALL_TIMEOUT + SLACK,
         )  # fmt: skip
+    elif stage == "resume":
+        problems += _judge_resume(sub)
     elif stage == "unload":
         unbind, unbound = _secs(fields, "unbind"), _secs(fields, "unbound")
         done = _secs(fields, "rmmoded")

@@ -12,14 +12,14 @@
 #   lifecycle/save-inflight     the same while a long self-test runs: the
 #                               guest must freeze, and the calls in flight
 #                               end as the spec's ring.on_resume says
-#   lifecycle/checkpoint        xl save -c: the suspend is cancelled, the
-#                               guest goes on in the same domain, no re-plug
 #   lifecycle/localmigrate-N    xl migrate -p to this host (MIGRATE_TIMES
 #                               times), where this Xen can migrate a PV guest
 #   lifecycle/reboot            xl reboot: the guest boots again in a new
 #                               domain; activate.sh for it
 #   lifecycle/shutdown          xl shutdown: the guest closes its device and
 #                               powers off; then it is started again
+#   lifecycle/checkpoint        xl save -c: the suspend is cancelled, the
+#                               guest goes on in the same domain, no re-plug
 
 SAVE_FILE=/tmp/guest.save
 # A save or restore writes or reads the guest's 192 MiB under emulation:
@@ -29,6 +29,11 @@ SAVE_BOUND=180
 # domain_gone DOMID: Xen holds nothing of domain DOMID any more (a dying
 # domain whose pages the backend still maps is listed until it unmaps).
 domain_gone() { ! xl list "$1" >/dev/null 2>&1; }
+
+# guest_back OLD: a domain of the guest's name runs, and it is not OLD.
+guest_back() {
+	back=$(xl domid "$GUEST_NAME" 2>/dev/null) && [ "$back" != "$1" ]
+}
 
 # after_move WHAT OLD: the guest runs as $DOMID (was OLD): the old domain and
 # its backend are gone, both ends Connected, one IRQ for the device.
@@ -141,7 +146,7 @@ lifecycle_checkpoint() {
 	both_connected "$DOMID" || fail "not Connected after xl save -c: $(states "$DOMID")"
 	[ "$(resumed_lines)" = "$resumed" ] || fail "the guest took the cancelled suspend for a resume"
 	counters_back "xl save -c"
-	end_step "xl save -c took $((took / 100)).$((took % 100 / 10)) s, domain $DOMID goes on"
+	end_step "xl save -c took $((took / 100)).$((took % 100 / 10)) s, domain $DOMID goes on; xl monitors left: $(pidof xl | wc -w)"
 	selftest_step lifecycle/selftest-after-checkpoint
 }
 
@@ -172,7 +177,7 @@ lifecycle_reboot() {
 	old=$DOMID
 	run xl reboot "$DOMID" || fail "xl reboot $DOMID failed"
 	wait_for 60 domain_gone "$old" || fail "domain $old still listed 60 s after xl reboot"
-	wait_long 60 test -n "$(xl domid "$GUEST_NAME" 2>/dev/null)" || fail "the guest did not come back within 60 s of xl reboot"
+	wait_long 60 guest_back "$old" || fail "the guest did not come back within 60 s of xl reboot"
 	DOMID=$(xl domid "$GUEST_NAME")
 	echo "XBGEN-GUEST-DOMID $DOMID"
 	guest_result loaded 90
@@ -205,8 +210,10 @@ lifecycle_shutdown() {
 lifecycle_stage() {
 	[ "$LIFECYCLE_SAVES" -gt 0 ] && lifecycle_saves
 	[ "$SELFTEST" = 1 ] && lifecycle_inflight
-	lifecycle_checkpoint
 	if [ "$MIGRATE_TIMES" -gt 0 ]; then lifecycle_migrate; fi
 	lifecycle_reboot
 	lifecycle_shutdown
+	# last: once its domain has suspended, xl's monitor of it exits (with
+	# xl save -c too), and nothing would restart or destroy it on a reboot
+	lifecycle_checkpoint
 }

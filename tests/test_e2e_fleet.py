@@ -5,7 +5,7 @@ The default release (bookworm) boots in test_e2e.py.  Here: a bookworm dom0
 with bullseye (5.10) and sid (7.2) guests connected at once, and a driver
 domain running the backend of a ``backend_domid = 5`` tree, in CI; the full
 run on each other release (bullseye, trixie, sid as dom0 and guest) is marked
-``matrix`` and left out of the default test run for time: ``scripts/e2e-matrix``
+``matrix`` and left out of the default test run for time: ``tests/e2e-matrix.sh``
 runs it.
 """
 

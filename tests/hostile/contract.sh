@@ -52,7 +52,6 @@ fields() {
 since() { dmesg | tail -n +$(($1 + 1)); }
 sleepy_ran() { since "$1" | grep -qF "$SLEEPY_LINE"; }
 
-domain_gone() { ! xl list "$1" >/dev/null 2>&1; }
 fe_done() { case $(state_of "$(fe_path "$1")") in 6 | gone) return 0 ;; esac; return 1; }
 
 # stamp VAR SECONDS TEST...: VAR = dom0 uptime when TEST first held, or "-"

@@ -88,7 +88,7 @@ struct mydevicefront_device {
 	spinlock_t lock;	/* everything below */
 	bool up;		/* both ends connected: calls may be made */
 	bool broken;		/* the backend broke the protocol */
-	bool resumed;		/* restored while up: the user code must hear */
+	bool resumed;		/* restored while up, not yet up again */
 	struct mydevice_front_ring ring;
 	unsigned int nr_pages;
 	grant_ref_t ring_ref[MYDEVICE_MAX_RING_PAGES];

@@ -81,9 +81,11 @@ bool mydevicefront_has_discard(struct mydevicefront_device *fdev);
  *
  * mydevicefront_user_disconnect(): the ring is going down.  Calls in flight
  * have failed with -ECONNRESET and new ones fail with -ENOTCONN; stop making
- * them (and wait for your own threads) before returning.  After the guest
- * was saved and restored, or migrated, it is called when the new backend
- * appears, just before the reconnect (then mydevicefront_user_connect() again).
+ * them (and wait for your own threads) before returning.
+ *
+ * After the guest was saved and restored, or migrated, it is called when
+ * the new backend appears, just before the reconnect; then
+ * mydevicefront_user_connect() again.
  */
 int mydevicefront_user_connect(struct mydevicefront_device *fdev);
 void mydevicefront_user_disconnect(struct mydevicefront_device *fdev);

@@ -240,7 +240,10 @@ def test_the_installed_script_is_the_trees(tmp_path: Path) -> None:
     installed = tmp_path / "x" / "usr" / "sbin" / f"{NAME}-activate"
     assert installed.read_bytes() == (tree / "activate.sh").read_bytes()
     proc = subprocess.run([str(installed)], capture_output=True, text=True, check=False)
-    assert proc.returncode == 2 and f"usage: [BACKEND_DOMID=N] {installed} [--unpause] DOMU_ID" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and f"usage: [BACKEND_DOMID=N] {installed} [--unpause] DOMU_ID" in proc.stderr
+    )
 
 
 def test_same_tree_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

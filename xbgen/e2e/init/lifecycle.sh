@@ -26,10 +26,6 @@ SAVE_FILE=/tmp/guest.save
 # about 10 s here, 60 s on a loaded machine; then the freezer's 20 s.
 SAVE_BOUND=180
 
-# domain_gone DOMID: Xen holds nothing of domain DOMID any more (a dying
-# domain whose pages the backend still maps is listed until it unmaps).
-domain_gone() { ! xl list "$1" >/dev/null 2>&1; }
-
 # guest_back OLD: a domain of the guest's name runs, and it is not OLD.
 guest_back() {
 	back=$(xl domid "$GUEST_NAME" 2>/dev/null) && [ "$back" != "$1" ]

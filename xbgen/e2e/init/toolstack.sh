@@ -53,6 +53,10 @@ new_guest() {
 # guest_gone: domain DOMID is no more.
 guest_gone() { ! xl list "$DOMID" >/dev/null 2>&1; }
 
+# domain_gone DOMID: Xen holds nothing of domain DOMID any more (a dying
+# domain whose pages the backend still maps is listed until it unmaps).
+domain_gone() { ! xl list "$1" >/dev/null 2>&1; }
+
 # finish PASS|FAIL: the guests' consoles, the result, and QEMU stopped with
 # an exit status that carries it.  AT_FINISH, when set, names a function to
 # run first.

@@ -99,6 +99,7 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
         "LONG_REQUESTS": str(LONG_REQUESTS),
         "ON_RESUME": driver.ring.on_resume if driver.ring else "fail",
         "MIGRATE_TIMES": "0",
+        "CHECKPOINT": "1",
         "PINGS": str(scenario.pings),
         "GUEST_RELEASES": " ".join(scenario.guest_releases),
         "DRIVER_DOMAIN": "1" if scenario.driver_domain else "0",
@@ -110,6 +111,8 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
         values["XEN_BIN"] = _xen_bin(assets)
         if assets.can_migrate_pv():
             values["MIGRATE_TIMES"] = str(scenario.migrations)
+        if not assets.survives_checkpoint():
+            values["CHECKPOINT"] = "0"
         # Each release builds some Xen drivers in: insmod the others, in this order.
         values["XEN_MODS"] = " ".join(
             Path(rel).stem for rel in XEN_MODULES if assets.has_module(rel)

@@ -20,6 +20,8 @@
 #                               powers off; then it is started again
 #   lifecycle/checkpoint        xl save -c: the suspend is cancelled, the
 #                               guest goes on in the same domain, no re-plug
+#                               (CHECKPOINT=1: not bullseye, whose guest
+#                               kernel BUG()s in its own resume then)
 
 SAVE_FILE=/tmp/guest.save
 # A save or restore writes or reads the guest's 192 MiB under emulation:
@@ -217,5 +219,5 @@ lifecycle_stage() {
 	lifecycle_shutdown
 	# last: once its domain has suspended, xl's monitor of it exits (with
 	# xl save -c too), and nothing would restart or destroy it on a reboot
-	lifecycle_checkpoint
+	if [ "$CHECKPOINT" = 1 ]; then lifecycle_checkpoint; fi
 }

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -159,7 +160,11 @@ FieldName = Annotated[str, AfterValidator(_check_field_name)]
 FieldType = Annotated[str, AfterValidator(_check_field_type)]
 
 
-def _check_buffer_max(value: str | int) -> str | int:
+def _check_buffer_max(value: object) -> str | int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(
+            f"{value!r} is not a size: write bytes (an integer), 'NKiB' or 'NMiB' (e.g. '64KiB')"
+        )
     size = parse_size(value)
     if not BUFFER_MIN <= size <= BUFFER_MAX:
         raise ValueError(
@@ -174,7 +179,7 @@ class Buffer(BufferInfo, BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
 
-    max: Annotated[str | int, AfterValidator(_check_buffer_max)] = Field(
+    max: Annotated[str | int, BeforeValidator(_check_buffer_max)] = Field(
         description=(
             "Largest buffer one call carries: bytes, 'NKiB' or 'NMiB', 4KiB to 4MiB. "
             "Up to 64KiB its grant references sit in the request; more go in "

@@ -138,6 +138,8 @@ def format_size(size: int) -> str:
     if size % (1 << 10) == 0:
         return f"{size >> 10}KiB"
     return str(size)
+
+
 #: Largest number of negotiated features.
 MAX_FEATURES = 32
 

@@ -68,6 +68,22 @@ def ring_variants() -> list[tuple[str, Spec]]:
         variants.append(
             (label, Spec.model_validate({"name": NAME, "ring": ring, "feature": features}))
         )
+    # buffers: each direction at 64KiB (segments in the request), and 4MiB
+    # (indirect pages) both ways, sent again after a resume
+    for direction, size in (("to_backend", "64KiB"), ("from_backend", "64KiB"), ("both", "4MiB")):
+        on_resume = "reissue" if size == "4MiB" else "fail"
+        ring = {
+            **base.model_dump(),
+            "response": {**base.response, "sum": "u32"},
+            "buffer": {"max": size, "direction": direction},
+            "on_resume": on_resume,
+        }
+        variants.append(
+            (
+                f"ring:buffer={direction},{size}",
+                Spec.model_validate({"name": NAME, "ring": ring}),
+            )
+        )
     quiet = {**base.model_dump(), "request": {"a": "s8", "b": "u16[3]", "c": "s64"}, "response": {}}
     variants.append(
         (
@@ -193,10 +209,16 @@ def test_spec_variants_cover_the_options() -> None:
 # --------------------------------------------------------------------------- sparse
 
 
+@pytest.mark.parametrize("variant", ["default", "ring:buffer=both,4MiB"])
 def test_sparse_finds_nothing_on_61(
-    trees: dict[str, kernels.KernelTree], default_tree: Path, tmp_path: Path
+    variant: str,
+    trees: dict[str, kernels.KernelTree],
+    default_tree: Path,
+    variant_trees: dict[str, Path],
+    tmp_path: Path,
 ) -> None:
-    result = _build(_copy(default_tree, tmp_path / NAME), trees["6.1"], "C=2")
+    tree = default_tree if variant == "default" else variant_trees[variant]
+    result = _build(_copy(tree, tmp_path / NAME), trees["6.1"], "C=2")
     checked = re.findall(r"^\s+CHECK\s+(\S+\.c)$", result.log, re.M)
     assert len(checked) == 4, result.log  # sparse really ran on every source
     assert result.warnings == [], _show(result)

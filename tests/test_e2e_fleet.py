@@ -24,7 +24,7 @@ from xbgen.e2e import Scenario, images, line_of, release_of, run
 from xbgen.e2e import assets as assets_mod
 from xbgen.errors import UsageError
 from xbgen.generate import generate, new
-from xbgen.spec import default_spec
+from xbgen.spec import STARTER_RING, Spec, default_spec
 
 e2e = pytest.mark.e2e
 slow = pytest.mark.slow
@@ -124,13 +124,25 @@ def test_guests_of_other_releases_connect_at_once(generated: Path, logs: Path) -
     PHASE_TIMINGS.append(f"e2e mixed guests: qemu {result.timings['qemu']:.0f}s")
 
 
+#: The driver-domain boot's spec: its calls carry a buffer both ways (issue 17).
+BUFFER_SPEC = {
+    "backend_domid": 5,
+    "ring": {
+        **STARTER_RING,
+        "response": {**STARTER_RING["response"], "sum": "u32"},
+        "buffer": {"max": "64KiB", "direction": "both"},
+    },
+}
+
+
 @e2e
 @slow
 def test_driver_domain_runs_the_backend(tmp_path: Path, logs: Path) -> None:
     """backend_domid = 5: the backend runs in a PV guest, not dom0; the pair
-    connects, moves data, neither guest can write the other's directory, and
-    deactivate.sh (run in dom0) closes both."""
-    spec = default_spec(NAME).model_copy(update={"backend_domid": 5})
+    connects, moves data (requests and buffers by grant copy), neither guest
+    can write the other's directory, and deactivate.sh (run in dom0) closes
+    both."""
+    spec = Spec.model_validate({**default_spec(NAME).model_dump(), **BUFFER_SPEC})
     tree = generate(spec, tmp_path / "out").tree
     scenario = replace(SHORT, stage3=True, ring_cycles=2)
     result = run(tree, scenario, keep_logs=logs)
@@ -138,7 +150,8 @@ def test_driver_domain_runs_the_backend(tmp_path: Path, logs: Path) -> None:
     for step in (
         "stage2/create-driver-domain", "stage2/connect", "stage2/log-lines",
         "stage2/guest-cannot-write-backend", "stage2/driver-domain-cannot-write-frontend",
-        "ring/selftest-1", "ring/cycles", "stage3/deactivate",
+        "ring/selftest-1", "ring/buffer-4096", "ring/buffer-65536", "ring/cycles",
+        "stage3/deactivate",
         "stage3/driver-domain-device-gone", "stage3/destroy",
     ):  # fmt: skip
         assert step in steps, step
@@ -150,6 +163,14 @@ def test_driver_domain_runs_the_backend(tmp_path: Path, logs: Path) -> None:
     assert any(c.side == "backend" and c.name == "Connected" for c in result.console.timeline)
     test = result.console.selftests["ring/selftest-1"]
     assert (test.ok, test.bad, test.timeouts) == (test.requests, 0, 0)
+    # Buffers of varied sizes (in every self-test) and 10,000 calls of each
+    # size class, both ways, crc32 and inverted bytes checked by the guest:
+    # the driver domain copied them by grant from and into the guest's pages.
+    for size in (4096, 65536):
+        test = result.console.selftests[f"ring/buffer-{size}"]
+        assert (test.requests, test.ok, test.bad) == (10_000, 10_000, 0), test
+        assert test.bytes == 2 * size * 10_000, test
+    assert result.console.selftests["ring/selftest-1"].bytes > 0
     # After the unplug/plug cycles, what the driver domain and Xen hold for the
     # device is back where it was: its IRQ and ring mapping, one of each.
     before, after = result.console.counters["before"], result.console.counters["after"]

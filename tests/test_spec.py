@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import spec_text
@@ -21,6 +22,9 @@ from xbgen.spec import (
 )
 
 OK = {"name": "mydevice"}
+
+#: A ring spec whose last table is [ring.buffer] (line 6), keys from line 7.
+BUFFER_SPEC = b'name = "x"\n[ring]\n[ring.request]\nop = "u32"\n\n[ring.buffer]\n'
 
 # id -> (spec bytes, the key the message must name or None, the TOML line or None)
 BAD: dict[str, tuple[bytes, str | None, int | None]] = {
@@ -176,6 +180,27 @@ BAD: dict[str, tuple[bytes, str | None, int | None]] = {
     "scripts upper case": (spec_text(name="x", scripts="SBIN").encode(), "scripts", 2),
     "scripts path": (spec_text(name="x", scripts="/usr/local/sbin").encode(), "scripts", 2),
     "scripts boolean": (b'name = "x"\nscripts = true\n', "scripts", 2),
+    "buffer too large": (BUFFER_SPEC + b'max = "8MiB"\n', "ring.buffer.max", 7),
+    "buffer too small": (BUFFER_SPEC + b"max = 512\n", "ring.buffer.max", 7),
+    "buffer size unit": (BUFFER_SPEC + b'max = "64 kb"\n', "ring.buffer.max", 7),
+    "buffer size float": (BUFFER_SPEC + b"max = 6.5\n", "ring.buffer.max", 7),
+    "buffer without max": (BUFFER_SPEC + b'direction = "both"\n', "ring.buffer.max", 6),
+    "buffer direction": (
+        BUFFER_SPEC + b'max = "64KiB"\ndirection = "up"\n',
+        "ring.buffer.direction",
+        8,
+    ),
+    "buffer transfer map": (
+        BUFFER_SPEC + b'max = "64KiB"\ntransfer = "map"\n',
+        "ring.buffer.transfer",
+        8,
+    ),
+    "buffer unknown key": (BUFFER_SPEC + b'max = "64KiB"\nsegments = 4\n', "segments", 8),
+    "buffer field name taken": (
+        b'name = "x"\n[ring]\n[ring.request]\nbuf_len = "u32"\n[ring.buffer]\nmax = 4096\n',
+        "buf_len",
+        2,
+    ),
 }
 
 
@@ -384,3 +409,25 @@ def test_utf8_authors_reach_module_author(author: str, tmp_path: Path) -> None:
     tree = generate(spec, out=tmp_path).tree
     text = (tree / "frontend" / "xfront.c").read_text(encoding="utf-8")
     assert f'MODULE_AUTHOR("{author}");' in text
+
+
+def test_buffer_layout_inline_then_indirect() -> None:
+    """Up to 64KiB the segments sit in the request; beyond, indirect pages."""
+
+    def ring(max_: str) -> Any:
+        spec = Spec.model_validate({"name": "x", "ring": {**STARTER_RING, "buffer": {"max": max_}}})
+        assert spec.ring is not None and spec.ring.buffer is not None
+        return spec.ring
+
+    small, edge, big = ring("4KiB"), ring("64KiB"), ring("4MiB")
+    assert (small.buffer.segments, small.buffer.indirect) == (1, False)
+    assert (edge.buffer.segments, edge.buffer.indirect) == (16, False)
+    assert (big.buffer.segments, big.buffer.indirect_pages) == (1024, 2)
+    base = Spec.model_validate({"name": "x", "ring": STARTER_RING}).ring
+    assert base is not None
+    # length, count, padding; then 8 bytes a segment or 4 an indirect page
+    assert edge.request_size == base.request_size + 8 + 16 * 8
+    assert big.request_size == base.request_size + 8 + 2 * 4
+    assert edge.response_size == base.response_size + 8
+    assert edge.request_size % 8 == 0 and big.request_size % 8 == 0
+    assert edge.slots == 16 and big.slots >= base.slots // 2

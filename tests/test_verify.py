@@ -810,3 +810,84 @@ def test_generated_readme_shows_both_state_machines() -> None:
     readme = render(default_spec("mydevice"))["README.md"]
     assert readme.count("```mermaid\nstateDiagram-v2") == 2
     assert "xbgen verify" in readme
+
+
+# --------------------------------------------------------------------------- buffers
+
+
+#: A ring whose calls carry a buffer both ways, checksummed (issue 17).
+BUFFER_RING = {
+    **STARTER_RING,
+    "response": {**STARTER_RING["response"], "sum": "u32"},
+    "buffer": {"max": "64KiB", "direction": "both"},
+}
+
+
+@pytest.fixture(scope="module")
+def buffer_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    spec = Spec.model_validate({"name": "mydevice", "ring": BUFFER_RING})
+    return generate(spec, tmp_path_factory.mktemp("buffer")).tree
+
+
+def test_buffer_tree_holds_every_property(buffer_tree: Path) -> None:
+    """The guest program's call carries a buffer of two segments; the grants
+    of each call end once it is answered or failed, on every schedule."""
+    result = timed(
+        "buffer ring, both ways",
+        lambda: verify(buffer_tree, Bounds(env=2, hostile=0, faults=0, saves=0)),
+    )
+    assert result.ok, findings(result)
+
+
+def test_buffer_tree_survives_a_save(tmp_path: Path) -> None:
+    """With on_resume = "reissue" a call in flight at the save is sent again,
+    its buffer's references granted anew to the new domain's backend."""
+    ring = {**BUFFER_RING, "on_resume": "reissue"}
+    tree = generate(Spec.model_validate({"name": "mydevice", "ring": ring}), tmp_path / "g").tree
+    result = timed(
+        "buffer ring, reissue, one save",
+        lambda: verify(tree, Bounds(env=1, hostile=0, faults=0, saves=1)),
+    )
+    assert result.ok, findings(result)
+
+
+def test_finds_a_buffer_whose_grants_never_end(buffer_tree: Path, tmp_path: Path) -> None:
+    bad = plant(
+        buffer_tree,
+        tmp_path,
+        RING_FRONT,
+        "\tfor (i = 0; i < b->nr_segs; i++)\n"
+        "\t\tmydevicefront_end_grant(b->gref[i], b->pages[i / XEN_PFN_PER_PAGE]);\n",
+        "",
+    )
+    # a call, then deactivate.sh: two environment moves
+    result = verify(bad, Bounds(env=2, hostile=0, faults=0, saves=0))
+    assert_found(result, 11, r"the frontend still grants 2 page\(s\) \(grant 9\) once it is Closed")
+
+
+def test_finds_a_buffer_granted_read_only_that_the_backend_must_write(
+    buffer_tree: Path, tmp_path: Path
+) -> None:
+    """The backend writes its answer into the buffer: a read-only grant makes
+    the copy fail, and the call ends in -EFAULT on a legal schedule."""
+    bad = plant(
+        buffer_tree,
+        tmp_path,
+        RING_FRONT,
+        "\tconst bool readonly = false;\n\tstruct mydevicefront_buf *b;",
+        "\tconst bool readonly = true;\t/* planted */\n\tstruct mydevicefront_buf *b;",
+    )
+    assert_found(verify(bad, SMALL), 9, r"returned -14")
+
+
+def test_finds_a_frontend_whose_segments_pass_their_page(buffer_tree: Path, tmp_path: Path) -> None:
+    """The backend checks every segment before it copies: one that runs past
+    its page cuts the frontend off, which on a legal schedule is a bug."""
+    bad = plant(
+        buffer_tree,
+        tmp_path,
+        RING_FRONT,
+        "\t\treq->buf_seg[i].offset = 0;\n",
+        "\t\treq->buf_seg[i].offset = 16;\t/* planted: past the page with len */\n",
+    )
+    assert_found(verify(bad, SMALL), 4, r"segment 0: 4096 bytes at 16 pass its page")

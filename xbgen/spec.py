@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -35,6 +36,10 @@ from pydantic import (
 
 from .errors import SpecError
 from .specbase import (
+    BUFFER_DIRECTIONS,
+    BUFFER_MAX,
+    BUFFER_MIN,
+    BUFFER_TRANSFERS,
     C_KEYWORDS,
     FIELD_NAME_RE,
     FIELD_TYPE_RE,
@@ -51,9 +56,12 @@ from .specbase import (
     SCRIPTS,
     SPEC_DEFAULTS,
     VERSION_RE,
+    BufferInfo,
     RingInfo,
     SpecInfo,
     check_name,
+    format_size,
+    parse_size,
     ring_slots,
     starter,
 )
@@ -152,6 +160,70 @@ FieldName = Annotated[str, AfterValidator(_check_field_name)]
 FieldType = Annotated[str, AfterValidator(_check_field_type)]
 
 
+def _check_buffer_max(value: object) -> str | int:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(
+            f"{value!r} is not a size: write bytes (an integer), 'NKiB' or 'NMiB' (e.g. '64KiB')"
+        )
+    size = parse_size(value)
+    if not BUFFER_MIN <= size <= BUFFER_MAX:
+        raise ValueError(
+            f"{value!r} is {size} bytes; a buffer carries {format_size(BUFFER_MIN)} "
+            f"to {format_size(BUFFER_MAX)}"
+        )
+    return value
+
+
+class Buffer(BufferInfo, BaseModel):
+    """`[ring.buffer]`: a buffer that travels by grant beside each request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, defer_build=True)
+
+    max: Annotated[str | int, BeforeValidator(_check_buffer_max)] = Field(
+        description=(
+            "Largest buffer one call carries: bytes, 'NKiB' or 'NMiB', 4KiB to 4MiB. "
+            "Up to 64KiB its grant references sit in the request; more go in "
+            "indirect pages."
+        ),
+    )
+    direction: str = Field(
+        default="both",
+        description=(
+            "Which way the bytes go: 'to_backend' (granted read-only), 'from_backend' "
+            "or 'both' (the backend reads the buffer and writes its answer into it)."
+        ),
+        json_schema_extra={"enum": list(BUFFER_DIRECTIONS)},
+    )
+    transfer: str = Field(
+        default="copy",
+        description=(
+            "How the backend reaches the guest's pages: 'copy' (grant copy into and out "
+            "of its own pages, as netback does)."
+        ),
+        json_schema_extra={"enum": list(BUFFER_TRANSFERS)},
+    )
+
+    @field_validator("direction")
+    @classmethod
+    def _direction(cls, value: str) -> str:
+        if value not in BUFFER_DIRECTIONS:
+            choices = ", ".join(repr(c) for c in BUFFER_DIRECTIONS)
+            raise ValueError(f"{value!r} is not one of {choices}")
+        return value
+
+    @field_validator("transfer")
+    @classmethod
+    def _transfer(cls, value: str) -> str:
+        if value == "map":
+            raise ValueError(
+                "'map' (mapping with persistent grants, as blkback does) is not built yet; "
+                "use 'copy'"
+            )
+        if value not in BUFFER_TRANSFERS:
+            raise ValueError(f"{value!r} is not one of 'copy'")
+        return value
+
+
 class Ring(RingInfo, BaseModel):
     """`[ring]`: a shared ring of requests and responses, an event channel, grants."""
 
@@ -185,9 +257,21 @@ class Ring(RingInfo, BaseModel):
     response: dict[FieldName, FieldType] = Field(
         default_factory=dict, description="Response fields in order, as for request."
     )
+    buffer: Buffer | None = Field(
+        default=None,
+        description="A buffer that travels by grant beside each request ([ring.buffer]).",
+    )
 
     @model_validator(mode="after")
     def _fits(self) -> Ring:
+        if self.buffer is not None:
+            for kind, fields in (("request", self.request), ("response", self.response)):
+                taken = [name for name in fields if name.startswith("buf_")]
+                if taken:
+                    raise ValueError(
+                        f"{kind} field {taken[0]!r}: names starting with 'buf_' are the "
+                        "buffer's own with a [ring.buffer] table"
+                    )
         slots = ring_slots(self.pages, self.entry_size)
         if slots < MIN_RING_SLOTS:
             raise ValueError(
@@ -422,7 +506,9 @@ def _message(err: Any) -> str:
     if kind == "extra_forbidden":
         loc = err.get("loc") or ()
         model: type[BaseModel] = Spec
-        if len(loc) > 1 and loc[0] == "ring":
+        if len(loc) > 2 and loc[:2] == ("ring", "buffer"):
+            model = Buffer
+        elif len(loc) > 1 and loc[0] == "ring":
             model = Ring
         elif len(loc) > 2 and loc[0] == "feature":
             model = Feature

@@ -109,6 +109,37 @@ SRING_HEADER = 64
 RING_NAME_FITS = 20
 #: Fewest request slots a ring must hold.
 MIN_RING_SLOTS = 4
+#: Bounds of [ring.buffer] max: one Xen page .. what 1024 segments carry.
+BUFFER_MIN = XEN_PAGE_SIZE
+BUFFER_MAX = 4 << 20
+#: Segments a request carries in its slot; beyond, in indirect pages.
+INLINE_SEGMENTS = 16
+#: Segment descriptors (grant ref, offset, length: 8 bytes) in an indirect page.
+SEGMENTS_PER_INDIRECT = XEN_PAGE_SIZE // 8
+BUFFER_DIRECTIONS = ("to_backend", "from_backend", "both")
+BUFFER_TRANSFERS = ("copy",)
+_SIZE_RE = re.compile(r"^\s*(?P<n>[0-9]+)\s*(?P<unit>KiB|MiB)?\s*$")
+
+
+def parse_size(value: str | int) -> int:
+    """'64KiB', '4MiB' or a number of bytes; a ValueError says what is wrong."""
+    if isinstance(value, int):
+        return value
+    m = _SIZE_RE.match(value)
+    if not m:
+        raise ValueError(f"{value!r} is not a size: write bytes, 'NKiB' or 'NMiB' (e.g. '64KiB')")
+    return int(m["n"]) << {"KiB": 10, "MiB": 20, None: 0}[m["unit"]]
+
+
+def format_size(size: int) -> str:
+    """The spelling the starter spec and the README use: '64KiB', '4MiB', '5000'."""
+    if size % (1 << 20) == 0:
+        return f"{size >> 20}MiB"
+    if size % (1 << 10) == 0:
+        return f"{size >> 10}KiB"
+    return str(size)
+
+
 #: Largest number of negotiated features.
 MAX_FEATURES = 32
 
@@ -211,6 +242,63 @@ def ring_slots(pages: int, entry_size: int) -> int:
     return 1 << (fit.bit_length() - 1) if fit else 0
 
 
+class BufferInfo:
+    """What the templates derive from a [ring.buffer] table's values.
+
+    A call's buffer travels as segments: (grant ref, offset, length), each
+    within one Xen page.  Up to INLINE_SEGMENTS of them sit in the request
+    itself; more go in indirect pages the frontend grants read-only, whose
+    refs the request carries instead.
+    """
+
+    if TYPE_CHECKING:
+        max: str | int
+        direction: str
+        transfer: str
+
+    @property
+    def max_bytes(self) -> int:
+        return parse_size(self.max)
+
+    @property
+    def max_text(self) -> str:
+        return format_size(self.max_bytes)
+
+    @property
+    def segments(self) -> int:
+        """Segments of the largest buffer (the frontend fills whole pages)."""
+        return -(-self.max_bytes // XEN_PAGE_SIZE)
+
+    @property
+    def indirect(self) -> bool:
+        return self.segments > INLINE_SEGMENTS
+
+    @property
+    def indirect_pages(self) -> int:
+        return -(-self.segments // SEGMENTS_PER_INDIRECT) if self.indirect else 0
+
+    @property
+    def to_backend(self) -> bool:
+        return self.direction in ("to_backend", "both")
+
+    @property
+    def from_backend(self) -> bool:
+        return self.direction in ("from_backend", "both")
+
+    @property
+    def request_extra(self) -> int:
+        """Bytes the buffer adds to a request: len, counts, then segments or
+        indirect refs (padded to 8)."""
+        if self.indirect:
+            return 8 + 4 * (self.indirect_pages + self.indirect_pages % 2)
+        return 8 + 8 * self.segments
+
+    @property
+    def response_extra(self) -> int:
+        """Bytes the buffer adds to a response: the length written back, padding."""
+        return 8
+
+
 class RingInfo:
     """What the templates derive from a [ring] table's values."""
 
@@ -220,6 +308,7 @@ class RingInfo:
         selftest: bool
         request: dict[str, str]
         response: dict[str, str]
+        buffer: BufferInfo | None
 
     @property
     def request_message(self) -> Message:
@@ -230,8 +319,18 @@ class RingInfo:
         return Message.layout(self.response)
 
     @property
+    def request_size(self) -> int:
+        extra = self.buffer.request_extra if self.buffer is not None else 0
+        return self.request_message.size + extra
+
+    @property
+    def response_size(self) -> int:
+        extra = self.buffer.response_extra if self.buffer is not None else 0
+        return self.response_message.size + extra
+
+    @property
     def entry_size(self) -> int:
-        return max(self.request_message.size, self.response_message.size)
+        return max(self.request_size, self.response_size)
 
     @property
     def slots(self) -> int:
@@ -324,7 +423,7 @@ class StarterRing(RingInfo):
 
     def __init__(self) -> None:
         vars(self).update(STARTER_RING, request={**STARTER_RING["request"]},
-                          response={**STARTER_RING["response"]})  # fmt: skip
+                          response={**STARTER_RING["response"]}, buffer=None)  # fmt: skip
 
 
 class Starter(SpecInfo):

@@ -57,6 +57,13 @@ CASES: dict[str, Callable[[], Spec] | None] = {
     ),
     # the backend in a driver domain: the scripts and the README differ
     "driver-domain": lambda: _changed(backend_domid=1),
+    # calls that carry a buffer both ways, up to 64KiB, and its checksum back
+    "buffer": lambda: _changed(
+        ring={
+            "response": {"status": "s32", "value": "u64", "data": "u8[16]", "sum": "u32"},
+            "buffer": {"max": "64KiB", "direction": "both"},
+        }
+    ),
 }
 
 

@@ -26,6 +26,16 @@ class Ring:
     selftest: bool  # the frontend has /sys/kernel/debug/NAME/DEVID/selftest
     #: what a call in flight at a save gets ("fail" or "reissue": ring.on_resume)
     on_resume: str = "fail"
+    #: the largest buffer a call carries ([ring.buffer] max), 0 without one
+    buffer_max: int = 0
+
+    def buffer_runs(self) -> list[tuple[int, int]]:
+        """(size, calls) of the buffer self-tests: 10,000 calls at 4 KiB, at
+        64 KiB and at the largest size, at most 1 GiB a size (each way) under TCG."""
+        if not self.buffer_max:
+            return []
+        sizes = sorted({min(s, self.buffer_max) for s in (4096, 65536, self.buffer_max)})
+        return [(s, min(10_000, max(100, (1 << 30) // s))) for s in sizes]
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,14 @@ def detect_ring(tree: Path, devtype: str) -> Ring | None:
         said = re.search(r'ring\.on_resume = "(\w+)"', h.read_text())
         if said:
             on_resume = said.group(1)
-    return Ring(header=header, slots=slots, selftest=selftest, on_resume=on_resume)
+    buf = re.search(rf"^#define\s+{devtype.upper()}_BUF_MAX\s+(\d+)U?$", text, re.M)
+    return Ring(
+        header=header,
+        slots=slots,
+        selftest=selftest,
+        on_resume=on_resume,
+        buffer_max=int(buf.group(1)) if buf else 0,
+    )
 
 
 def _ring_slots(text: str, devtype: str) -> int | None:

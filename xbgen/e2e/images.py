@@ -98,6 +98,9 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
         "LIFECYCLE_SAVES": str(scenario.lifecycle_saves),
         "LONG_REQUESTS": str(LONG_REQUESTS),
         "ON_RESUME": driver.ring.on_resume if driver.ring else "fail",
+        "BUFFER_RUNS": " ".join(
+            f"{size}:{calls}" for size, calls in (driver.ring.buffer_runs() if driver.ring else [])
+        ),
         "MIGRATE_TIMES": "0",
         "CHECKPOINT": "1",
         "PINGS": str(scenario.pings),

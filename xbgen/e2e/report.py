@@ -70,6 +70,8 @@ class SelfTest:
     timeouts: int
     roundtrip_ns: int  # mean time from submitting a request to its response
     per_s: int  # responses per second over the whole run
+    bytes: int = 0  # buffer bytes moved by the calls answered right (buffer trees)
+    mbps: int = 0  # those bytes per second, in MB (10^6)
 
     @property
     def clean(self) -> bool:
@@ -154,7 +156,7 @@ BOOT_RE = re.compile(rf"XBGEN-BOOT {_NUM}")
 DOMID_RE = re.compile(r"XBGEN-GUEST-DOMID (\d+)")
 SELFTEST_RE = re.compile(
     r"XBGEN-SELFTEST (\S+) devid=(\d+) depth=(\d+) requests=(\d+) ok=(\d+) bad=(\d+)"
-    r" timeouts=(\d+) roundtrip_ns=(\d+) per_s=(\d+)"
+    r" timeouts=(\d+) roundtrip_ns=(\d+) per_s=(\d+)(?: bytes=(\d+) MBps=(\d+))?"
 )
 PING_RE = re.compile(r"XBGEN-PING count=(\d+) min_us=(\d+) avg_us=(\d+) max_us=(\d+)")
 COUNTERS_RE = re.compile(r"XBGEN-COUNTERS (\S+) ((?:[\w.]+=\d+ ?)+)")
@@ -195,7 +197,7 @@ def _on_domid(console: Console, m: re.Match[str]) -> None:
 
 def _on_selftest(console: Console, m: re.Match[str]) -> None:
     name, *numbers = m.groups()
-    console.selftests[name] = SelfTest(name, *(int(n) for n in numbers))
+    console.selftests[name] = SelfTest(name, *(int(n) for n in numbers if n is not None))
 
 
 def _on_counters(console: Console, m: re.Match[str]) -> None:
@@ -285,6 +287,7 @@ def format_selftests(console: Console) -> list[str]:
             f"  {test.name:<36} devid {test.devid} {test.depth:>3} in flight: "
             f"{test.ok}/{test.requests} ok, bad {test.bad}, timeouts {test.timeouts}, "
             f"round trip {test.roundtrip_ns / 1000:.1f} us, {test.per_s} requests/s"
+            + (f", {test.bytes} bytes, {test.mbps} MB/s" if test.bytes else "")
         )
     if cycles:
         trips = sorted(t.roundtrip_ns for t in cycles)

@@ -80,6 +80,7 @@ CALLER = """// SPDX-License-Identifier: GPL-2.0-only
 void xbgen_sim_user_up(void *fdev);
 void xbgen_sim_user_down(void *fdev);
 void xbgen_sim_answered(unsigned long long id);
+void xbgen_sim_bad_length(unsigned long got);
 int __real_{front}_user_connect(struct {front}_device *fdev);
 void __real_{front}_user_disconnect(struct {front}_device *fdev);
 
@@ -102,11 +103,11 @@ int xbgen_sim_call(void *fdev)
 {{
 	struct {name}_request req;
 	struct {name}_response rsp;
-	int err;
+{decls}	int err;
 
 	memset(&req, 0, sizeof(req));
 	/* a caller that sets fields one by one leaves garbage in the padding */
-{fill_pads}	err = {front}_call(fdev, &req, &rsp);
+{fill_pads}{call}
 	/* the answer names its request: the backend must not get that one again */
 	if (!err)
 		xbgen_sim_answered(rsp.id);
@@ -125,20 +126,36 @@ HANDLER = """// SPDX-License-Identifier: GPL-2.0-only
 void xbgen_sim_handler_enter(void);
 void xbgen_sim_handler_leave(void);
 void xbgen_sim_request(unsigned long long id);
-void __real_{back}_handle(struct {back}_device *bdev,
-	const struct {name}_request *req, struct {name}_response *rsp);
+void __real_{back}_handle({params});
 
 void xbgen_sim_padding_leak(const char *field);
 
-void __wrap_{back}_handle(struct {back}_device *bdev,
-	const struct {name}_request *req, struct {name}_response *rsp)
+void __wrap_{back}_handle({params})
 {{
 {check_pads}	xbgen_sim_request(req->id);
 	xbgen_sim_handler_enter();
-	__real_{back}_handle(bdev, req, rsp);
+	__real_{back}_handle({args});
 	xbgen_sim_handler_leave();
 }}
 """
+
+
+#: The guest program's call: without a buffer, or with one of two segments
+#: (a page and a byte) that goes to the backend, and comes back if it can.
+_CALLS = {
+    None: ("", "\terr = {front}_call(fdev, &req, &rsp);\n"),
+    "send": (
+        "\tu8 data[XEN_PAGE_SIZE + 1];\n",
+        "\tmemset(data, 0x5a, sizeof(data));\n"
+        "\terr = {front}_call_buf(fdev, &req, data, sizeof(data), &rsp);\n",
+    ),
+    "reply": (
+        "\tu8 data[XEN_PAGE_SIZE + 1];\n\tsize_t got;\n",
+        "\tmemset(data, 0x5a, sizeof(data));\n"
+        "\terr = {front}_call_buf(fdev, &req, data, sizeof(data), &rsp, &got);\n"
+        "\tif (!err && got > sizeof(data))\n\t\txbgen_sim_bad_length(got);\n",
+    ),
+}
 
 
 @dataclass
@@ -338,7 +355,16 @@ def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KE
                     f"\tmemset(req.{pad}, 0xa5, sizeof(req.{pad}));\n"
                     for pad in src.request_padding()
                 )
-                caller.write_text(CALLER.format(front=front, name=src.name, fill_pads=fill))
+                decls, call = _CALLS[src.buffer_call()]
+                caller.write_text(
+                    CALLER.format(
+                        front=front,
+                        name=src.name,
+                        fill_pads=fill,
+                        decls=decls,
+                        call=call.format(front=front),
+                    )
+                )
                 units.append((caller, work / "xbgen-drv-front-call.o", flags))
                 wraps = [f"-Wl,--wrap={front}_user_connect,--wrap={front}_user_disconnect"]
             if role == "back" and src.ring:
@@ -349,7 +375,19 @@ def build(tree: Path, progress: Progress | None = None, kernel: str = DEFAULT_KE
                     f'\t\txbgen_sim_padding_leak("{pad}");\n'
                     for pad in src.request_padding()
                 )
-                handler.write_text(HANDLER.format(back=back, name=src.name, check_pads=check))
+                params = (
+                    f"struct {back}_device *bdev, const struct {src.name}_request *req, "
+                    f"struct {src.name}_response *rsp"
+                )
+                args = "bdev, req, rsp"
+                if src.buffer_call():
+                    params += f", struct {back}_buf *buf"
+                    args += ", buf"
+                handler.write_text(
+                    HANDLER.format(
+                        back=back, name=src.name, check_pads=check, params=params, args=args
+                    )
+                )
                 units.append((handler, work / "xbgen-drv-back-handle.o", flags))
                 wraps.append(f"-Wl,--wrap={back}_handle")
         _compile(gcc, units)

@@ -31,6 +31,18 @@ class Sources:
     def ring(self) -> bool:
         return any(path.stem.endswith("_core") for path in self.front)
 
+    def buffer_call(self) -> str | None:
+        """How the tree's frontend sends a buffer: ``"send"`` (to the backend
+        only: no ``got``), ``"reply"`` (the backend writes back), or None."""
+        for path in self.headers:
+            if path.name == f"{self.name}front.h":
+                head = re.search(
+                    rf"int {self.name}front_call_buf\((.*?)\);", path.read_text(), re.S
+                )
+                if head:
+                    return "reply" if "size_t *got" in head[1] else "send"
+        return None
+
     def request_padding(self) -> list[str]:
         """The explicit padding fields of the ring's request (``u8 _padN[K];``)."""
         for path in self.headers:

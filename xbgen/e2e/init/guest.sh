@@ -39,12 +39,13 @@ connected() {
 		[ "$state" = Connected ]
 }
 
-# selftest KEY DEVID N C SECONDS: N requests with C in flight through the
-# device's debugfs self-test, bounded by SECONDS; report its figures under KEY.
+# selftest KEY DEVID N C SECONDS [SIZE]: N requests with C in flight (each
+# with a SIZE-byte buffer, if given) through the device's debugfs self-test,
+# bounded by SECONDS; report its figures under KEY.
 selftest() {
 	file=/sys/kernel/debug/$DEV/$2/selftest
 	wait_for 10 test -e "$file" || { report "$1" "FAIL no $file"; return; }
-	echo "$3 $4" 2>/tmp/selftest.err > "$file" &
+	echo "$3 $4${6:+ $6}" 2>/tmp/selftest.err > "$file" &
 	pid=$!
 	if ! wait_long "$5" exited "$pid"; then
 		grep -E " $DEV\$" /proc/interrupts

@@ -64,14 +64,14 @@ guest_ask() {
 # in flight runs at 100/s when another VM shares the host's cores).
 selftest_bound() { echo $(($1 / 50 + 60)); }
 
-# ring_selftest NAME DEVID N C: the guest runs N requests with C in flight
+# ring_selftest NAME DEVID N C [SIZE]: the guest runs N requests with C in flight
 # through device DEVID's debugfs self-test (guest.sh's selftest).  Its
 # figures go to $figures and an XBGEN-SELFTEST line; returns 1 unless it
 # passed ($res says why).
 ring_selftest() {
 	next_key st
 	bound=$(selftest_bound "$3")
-	send "$key" selftest "$2" "$3" "$4" "$bound"
+	send "$key" selftest "$2" "$3" "$4" "$bound" ${5:+"$5"}
 	selftest_answer "$1" "$2" "$4" $((bound + 30))
 }
 
@@ -79,7 +79,7 @@ ring_selftest() {
 # its figures printed (on failure too).
 selftest_answer() {
 	answer "$4" "$key" || res="FAIL guest wrote no '$key' result within $4 s"
-	figures=$(echo "$res" | sed -n 's/.*\(requests=[0-9]* .*per_s=[0-9]*\).*/\1/p')
+	figures=$(echo "$res" | sed -n 's/.*\(requests=[0-9]* .*per_s=[0-9]*\( bytes=[0-9]* MBps=[0-9]*\)\{0,1\}\).*/\1/p')
 	[ -z "$figures" ] || record "XBGEN-SELFTEST $1 devid=$2 depth=$3 $figures"
 	case "$res" in PASS*) ;; *) return 1 ;; esac
 }

@@ -130,9 +130,22 @@ ring_cycles() {
 	end_step "back where they started after $RING_CYCLES cycles"
 }
 
+# buffer_step SIZE:N: N calls, each with a buffer of SIZE bytes, a ring's
+# worth (up to 16) in flight: checked byte for byte by the tree's self-test.
+buffer_step() {
+	size=${1%:*} n=${1#*:}
+	depth=$RING_SLOTS; [ "$depth" -gt 16 ] && depth=16
+	step "ring/buffer-$size"
+	ring_selftest "ring/buffer-$size" "$DEVID" "$n" "$depth" "$size" || fail "guest: $res"
+	end_step "$figures"
+}
+
 ring_stage() {
 	for depth in $DEPTHS; do
 		selftest_step "ring/selftest-$depth" "$DEVID" "$REQUESTS" "$depth"
 	done
+	if [ "$SELFTEST" = 1 ]; then
+		for run in $BUFFER_RUNS; do buffer_step "$run"; done
+	fi
 	[ "$RING_CYCLES" -gt 0 ] && ring_cycles
 }

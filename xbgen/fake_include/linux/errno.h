@@ -23,4 +23,6 @@
 #define ETIMEDOUT	110
 #define ECANCELED	125
 
+#define EMSGSIZE	90
+
 #endif

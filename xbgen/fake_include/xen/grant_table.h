@@ -6,7 +6,28 @@
 
 typedef u32 grant_ref_t;
 typedef u32 grant_handle_t;
+typedef u16 domid_t;
+typedef unsigned long xen_pfn_t;
 struct page;
+
+#define DOMID_SELF		((domid_t)0x7FF0U)
+#define GNTCOPY_source_gref	(1 << 0)
+#define GNTCOPY_dest_gref	(1 << 1)
+#define GNTST_okay		(0)
+
+struct gnttab_copy {
+	struct {
+		union {
+			grant_ref_t ref;
+			xen_pfn_t gmfn;
+		} u;
+		domid_t domid;
+		u16 offset;
+	} source, dest;
+	u16 len;
+	u16 flags;
+	s16 status;
+};
 
 /* The generated Kbuild defines this from the target kernel's own header. */
 #ifdef XBGEN_GNTTAB_END_PAGE
@@ -14,5 +35,9 @@ void gnttab_end_foreign_access(grant_ref_t ref, struct page *page);
 #else
 void gnttab_end_foreign_access(grant_ref_t ref, int readonly, unsigned long page);
 #endif
+int gnttab_grant_foreign_access(domid_t domid, unsigned long frame, int readonly);
+void gnttab_grant_foreign_access_ref(grant_ref_t ref, domid_t domid, unsigned long frame,
+				     int readonly);
+void gnttab_batch_copy(struct gnttab_copy *batch, unsigned int count);
 
 #endif

@@ -94,6 +94,7 @@ static int grant_page(struct dom *d, int to, unsigned char *page, uint32_t *ref)
 	w.grants[slot].page = page;
 	w.grants[slot].gen = grant_gen(dom_index(d));
 	w.grants[slot].zombie = 0;
+	w.grants[slot].ro = 0;
 	*ref = r;
 	trace("%s grants a page to dom%d: grant %u", d->name, to, r);
 	return 0;
@@ -135,12 +136,23 @@ static void end_grant(uint32_t ref)
 	grant_drop(g);
 }
 
+/* The grant's hold on @page goes: a reference of alloc_page()'s, or the page. */
+static void end_page(void *page)
+{
+	struct alloc *a = alloc_holding(page, 1);
+
+	if (a && a->kind == K_PAGES && a->refs)
+		put_page(page);
+	else
+		pages_put(page, XEN_PAGE_SIZE, "gnttab_end_foreign_access");
+}
+
 #ifdef XBGEN_GNTTAB_END_PAGE
 void gnttab_end_foreign_access(grant_ref_t ref, struct page *page)
 {
 	end_grant(ref);
 	if (page && !w.prop)
-		pages_put((void *)page, XEN_PAGE_SIZE, "gnttab_end_foreign_access");
+		end_page(page);
 }
 #else
 void gnttab_end_foreign_access(grant_ref_t ref, int readonly, unsigned long page)
@@ -148,9 +160,113 @@ void gnttab_end_foreign_access(grant_ref_t ref, int readonly, unsigned long page
 	(void)readonly;
 	end_grant(ref);
 	if (page && !w.prop)
-		pages_put((void *)page, XEN_PAGE_SIZE, "gnttab_end_foreign_access");
+		end_page((void *)page);
 }
 #endif
+
+/*
+ * gnttab_grant_foreign_access(): @frame is a frame number (the page's
+ * address over XEN_PAGE_SIZE: see page_to_xen_pfn()).
+ */
+int gnttab_grant_foreign_access(domid_t domid, unsigned long frame, int readonly)
+{
+	uint32_t ref;
+	int err;
+
+	api_call();
+	err = grant_page(cur, domid, (unsigned char *)(uintptr_t)(frame << XEN_PAGE_SHIFT), &ref);
+	if (err)
+		return err;
+	find_grant(dom_index(cur), ref)->ro = !!readonly;
+	return (int)ref;
+}
+
+/* gnttab_grant_foreign_access_ref(): a reference the caller holds, granted anew. */
+void gnttab_grant_foreign_access_ref(grant_ref_t ref, domid_t domid, unsigned long frame,
+				     int readonly)
+{
+	struct grant *g = find_grant(dom_index(cur), ref);
+
+	api_call();
+	if (!g || g->used != 1) {
+		violate(PROP_SAFE, "%s grants reference %u again, which it does not hold", me(), ref);
+		return;
+	}
+	if (g->maps && g->gen == grant_gen(g->owner)) {
+		violate(PROP_SAFE, "%s grants reference %u anew while dom%d maps it", me(), ref,
+			g->to);
+		return;
+	}
+	g->to = domid;
+	g->page = (unsigned char *)(uintptr_t)(frame << XEN_PAGE_SHIFT);
+	g->ro = !!readonly;
+	g->gen = grant_gen(g->owner);
+	trace("%s grants reference %u again, to dom%d", cur->name, ref, domid);
+}
+
+/* The page @owner granted the running domain as @ref, or NULL; *@st why not. */
+static unsigned char *copy_page(domid_t owner, uint32_t ref, int write, int16_t *st)
+{
+	struct dom *o = dom_by_id(owner);
+	struct grant *g;
+
+	if (!o || !o->alive) {
+		*st = -2;	/* GNTST_bad_domain */
+		return NULL;
+	}
+	g = find_grant(dom_index(o), ref);
+	if (!g || g->used != 1 || g->to != cur->id || g->gen != grant_gen(g->owner)) {
+		*st = -3;	/* GNTST_bad_gntref */
+		return NULL;
+	}
+	if (write && g->ro) {
+		*st = -8;	/* GNTST_permission_denied */
+		return NULL;
+	}
+	return g->page;
+}
+
+/* A frame of the running domain's own: its address. */
+static unsigned char *own_page(unsigned long gmfn, int16_t *st)
+{
+	unsigned char *p = (unsigned char *)(uintptr_t)(gmfn << XEN_PAGE_SHIFT);
+	struct alloc *a = alloc_holding(p, XEN_PAGE_SIZE);
+
+	if (!a || a->dom != dom_index(cur)) {
+		*st = -9;	/* GNTST_bad_page */
+		return NULL;
+	}
+	return p;
+}
+
+/* GNTTABOP_copy, as Xen does it: each op checked, then copied, or its status says why not. */
+void gnttab_batch_copy(struct gnttab_copy *batch, unsigned int count)
+{
+	unsigned int i;
+
+	api_call();
+	for (i = 0; i < count; i++) {
+		struct gnttab_copy *op = &batch[i];
+		unsigned char *src, *dst;
+		int16_t st = 0;
+
+		if (op->source.offset + op->len > XEN_PAGE_SIZE ||
+		    op->dest.offset + op->len > XEN_PAGE_SIZE) {
+			op->status = -10;	/* GNTST_bad_copy_arg */
+			continue;
+		}
+		src = op->flags & GNTCOPY_source_gref ?
+		      copy_page(op->source.domid, op->source.u.ref, 0, &st) :
+		      own_page(op->source.u.gmfn, &st);
+		dst = !src ? NULL : op->flags & GNTCOPY_dest_gref ?
+		      copy_page(op->dest.domid, op->dest.u.ref, 1, &st) :
+		      own_page(op->dest.u.gmfn, &st);
+		if (src && dst)
+			memmove(dst + op->dest.offset, src + op->source.offset, op->len);
+		op->status = st;
+		trace("%s copies %u bytes by grant: status %d", cur->name, op->len, st);
+	}
+}
 
 static int count_maps(int dom, int module)
 {

@@ -220,6 +220,13 @@ void xbgen_sim_answered(unsigned long long id)
 	w.answered[w.nanswered++] = id;
 }
 
+/* The call reports more bytes back than its buffer holds. */
+void xbgen_sim_bad_length(unsigned long got)
+{
+	violate(PROP_CALLS, "a call with a buffer of %lu bytes reports %lu bytes back",
+		XEN_PAGE_SIZE + 1, got);
+}
+
 void xbgen_sim_request(unsigned long long id)
 {
 	int i;

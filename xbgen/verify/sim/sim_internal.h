@@ -79,6 +79,10 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/crc32.h>
+#include <linux/err.h>
+#include <linux/sort.h>
+#include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <xen/events.h>
@@ -134,6 +138,7 @@ void xbgen_sim_user_down(void *fdev);
 /* A ring tree's backend handler: the linker wraps NAMEback_handle() with these. */
 void xbgen_sim_handler_enter(void);
 void xbgen_sim_answered(unsigned long long id);
+void xbgen_sim_bad_length(unsigned long got);
 void xbgen_sim_request(unsigned long long id);
 void xbgen_sim_padding_leak(const char *field);
 void xbgen_sim_handler_leave(void);
@@ -260,6 +265,7 @@ struct alloc {
 	unsigned char module;		/* made by module init/exit */
 	unsigned char kind;		/* K_MEM, K_PAGES, K_SIM */
 	unsigned short pages_freed;	/* K_PAGES: a bit per page its owner freed */
+	unsigned short refs;		/* alloc_page(): get_page/put_page count (else 0) */
 };
 
 struct grant {
@@ -277,6 +283,7 @@ struct grant {
 	 */
 	unsigned char gen;
 	unsigned char zombie;		/* the old domain's entry, kept while dom0 maps it */
+	unsigned char ro;		/* the grantee may only read */
 };
 
 struct mapping {
@@ -403,7 +410,7 @@ static unsigned long xs_epoch = 1;
 
 static size_t arena_hwm;
 
-static unsigned char arena[ARENA_SIZE] __attribute__((aligned(64)));
+static unsigned char arena[ARENA_SIZE] __attribute__((aligned(4096)));
 
 /* What the parts call of each other, by the file that defines it. */
 

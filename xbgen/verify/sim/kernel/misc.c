@@ -193,3 +193,41 @@ bool test_and_set_bit(long nr, volatile unsigned long *addr)
 	set_bit(nr, addr);
 	return old;
 }
+
+/* include/linux/err.h: error values at the top of the address space. */
+void *ERR_PTR(long error)
+{
+	return (void *)error;
+}
+
+long PTR_ERR(const void *ptr)
+{
+	return (long)ptr;
+}
+
+bool IS_ERR(const void *ptr)
+{
+	return (unsigned long)ptr >= (unsigned long)-4095;
+}
+
+/* lib/crc32.c's crc32_le(), bit by bit. */
+u32 crc32_le(u32 crc, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	int k;
+
+	while (len--) {
+		crc ^= *b++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xedb88320U & -(crc & 1));
+	}
+	return crc;
+}
+
+/* lib/sort.c: any correct sort will do; the C library's. */
+void sort(void *base, size_t num, size_t size, int (*cmp)(const void *, const void *),
+	  void (*swap)(void *, void *, int))
+{
+	(void)swap;
+	qsort(base, num, size, cmp);
+}

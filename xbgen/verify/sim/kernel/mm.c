@@ -12,9 +12,8 @@ static int in_arena(uintptr_t v)
 	return v >= (uintptr_t)arena && v < (uintptr_t)arena + w.top;
 }
 
-static void *arena_alloc(size_t size)
+static void *arena_alloc_at(size_t at, size_t size)
 {
-	size_t at = w.top + GAP;
 	size_t end = at + ((size + 15) & ~(size_t)15);
 
 	if (end + GAP > ARENA_SIZE)
@@ -24,6 +23,21 @@ static void *arena_alloc(size_t size)
 		arena_hwm = end;
 	UNPOISON(arena + at, size);
 	return arena + at;
+}
+
+static void *arena_alloc(size_t size)
+{
+	size_t at = w.top + GAP;
+
+	return arena_alloc_at(at, size);
+}
+
+/* A block at a page boundary, as pages and vmalloc() hand out. */
+static void *arena_alloc_page_aligned(size_t size)
+{
+	size_t at = (w.top + GAP + XEN_PAGE_SIZE - 1) & ~(size_t)(XEN_PAGE_SIZE - 1);
+
+	return arena_alloc_at(at, size);
 }
 
 static void arena_free(void *p, size_t size)
@@ -70,6 +84,7 @@ static void *track(void *p, size_t size, int kind)
 	w.allocs[w.nallocs].module = cur_t ? cur_t->in_module : 0;
 	w.allocs[w.nallocs].kind = kind;
 	w.allocs[w.nallocs].pages_freed = 0;
+	w.allocs[w.nallocs].refs = 0;
 	w.nallocs++;
 	return p;
 }
@@ -93,7 +108,8 @@ static void drop_block(struct alloc *a)
 	w.nallocs--;
 }
 
-static void *sim_alloc(size_t size, int zero, gfp_t gfp, int kind, const char *what)
+static void *sim_alloc_in(size_t size, int zero, gfp_t gfp, int kind, const char *what,
+			  int aligned)
 {
 	void *p;
 
@@ -102,12 +118,17 @@ static void *sim_alloc(size_t size, int zero, gfp_t gfp, int kind, const char *w
 		may_sleep(what);
 	if (fault_here(what))
 		return NULL;
-	p = arena_alloc(size ? size : 1);
+	p = aligned ? arena_alloc_page_aligned(size) : arena_alloc(size ? size : 1);
 	if (zero)
 		memset(p, 0, size);
 	else
 		memset(p, 0xa5, size);
 	return track(p, size, kind);
+}
+
+static void *sim_alloc(size_t size, int zero, gfp_t gfp, int kind, const char *what)
+{
+	return sim_alloc_in(size, zero, gfp, kind, what, 0);
 }
 
 void *kmalloc(size_t size, gfp_t flags)
@@ -156,6 +177,83 @@ void kfree(const void *objp)
 void kvfree(const void *addr)
 {
 	sim_free(addr, "kvfree");
+}
+
+void *kvmalloc(size_t size, gfp_t flags)
+{
+	return sim_alloc(size, !!(flags & __GFP_ZERO), flags, K_MEM, "an allocation");
+}
+
+void *vmalloc(unsigned long size)
+{
+	return sim_alloc_in(size, 0, GFP_KERNEL, K_MEM, "vmalloc()", 1);
+}
+
+void vfree(const void *addr)
+{
+	sim_free(addr, "vfree");
+}
+
+/* A page is its address here; vmalloc() memory starts at a page boundary. */
+struct page *vmalloc_to_page(const void *addr)
+{
+	return (struct page *)((uintptr_t)addr & ~(uintptr_t)(XEN_PAGE_SIZE - 1));
+}
+
+void *page_address(const struct page *page)
+{
+	return (void *)page;
+}
+
+unsigned long page_to_xen_pfn(const struct page *page)
+{
+	return (unsigned long)((uintptr_t)page >> XEN_PAGE_SHIFT);
+}
+
+unsigned long pfn_to_gfn(unsigned long pfn)
+{
+	return pfn;
+}
+
+/* alloc_page(): one page, a reference held; the last put_page() frees it. */
+struct page *alloc_page(gfp_t gfp_mask)
+{
+	void *p = sim_alloc_in(XEN_PAGE_SIZE, !!(gfp_mask & __GFP_ZERO), gfp_mask, K_PAGES,
+			       "alloc_page()", 1);
+	struct alloc *a;
+
+	if (!p)
+		return NULL;
+	a = find_alloc(p);
+	a->refs = 1;
+	return (struct page *)p;
+}
+
+static struct alloc *counted_page(const struct page *page, const char *fn)
+{
+	struct alloc *a = alloc_holding(page, 1);
+
+	if (!a || a->kind != K_PAGES || !a->refs || a->ptr != (void *)page) {
+		violate(PROP_SAFE, "%s %s() of a page it holds no reference on", me(), fn);
+		return NULL;
+	}
+	return a;
+}
+
+void get_page(struct page *page)
+{
+	struct alloc *a = counted_page(page, "get_page");
+
+	if (a)
+		a->refs++;
+}
+
+void put_page(struct page *page)
+{
+	struct alloc *a = counted_page(page, "put_page");
+
+	if (a && !--a->refs)
+		pages_put(page, XEN_PAGE_SIZE, "put_page");
 }
 
 static int live_allocs(int dom, int module)

@@ -961,7 +961,11 @@ static int __init mydeviceback_init(void)
 		return -ENODEV;
 
 	pr_info("Hello World!\n");
-	mydeviceback_wq = alloc_workqueue(KBUILD_MODNAME, 0, 0);
+	/*
+	 * Unbound: a handler may sleep for long, and needs no CPU of its own
+	 * (Linux 7.x warns at a workqueue that says neither unbound nor per-CPU).
+	 */
+	mydeviceback_wq = alloc_workqueue(KBUILD_MODNAME, WQ_UNBOUND, 0);
 	if (!mydeviceback_wq)
 		return -ENOMEM;
 	err = xenbus_register_backend(&mydeviceback_driver);

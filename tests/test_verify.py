@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 import xbgen.verify as verify_module
 from xbgen.check import FAKE_INCLUDE, check_c, feature_defines
 from xbgen.cli import app
+from xbgen.errors import UsageError
 from xbgen.generate import generate
 from xbgen.render import render
 from xbgen.spec import STARTER_RING, Spec, default_spec
@@ -839,6 +840,18 @@ def test_buffer_tree_holds_every_property(buffer_tree: Path) -> None:
     assert result.ok, findings(result)
 
 
+def test_indirect_buffer_tree_holds_every_property(tmp_path: Path) -> None:
+    """128KiB: the segments go in an indirect page the backend copies once."""
+    ring = {**BUFFER_RING, "buffer": {"max": "128KiB", "direction": "both"}}
+    tree = generate(Spec.model_validate({"name": "mydevice", "ring": ring}), tmp_path / "g").tree
+    assert "buf_indirect[1]" in (tree / "include" / "mydevice_ring.h").read_text()
+    result = timed(
+        "buffer ring, indirect",
+        lambda: verify(tree, Bounds(env=2, hostile=0, faults=0, saves=0)),
+    )
+    assert result.ok, findings(result)
+
+
 def test_buffer_tree_survives_a_save(tmp_path: Path) -> None:
     """With on_resume = "reissue" a call in flight at the save is sent again,
     its buffer's references granted anew to the new domain's backend."""
@@ -891,3 +904,12 @@ def test_finds_a_frontend_whose_segments_pass_their_page(buffer_tree: Path, tmp_
         "\t\treq->buf_seg[i].offset = 16;\t/* planted: past the page with len */\n",
     )
     assert_found(verify(bad, SMALL), 4, r"segment 0: 4096 bytes at 16 pass its page")
+
+
+def test_a_buffer_too_large_for_the_model_is_refused_with_the_reason(tmp_path: Path) -> None:
+    ring = {**BUFFER_RING, "buffer": {"max": "4MiB", "direction": "both"}}
+    tree = generate(Spec.model_validate({"name": "mydevice", "ring": ring}), tmp_path / "g").tree
+    with pytest.raises(
+        UsageError, match=r"ring.buffer.max is 4096KiB; the model holds buffers up to 256KiB"
+    ):
+        verify(tree, SMALL)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from xbgen.check import check_paths
-from xbgen.errors import CheckError
+from xbgen.errors import CheckError, UsageError
 
 from . import model, toolstack
 from .compiler import build, features
@@ -56,6 +56,11 @@ def _crash(lines: list[str], stderr: str) -> Finding | None:
     return None
 
 
+#: The largest [ring.buffer] max the model takes: the backend's buffer is in
+#: every configuration it keeps (a 4MiB one exhausts memory at 2 moves).
+MAX_BUFFER = 256 << 10
+
+
 def verify(
     tree: Path,
     bounds: Bounds = DEFAULT_BOUNDS,
@@ -67,7 +72,14 @@ def verify(
     `kernel` picks the kernel API the drivers are compiled for (`KERNELS`).
     """
     tree = Path(tree)
-    tree_sources(tree)
+    src = tree_sources(tree)
+    if src.buffer_max() > MAX_BUFFER:
+        raise UsageError(
+            f"{tree}: ring.buffer.max is {src.buffer_max() >> 10}KiB; the model holds "
+            f"buffers up to {MAX_BUFFER >> 10}KiB (each configuration it keeps holds the "
+            "backend's whole buffer): verify a tree rendered with a smaller max, whose "
+            "code is the same (segments in indirect pages above 64KiB)"
+        )
     features(kernel)
     problems = check_paths([tree])
     if problems:

@@ -31,6 +31,16 @@ class Sources:
     def ring(self) -> bool:
         return any(path.stem.endswith("_core") for path in self.front)
 
+    def buffer_max(self) -> int:
+        """The ring's largest buffer (``NAME_BUF_MAX``), 0 without [ring.buffer]."""
+        for path in self.headers:
+            if path.name == f"{self.name}_ring.h":
+                m = re.search(
+                    rf"^#define\s+{self.name.upper()}_BUF_MAX\s+(\d+)U?$", path.read_text(), re.M
+                )
+                return int(m[1]) if m else 0
+        return 0
+
     def buffer_call(self) -> str | None:
         """How the tree's frontend sends a buffer: ``"send"`` (to the backend
         only: no ``got``), ``"reply"`` (the backend writes back), or None."""

@@ -4,7 +4,8 @@
 # Xen and kernel, every stage of the default run, for the default ring spec
 # and a handshake-only one (bookworm, the mixed-guest boot and the driver
 # domain run in the default test command); and the e2e plants too long for
-# CI (a .resume that keeps the old IRQ).  Prints each boot's time.
+# CI (a .resume that keeps the old IRQ); the largest buffers (4MiB, by
+# indirect pages).  Prints each boot's time.
 #   bash tests/e2e-matrix.sh [pytest options, e.g. -k sid]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -195,6 +195,11 @@ BAD: dict[str, tuple[bytes, str | None, int | None]] = {
         "ring.buffer.transfer",
         8,
     ),
+    "buffer both ways sent again": (
+        b'name = "x"\n[ring]\non_resume = "reissue"\n[ring.buffer]\nmax = 4096\n',
+        "ring",
+        2,
+    ),
     "buffer unknown key": (BUFFER_SPEC + b'max = "64KiB"\nsegments = 4\n', "segments", 8),
     "buffer field name taken": (
         b'name = "x"\n[ring]\n[ring.request]\nbuf_len = "u32"\n[ring.buffer]\nmax = 4096\n',

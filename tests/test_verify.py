@@ -855,7 +855,11 @@ def test_indirect_buffer_tree_holds_every_property(tmp_path: Path) -> None:
 def test_buffer_tree_survives_a_save(tmp_path: Path) -> None:
     """With on_resume = "reissue" a call in flight at the save is sent again,
     its buffer's references granted anew to the new domain's backend."""
-    ring = {**BUFFER_RING, "on_resume": "reissue"}
+    ring = {
+        **BUFFER_RING,
+        "on_resume": "reissue",
+        "buffer": {"max": "64KiB", "direction": "to_backend"},
+    }
     tree = generate(Spec.model_validate({"name": "mydevice", "ring": ring}), tmp_path / "g").tree
     result = timed(
         "buffer ring, reissue, one save",

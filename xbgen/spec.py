@@ -264,6 +264,16 @@ class Ring(RingInfo, BaseModel):
 
     @model_validator(mode="after")
     def _fits(self) -> Ring:
+        if (
+            self.buffer is not None
+            and self.buffer.direction == "both"
+            and (self.on_resume == "reissue")
+        ):
+            raise ValueError(
+                'on_resume = "reissue" with a buffer that goes both ways: the old backend '
+                "may have written its answer into the very pages the call would send again; "
+                'use "fail", or a buffer that goes one way'
+            )
         if self.buffer is not None:
             for kind, fields in (("request", self.request), ("response", self.response)):
                 taken = [name for name in fields if name.startswith("buf_")]

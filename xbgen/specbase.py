@@ -341,6 +341,14 @@ class RingInfo:
         return self.pages.bit_length() - 1
 
     @property
+    def buffer_sum(self) -> bool:
+        """Does the starter handler put the crc32 of what the frontend sent in
+        a response field `sum` (u32, not echoed from the request)?"""
+        if self.buffer is None or not self.buffer.to_backend or "sum" in self.echoed:
+            return False
+        return any(f.name == "sum" and f.type == "u32" for f in self.response_message.data_fields)
+
+    @property
     def echoed(self) -> tuple[str, ...]:
         """Response fields the default handler copies from the request."""
         request = {f.name: f.type for f in self.request_message.data_fields}

@@ -31,37 +31,35 @@ class Sources:
     def ring(self) -> bool:
         return any(path.stem.endswith("_core") for path in self.front)
 
+    def _header(self, name: str) -> str:
+        """The text of the tree's header ``name`` ("" if it has none)."""
+        for path in self.headers:
+            if path.name == name:
+                return path.read_text()
+        return ""
+
     def buffer_max(self) -> int:
         """The ring's largest buffer (``NAME_BUF_MAX``), 0 without [ring.buffer]."""
-        for path in self.headers:
-            if path.name == f"{self.name}_ring.h":
-                m = re.search(
-                    rf"^#define\s+{self.name.upper()}_BUF_MAX\s+(\d+)U?$", path.read_text(), re.M
-                )
-                return int(m[1]) if m else 0
-        return 0
+        text = self._header(f"{self.name}_ring.h")
+        m = re.search(rf"^#define\s+{self.name.upper()}_BUF_MAX\s+(\d+)U?$", text, re.M)
+        return int(m[1]) if m else 0
 
     def buffer_call(self) -> str | None:
         """How the tree's frontend sends a buffer: ``"send"`` (to the backend
         only: no ``got``), ``"reply"`` (the backend writes back), or None."""
-        for path in self.headers:
-            if path.name == f"{self.name}front.h":
-                head = re.search(
-                    rf"int {self.name}front_call_buf\((.*?)\);", path.read_text(), re.S
-                )
-                if head:
-                    return "reply" if "size_t *got" in head[1] else "send"
-        return None
+        text = self._header(f"{self.name}front.h")
+        head = re.search(rf"int {self.name}front_call_buf\((.*?)\);", text, re.S)
+        if head is None:
+            return None
+        return "reply" if "size_t *got" in head[1] else "send"
 
     def request_padding(self) -> list[str]:
         """The explicit padding fields of the ring's request (``u8 _padN[K];``)."""
-        for path in self.headers:
-            if path.name == f"{self.name}_ring.h":
-                text = path.read_text()
-                body = re.search(rf"struct {self.name}_request {{(.*?)\n}};", text, re.S)
-                if body:
-                    return re.findall(r"\bu8 (\w+)\[\d+\];\s*/\* explicit padding", body[1])
-        return []
+        text = self._header(f"{self.name}_ring.h")
+        body = re.search(rf"struct {self.name}_request {{(.*?)\n}};", text, re.S)
+        if body is None:
+            return []
+        return re.findall(r"\bu8 (\w+)\[\d+\];\s*/\* explicit padding", body[1])
 
 
 def _module_sources(folder: Path, role: str) -> tuple[str, tuple[Path, ...]] | None:

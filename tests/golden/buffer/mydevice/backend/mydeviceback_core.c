@@ -345,16 +345,14 @@ static int mydeviceback_process(struct mydeviceback_device *conn)
 				return -EIO;
 			if (!err)
 				mydeviceback_handle(conn, &req, &rsp, &buf);
-			rsp.buf_len = err ? 0 : min(buf.out, buf.len);
-			if (rsp.buf_len &&
-			    mydeviceback_buf_out(conn, segs, req.buf_nr_segs, rsp.buf_len))
-				err = -EFAULT;
-			if (err) {
-				rsp.buf_len = 0;
-				rsp.buf_status = MYDEVICE_BUF_UNREACHABLE;
-			} else {
-				rsp.buf_status = MYDEVICE_BUF_OK;
+			rsp.buf_len = 0;	/* whatever the handler wrote there */
+			buf.out = min(buf.out, buf.len);
+			if (!err && buf.out) {
+				err = mydeviceback_buf_out(conn, segs, req.buf_nr_segs, buf.out);
+				if (!err)
+					rsp.buf_len = buf.out;
 			}
+			rsp.buf_status = err ? MYDEVICE_BUF_UNREACHABLE : MYDEVICE_BUF_OK;
 			rsp.id = req.id;
 
 			*RING_GET_RESPONSE(&conn->ring, conn->ring.rsp_prod_pvt) = rsp;

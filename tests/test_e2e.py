@@ -7,9 +7,11 @@ Needs qemu-system-x86, busybox-static, gcc-12/make and Debian's package mirror
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +20,9 @@ import pytest
 from conftest import PHASE_TIMINGS, passing_steps
 
 from xbgen.e2e import E2EFailed, E2EResult, Scenario, images, report, run
+from xbgen.e2e import assets as assets_mod
 from xbgen.e2e.driver import Driver, Ring, detect_ring, script_setting
-from xbgen.e2e.initramfs import Initramfs, find_busybox
+from xbgen.e2e.initramfs import Initramfs, find_busybox, overlay
 from xbgen.e2e.qemu import choose_accel
 from xbgen.e2e.scenario import CHECK_REQUESTS, RING_CYCLES
 from xbgen.errors import E2EError
@@ -403,6 +406,43 @@ def test_initramfs_is_a_newc_archive_busybox_can_read(tmp_path: Path) -> None:
     assert (out / "xbgen" / "config").read_text() == "DEV=x\n"
 
 
+def test_overlay_replaces_and_adds_files_in_one_gzip_stream(tmp_path: Path) -> None:
+    base = Initramfs()
+    base.add_bytes("/init", b"old", 0o755)
+    base.add_bytes("/keep", b"k")
+    first = base.write(tmp_path / "base.cpio.gz")
+    both = overlay(first, tmp_path / "both.cpio.gz", {
+        "/init": (b"new", 0o755), "/lib/modules/x.ko": (b"ko", 0o644),
+    })  # fmt: skip
+    # One gzip member (libxenguest sizes a ramdisk from its trailer).
+    one = zlib.decompressobj(wbits=31)
+    data = one.decompress(both.read_bytes())
+    assert one.eof and one.unused_data == b"" and data.count(b"TRAILER!!!") == 2
+    # As Linux unpacks it: every archive in turn, later members winning.
+    files: dict[str, bytes] = {}
+    at = 0
+    while at < len(data):
+        head = data[at : at + 110]
+        assert head[:6] == b"070701", head
+        mode, size, namesize = (int(head[i : i + 8], 16) for i in (14, 54, 94))
+        name = data[at + 110 : at + 110 + namesize - 1].decode()
+        start = at + 110 + namesize + (-(110 + namesize) % 4)
+        if mode & 0o100000:
+            files[name] = data[start : start + size]
+        at = start + size + (-size % 4)
+    assert files == {"init": b"new", "keep": b"k", "lib/modules/x.ko": b"ko"}
+
+
+def test_a_root_unpacked_in_an_older_layout_is_unpacked_again(tmp_path: Path) -> None:
+    """The block modules the buffer benchmark needs came with layout 2: a root
+    unpacked before (no layout in its stamp) must not be reused."""
+    assert not assets_mod._current(tmp_path)  # nothing there
+    (tmp_path / assets_mod.STAMP).write_text(json.dumps({"release": "bookworm"}))
+    assert not assets_mod._current(tmp_path)
+    (tmp_path / assets_mod.STAMP).write_text(json.dumps({"layout": assets_mod.LAYOUT}))
+    assert assets_mod._current(tmp_path)
+
+
 CONSOLE = """\
 (XEN) WARNING: this Xen line never fails a run
 XBGEN-BOOT 2.50
@@ -468,7 +508,10 @@ def test_accel_auto_is_tcg_without_vmx_or_svm() -> None:
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
 def test_init_scripts_pass_shellcheck() -> None:
-    scripts = sorted(str(path) for path in INIT.glob("*.sh"))
+    """The e2e's init library and the buffer benchmark's inits, which source it."""
+    vsblk = Path(__file__).resolve().parent.parent / "benchmarks" / "vsblk"
+    scripts = sorted(str(path) for path in [*INIT.glob("*.sh"), *vsblk.glob("*.sh")])
+    scripts.append(str(vsblk / "blk-hotplug"))
     proc = subprocess.run(
         ["shellcheck", "-s", "sh", "-x", "-P", "SCRIPTDIR", *scripts],
         capture_output=True, text=True, check=False,
@@ -477,10 +520,12 @@ def test_init_scripts_pass_shellcheck() -> None:
 
 
 def test_every_part_an_init_sources_is_packed() -> None:
-    """The e2e and hostile inits source the library from /xbgen: each part is
-    in both images, and no init keeps a function the library has."""
-    hostile = Path(__file__).resolve().parent / "hostile"
-    inits = [INIT / name for name in images.INITS] + sorted(hostile.glob("*.sh"))
+    """The e2e, hostile and benchmark inits source the library from /xbgen:
+    each part is in both images, and no init keeps a function the library has."""
+    here = Path(__file__).resolve().parent
+    inits = [INIT / name for name in images.INITS] + sorted(
+        [*(here / "hostile").glob("*.sh"), *(here.parent / "benchmarks" / "vsblk").glob("*.sh")]
+    )
     parts = images.library_parts()
     defined = {p: set(re.findall(r"^(\w+)\(\) \{", (INIT / p).read_text(), re.M)) for p in parts}
     for script in [*inits, *(INIT / p for p in parts)]:

@@ -1,5 +1,8 @@
-"""A hostile frontend cannot hurt the generated backend, on real Xen + Linux in QEMU.
+"""A hostile frontend cannot hurt the generated backend, nor a hostile backend
+the generated frontend, on real Xen + Linux in QEMU.
 
+The tree under test is the default spec with calls that carry a 128KiB
+buffer the backend writes (HOSTILE_BUFFER: segments in an indirect page).
 In one boot a PV guest runs the tree's own frontend on a healthy device
 (devid 0) and, in turn, six attacks from a test-only frontend module
 (tests/hostile/hostile.c, built against the tree's ring header) on a second
@@ -13,8 +16,13 @@ the healthy device must stay Connected and pass its self-test after the
 attack (and during the long ones).  Two more modes in the same boot: a
 frontend that asks for the device back after each cut-off must be cut off
 again each time, and a well-behaved frontend that fills the whole ring per
-event must not be cut off.  A copy of the tree without the backend's
-producer-index check must fail.
+event must not be cut off.  Then issue 17's eight attacks on a call's
+buffer (harness.BUF_ATTACKS), judged the same way, except that a grant
+which is not there (never given, read-only) is answered "unreachable", not
+cut off.  Then the tree's frontend meets three hostile backends
+(tests/hostile/hostile_back.c: an answer given twice, a length past the
+buffer, a status the protocol lacks) and must refuse each.  A copy of the
+default tree without the backend's producer-index check must fail.
 
 The same boot then runs issue 15's stages (tests/hostile/contract.sh) on a
 variant of the tree's backend whose handler sleeps 2 s per request, with a
@@ -46,7 +54,7 @@ from hostile import harness
 from xbgen import checkpatch, kernels
 from xbgen.e2e import report
 from xbgen.generate import generate, new
-from xbgen.spec import default_spec
+from xbgen.spec import Spec, default_spec
 
 NAME = "mydevice"
 HOSTILE = Path(__file__).resolve().parent / "hostile"
@@ -64,13 +72,28 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "out" / NAME
 
 
+#: The hostile boot's spec: the default one, its calls carrying a buffer the
+#: backend writes (so a read-only grant is an attack), in an indirect page
+#: (so a page of garbage segments is one too).
+HOSTILE_BUFFER = {"max": "128KiB", "direction": "from_backend"}
+
+
+def _buffered(on_resume: str = "fail") -> Spec:
+    spec = default_spec(NAME).model_dump(mode="json", exclude_none=True)
+    spec["ring"].update(buffer=HOSTILE_BUFFER, on_resume=on_resume)
+    return Spec.model_validate(spec)
+
+
+@pytest.fixture(scope="module")
+def buffered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default spec with :data:`HOSTILE_BUFFER`: the tree the hostile boot attacks."""
+    return generate(_buffered(), tmp_path_factory.mktemp("buffered") / "out").tree
+
+
 @pytest.fixture(scope="module")
 def reissue(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default spec with ``ring.on_resume = "reissue"`` (issue 16's stage)."""
-    spec = default_spec(NAME)
-    assert spec.ring is not None
-    spec = spec.model_copy(update={"ring": spec.ring.model_copy(update={"on_resume": "reissue"})})
-    return generate(spec, tmp_path_factory.mktemp("reissue") / "out").tree
+    """That spec with ``ring.on_resume = "reissue"`` (issue 16's stage)."""
+    return generate(_buffered("reissue"), tmp_path_factory.mktemp("reissue") / "out").tree
 
 
 def _timings(label: str, result: harness.HostileRun) -> None:
@@ -81,11 +104,12 @@ def _timings(label: str, result: harness.HostileRun) -> None:
 
 @pytest.fixture(scope="module")
 def hostile_run(
-    generated: Path, reissue: Path, tmp_path_factory: pytest.TempPathFactory
+    buffered: Path, reissue: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[harness.HostileRun, str]:
-    """One boot: the six attacks, then reconnect and full-batches, then issue 15's stages."""
+    """One boot: the six attacks, reconnect and full-batches, the eight buffer
+    attacks, the hostile backends, then issue 15's stages."""
     result = harness.run(
-        generated, harness.MODES, keep_logs=tmp_path_factory.mktemp("logs"), contract=True,
+        buffered, harness.MODES, keep_logs=tmp_path_factory.mktemp("logs"), contract=True,
         reissue_tree=reissue,
     )  # fmt: skip
     summary = harness.format_run(result)
@@ -112,6 +136,42 @@ def test_backend_survives_a_hostile_frontend(hostile_run: tuple[harness.HostileR
     # lateeoi throttles the storm; the backend cuts it off after 16 spurious events.
     storm = result.attacks["event-storm"]
     assert storm.seconds is not None and storm.seconds < harness.STORM_SECONDS, summary
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_backend_survives_hostile_buffers(hostile_run: tuple[harness.HostileRun, str]) -> None:
+    """Issue 17: a call whose buffer is wrong in one way.  A segment out of
+    its page, a buffer above the maximum, too many segments, one ref twice,
+    a page of garbage segments: cut off with a message.  A ref never granted
+    and a read-only grant for bytes the backend writes: answered
+    "unreachable" (with a warning) and the next valid call served.  Segments
+    spoilt after the push: answered or cut off, never worse.  Each time dom0
+    stays clean and the healthy device passes its self-test."""
+    result, summary = hostile_run
+    assert harness.judge(result, harness.BUF_ATTACKS) == [], summary
+    for mode in harness.BUF_ATTACKS:
+        attack = result.attacks[mode]
+        if harness.EXPECTED[mode] is not None:
+            assert attack.cut and attack.closed and attack.seconds is not None, summary
+            assert attack.seconds < 5, summary
+        if mode in harness.NO_CUT:
+            assert not attack.cut, summary
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_frontend_refuses_a_hostile_backend(hostile_run: tuple[harness.HostileRun, str]) -> None:
+    """Issue 17: the tree's frontend against a backend (tests/hostile/
+    hostile_back.c) that answers a call with the answer of an earlier one,
+    reports more bytes than the call's buffer holds, or a buf_status the
+    protocol lacks: the frontend says which, fails the calls (no copy past
+    the buffer: it refuses before copying), closes when unplugged; no
+    kernel complains on either side."""
+    result, summary = hostile_run
+    assert set(result.backends) == set(harness.BACK_MODES), summary
+    for mode in harness.BACK_MODES:
+        assert harness.judge_backend(result, mode) == [], summary
 
 
 @pytest.mark.e2e
@@ -224,13 +284,13 @@ def test_backend_without_the_overflow_check_fails(generated: Path, tmp_path: Pat
 @pytest.mark.slow
 def test_hostile_module_builds_without_warnings(generated: Path, tmp_path: Path) -> None:
     kernel = kernels.fetch(harness.KERNEL_LINE)
-    ko = harness.build_hostile(generated, NAME, kernel, tmp_path)
-    assert ko.is_file()
+    for ko in harness.build_hostile(generated, NAME, kernel, tmp_path):
+        assert ko.is_file()
 
 
 @pytest.mark.slow
 def test_hostile_module_passes_checkpatch() -> None:
-    diags = checkpatch.run([HOSTILE / "hostile.c"], HOSTILE)
+    diags = checkpatch.run([HOSTILE / "hostile.c", HOSTILE / "hostile_back.c"], HOSTILE)
     # The xenbus state names are the kernel's own (enum xenbus_state).
     problems = [d for d in diags if "CAMELCASE: Avoid CamelCase: <XenbusState" not in d.message]
     assert not problems, "\n".join(map(str, problems))
@@ -285,6 +345,68 @@ def test_attack_lines_are_read_from_the_replay() -> None:
     problems = _problems(attacks, "rewrite")
     assert any("dom0 kernel" in p for p in problems)
     assert any("healthy self-test" in p for p in problems)
+
+
+BUFFERS = """\
+XBGEN-HOSTILE-REPLAY 90.0
+XBGEN-SELFTEST hostile/buf-readonly/after devid=0 depth=8 requests=10 ok=10 bad=0 timeouts=0 roundtrip_ns=1 per_s=1
+XBGEN-HOSTILE-MSG buf-readonly grant copy to reference 22 failed: -3
+XBGEN-HOSTILE-GUEST buf-readonly buf-readonly: reference 22 granted read-only;buf-readonly: bad call: answered, buf_status 1 buf_len 0;buf-readonly: then a valid call: answered, buf_status 0 buf_len 1024;
+XBGEN-HOSTILE-RESULT buf-readonly cut=no closed=no seconds=- state=4 frontend=4 deactivate=0 unregistered=yes kernel=clean healthy=Connected
+XBGEN-SELFTEST hostile/buf-rewrite/after devid=0 depth=8 requests=10 ok=10 bad=0 timeouts=0 roundtrip_ns=1 per_s=1
+XBGEN-HOSTILE-MSG buf-rewrite 5 segment 0: 65535 bytes at 0 pass its page
+XBGEN-HOSTILE-GUEST buf-rewrite buf-rewrite: 3 calls spoilt after the push, 2 answered ok, 0 unreachable, last -104;
+XBGEN-HOSTILE-RESULT buf-rewrite cut=yes closed=yes seconds=0.5 state=6 frontend=6 deactivate=0 unregistered=yes kernel=clean healthy=Connected
+"""
+
+
+def test_buffer_attacks_are_judged() -> None:
+    attacks = harness.parse_attacks(BUFFERS, report.parse(BUFFERS))
+    assert _problems(attacks, "buf-readonly") == []
+    assert _problems(attacks, "buf-rewrite") == []
+    # The backend cut off a read-only grant: a frontend's ended grant looks the same.
+    cut = BUFFERS.replace("buf-readonly cut=no closed=no", "buf-readonly cut=yes closed=yes")
+    attacks = harness.parse_attacks(cut, report.parse(cut))
+    assert _problems(attacks, "buf-readonly") == [
+        "buf-readonly: the backend cut off a well-behaved frontend: "
+        "['grant copy to reference 22 failed: -3']"
+    ]
+    # The backend took the read-only grant and never said so; the valid call after was refused.
+    quiet = BUFFERS.replace("MSG buf-readonly grant copy", "MSG buf-readonly grant kopy").replace(
+        "then a valid call: answered, buf_status 0", "then a valid call: answered, buf_status 1"
+    )
+    attacks = harness.parse_attacks(quiet, report.parse(quiet))
+    problems = _problems(attacks, "buf-readonly")
+    assert len(problems) == 2, problems
+    assert "logged nothing like" in problems[0] and "no backend message like" in problems[1]
+    # Cut off, but for something else than the buffer.
+    other = BUFFERS.replace("5 segment 0: 65535 bytes at 0 pass its page", "5 req_prod 9 is 9 past")
+    attacks = harness.parse_attacks(other, report.parse(other))
+    assert any(
+        "cut off, but with no backend message" in p for p in _problems(attacks, "buf-rewrite")
+    )
+
+
+BACKENDS = """\
+XBGEN-HOSTILE-BACK twice rc=1 err=Input/output_error secs=0.05 requests=2 ok=1 bad=1 timeouts=0 roundtrip_ns=1 per_s=1 bytes=512 MBps=1 deactivate=0 gone=yes dom0=clean guest_kernel=clean said=mydevicefront device/mydevice/0: backend broke the ring protocol: response to no request, id 0x10001;
+XBGEN-HOSTILE-BACK long-buf rc=1 err=Input/output_error secs=0.05 requests=2 ok=0 bad=2 timeouts=0 roundtrip_ns=0 per_s=0 bytes=0 MBps=0 deactivate=0 gone=yes dom0=clean guest_kernel=clean said=-
+"""
+
+
+def test_hostile_backends_are_judged() -> None:
+    run = _contract_run("")
+    run.backends = harness.parse_backends(BACKENDS)
+    assert run.backends["twice"]["said"].endswith("id 0x10001;")
+    assert harness.judge_backend(run, "twice") == []
+    assert harness.judge_backend(run, "long-buf") == [
+        f"back-long-buf: the frontend said nothing like /{harness.BACK_MODES['long-buf']}/: '-'"
+    ]
+    # A call that went through although its answer was forged.
+    run.backends = harness.parse_backends(BACKENDS.replace("ok=1 bad=1", "ok=2 bad=0"))
+    assert any("want at most 1 ok" in p for p in harness.judge_backend(run, "twice"))
+    assert harness.judge_backend(run, "bad-status") == [
+        "back-bad-status: no result (the run stopped before it: None)"
+    ]
 
 
 def test_an_attack_that_is_not_cut_off_is_a_problem() -> None:
@@ -380,5 +502,13 @@ def test_contract_errors_and_bounds_are_judged() -> None:
         "{'rc': '0', 'err': '-', 'secs': '0.01', 'requests': '0', 'ok': '0', 'bad': '0', "
         "'timeouts': '0', 'roundtrip_ns': '0', 'per_s': '0'}"
     ]
+    # A buffer tree's figures (bytes=, MBps=) are no outcomes; a lost call is.
+    counted = STALLED.replace(
+        "unload/selftest rc=0 err=- secs=10.40 requests=64 ok=1 bad=0 timeouts=63",
+        "unload/selftest rc=0 err=- secs=10.40 requests=64 ok=1 bad=0 timeouts=62",
+    ).replace("timeouts=62 roundtrip_ns=2000000000 per_s=0", "timeouts=62 roundtrip_ns=2 per_s=0 "
+              "bytes=4609 MBps=1")  # fmt: skip
+    unload = harness.judge_contract(_contract_run(counted), "unload")
+    assert any("64 requests sent but 63 outcomes counted" in p for p in unload), unload
     missing = harness.judge_contract(_contract_run(""), "stall")
     assert missing == ["stall: no XBGEN-CONTRACT line (the run stopped before it: None)"]

@@ -84,10 +84,11 @@ attack_round() {
 
 	# The healthy device works while the hostile one is plugged (the long
 	# attacks are still on; prod-overflow is over unless the check is gone).
-	case $mode in prod-overflow | rewrite | event-storm) healthy_selftest "hostile/$mode/during" ;; esac
+	case $mode in prod-overflow | rewrite | event-storm | buf-rewrite) healthy_selftest "hostile/$mode/during" ;; esac
 
 	limit=$ATTACK_WAIT
 	case " $NO_CUT " in *" $mode "*) limit=$NO_CUT_WAIT ;; esac
+	case " $QUICK " in *" $mode "*) limit=$QUICK_WAIT ;; esac
 	if wait_for "$limit" error_seen "$DOMID" "$hd"; then cut=yes; else cut=no; fi
 	closed=no
 	[ $cut = yes ] && wait_for 10 be_closing "$DOMID" "$hd" && closed=yes
@@ -147,6 +148,40 @@ stage_unload() {
 	end_step "guest: ${res#PASS }"
 }
 
+# back_round MODE: the tree's frontend against the hostile backend
+# (hostile_back.c) in MODE: plug the healthy device, run a short self-test
+# with buffers of BACK_SIZE bytes, read what the frontend said, unplug.
+back_round() {
+	bmode=$1
+	step "hostile/back-$bmode"
+	DMESG_MARK=$(dmesg | wc -l)
+	run insmod "/xbgen/hostile/$HOSTILE_BACK_MOD.ko" "mode=$bmode"
+	run sh "$DRV/activate.sh" "$DOMID"
+	wait_for "$HANDSHAKE_TIMEOUT" both_connected "$DOMID" || \
+		fail "not Connected after ${HANDSHAKE_TIMEOUT}s: $(states "$DOMID")"
+	must 30 mark
+	must 90 st-try "$DEVID" 4 2 60 ${BACK_SIZE:+"$BACK_SIZE"}
+	selftest=${res#PASS }
+	must 30 front-broke
+	said=${res#PASS }
+	sh "$DRV/deactivate.sh" "$DOMID" > /tmp/deactivate.out 2>&1
+	deact=$?
+	sed 's/^/  | /' /tmp/deactivate.out
+	wait_for 10 be_unregistered "$DOMID" && gone=yes || gone=no
+	remove_module "$HOSTILE_BACK_MOD"
+	if kernel_clean; then kernel=clean; else
+		kernel=bad
+		echo "$bad" | while read -r line; do record "XBGEN-HOSTILE-KERNEL back-$bmode $line"; done
+	fi
+	record "XBGEN-HOSTILE-BACK $bmode $selftest deactivate=$deact gone=$gone dom0=$kernel guest_$said"
+	pass "deactivate=$deact gone=$gone dom0=$kernel"
+}
+
+stage_backends() {
+	must 30 autoprobe 1
+	for bmode in $BACK_MODES; do back_round "$bmode"; done
+}
+
 main() {
 	mount_basics
 	echo "XBGEN-BOOT $(now)"
@@ -155,6 +190,7 @@ main() {
 	[ "$CONTRACT" = 1 ] && contract_guest_b
 	for mode in $ATTACKS; do attack_round "$mode"; done
 	stage_unload
+	stage_backends
 	[ "$CONTRACT" = 1 ] && contract_stages
 	finish PASS
 }

@@ -66,6 +66,21 @@ unload() {
 	report "$1" PASS
 }
 
+# mark KEY: what the kernel logs from now on is what front_broke reads.
+mark() {
+	DMESG_MARK=$(dmesg | wc -l)
+	report "$1" PASS
+}
+
+# front_broke KEY: what the tree's frontend said of a backend that broke the
+# ring protocol since the mark, and whether the kernel complained.
+front_broke() {
+	lines=$(dmesg | tail -n +$((DMESG_MARK + 1)) | grep -F "broke the ring protocol" | \
+		sed 's/^\[[ 0-9.]*\] //' | tr '\n' ';')
+	if kernel_clean > /dev/null; then kernel=clean; else kernel=bad; fi
+	report "$1" "PASS kernel=$kernel said=${lines:--}"
+}
+
 # ------------------------------------------- issue 15's stages (contract.sh)
 
 # autoprobe KEY 0|1: whether new devices bind to their driver on their own.
@@ -75,17 +90,18 @@ autoprobe() {
 	fi
 }
 
-# st_start KEY DEVID N C: write "N C" to device DEVID's self-test in the
-# background (st_wait collects it); its exit status, end time (guest uptime,
-# hundredths) and the figures read back at once (an unplug removes the file
-# soon after) go to /tmp/st.end, its error message to /tmp/st.err.
+# st_start KEY DEVID N C [S]: write "N C" (or "N C S": buffers of S bytes)
+# to device DEVID's self-test in the background (st_wait collects it); its
+# exit status, end time (guest uptime, hundredths) and the figures read back
+# at once (an unplug removes the file soon after) go to /tmp/st.end, its
+# error message to /tmp/st.err.
 st_start() {
 	ST_FILE=/sys/kernel/debug/$DEV/$2/selftest
 	wait_for 10 test -e "$ST_FILE" || { report "$1" "FAIL no $ST_FILE"; return 1; }
 	rm -f /tmp/st.end /tmp/st.err
 	ST_T0=$(centis)
 	{
-		echo "$3 $4" > "$ST_FILE"
+		echo "$3 $4${5:+ $5}" > "$ST_FILE"
 		# shellcheck disable=SC2320 # the status of that echo is the write's
 		st_rc=$?
 		st_t1=$(centis)
@@ -149,7 +165,9 @@ on_command() {
 	autoprobe) autoprobe "$key" "$@" ;;
 	st-start) st_start "$key" "$@" && report "$key" "PASS started" ;;
 	st-wait) st_wait "$key" "$@" ;;
-	st-try) st_start "$key" "$1" "$2" "$3" && st_wait "$key" "$4" ;;
+	st-try) st_start "$key" "$1" "$2" "$3" "$5" && st_wait "$key" "$4" ;;
+	mark) mark "$key" ;;
+	front-broke) front_broke "$key" ;;
 	front-unload) front_unload "$key" ;;
 	front-swap) front_swap "$key" "$@" ;;
 	counters) report "$key" "PASS irq_dev=$(irq_lines "$DEV")" ;;

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import gzip
 import os
 import re
 import shlex
@@ -42,12 +41,13 @@ from xbgen import build, kernels
 from xbgen.e2e import Scenario, images, qemu, report
 from xbgen.e2e import assets as assets_mod
 from xbgen.e2e import driver as driver_mod
-from xbgen.e2e.initramfs import Initramfs
+from xbgen.e2e.initramfs import overlay
 from xbgen.errors import BuildError, E2EError
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ("hostile.c", "Kbuild", "Makefile")
+SOURCES = ("hostile.c", "hostile_back.c", "Kbuild", "Makefile")
 MODULE = "xbgen_hostile"
+BACK_MODULE = "xbgen_hostile_back"
 KERNEL_LINE = "6.1"
 HEALTHY_DEVID = 0
 HOSTILE_DEVID = 1
@@ -64,7 +64,24 @@ ATTACKS = (
 #: (is the cut-off final?), ``full-batches`` is a well-behaved frontend that
 #: fills the whole ring per event (it must not be cut off).
 EXTRA = ("reconnect", "full-batches")
-MODES = ATTACKS + EXTRA
+#: Issue 17's attacks on a call's buffer, for trees with ``[ring.buffer]``.
+BUF_ATTACKS = (
+    "buf-ungranted",
+    "buf-readonly",
+    "buf-past-page",
+    "buf-too-long",
+    "buf-too-many",
+    "buf-same-ref",
+    "buf-garbage",
+    "buf-rewrite",
+)
+MODES = ATTACKS + EXTRA + BUF_ATTACKS
+#: What the backend says when it cuts a bad buffer off.
+BUF_CUT = (
+    r"buffer of \d+ bytes in \d+ segments is past the maximum|segment \d+: |"
+    r"segments carry \d+ bytes, buf_len says \d+|grant reference \d+ in two segments|"
+    r"indirect page \d+: "
+)
 #: What the backend must say (a dom0 kernel line about the device) when it
 #: cuts the attack off; None: nothing the backend must detect.
 EXPECTED: dict[str, str | None] = {
@@ -76,9 +93,53 @@ EXPECTED: dict[str, str | None] = {
     "event-storm": r"\d+ events in a row brought no request",
     "reconnect": r"req_prod \d+ is \d+ past our responses",
     "full-batches": None,
+    # A grant that is not there (never given, or read-only for a write) is
+    # no violation the backend can tell from a frontend that ended the grants
+    # of the calls it failed: it answers "unreachable" and warns.
+    "buf-ungranted": None,
+    "buf-readonly": None,
+    "buf-past-page": r"segment 0: \d+ bytes at \d+ pass its page",
+    "buf-too-long": r"buffer of \d+ bytes in 1 segments is past the maximum",
+    "buf-too-many": r"buffer of \d+ bytes in \d+ segments is past the maximum",
+    "buf-same-ref": r"grant reference \d+ in two segments",
+    "buf-garbage": BUF_CUT,
+    "buf-rewrite": None,
 }
 #: Modes the backend must not cut off.
-NO_CUT = ("full-batches",)
+NO_CUT = ("full-batches", "buf-ungranted", "buf-readonly")
+#: ... and of those, the ones whose attack is over at once (dom0 waits
+#: QUICK_WAIT for a cut-off that must not come).
+QUICK = ("buf-ungranted", "buf-readonly")
+QUICK_WAIT = 5
+#: Modes the backend may or may not cut off, and what it must say if it does.
+MAY_CUT = {"rewrite": None, "buf-rewrite": BUF_CUT}
+#: What the hostile module must have logged (its "note", one line).
+GUEST_SAYS = {
+    "buf-ungranted": (
+        r"bad call: answered, buf_status 1 buf_len 0;.*then a valid call: answered, "
+        r"buf_status 0 buf_len \d+"
+    ),
+    "buf-readonly": (
+        r"bad call: answered, buf_status 1 buf_len 0;.*then a valid call: answered, "
+        r"buf_status 0 buf_len \d+"
+    ),
+    "buf-rewrite": r"buf-rewrite: [1-9]\d* calls spoilt after the push",
+}
+#: The hostile backend's modes (hostile_back.c), run against the tree's own
+#: frontend after the attacks: what the frontend must say of each.  The
+#: last two need a tree with [ring.buffer].
+BACK_MODES = {
+    "twice": r"backend broke the ring protocol: response to no request, id",
+    "long-buf": r"backend broke the ring protocol: response writes past its buffer, buf_len",
+    "bad-status": r"backend broke the ring protocol: response with no such buf_status",
+}
+#: The self-test against each: 4 calls, 2 in flight, buffers of this many bytes.
+BACK_SIZE = 512
+#: What dom0's kernel must have said about the device, for modes not cut off.
+BACKEND_SAYS = {
+    "buf-ungranted": r"grant copy to reference \d+ failed",
+    "buf-readonly": r"grant copy to reference \d+ failed",
+}
 #: Seconds dom0 waits for the backend's error node after the attack began.
 ATTACK_WAIT = 60
 #: rewrite runs REWRITE_SECONDS; for it and full-batches dom0 waits a
@@ -151,6 +212,9 @@ class HostileRun:
     contract: dict[str, dict[str, str]] = field(default_factory=dict)
     #: ... and XBGEN-CONTRACT-KERNEL lines (dom0's complaints) per stage.
     contract_kernel: dict[str, list[str]] = field(default_factory=dict)
+    #: The hostile backends: mode -> the XBGEN-HOSTILE-BACK fields (said: the
+    #: frontend's lines about the backend's protocol breach).
+    backends: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _make(src: Path, kernel: kernels.KernelTree, args: list[str], what: str) -> None:
@@ -166,8 +230,11 @@ def _make(src: Path, kernel: kernels.KernelTree, args: list[str], what: str) -> 
         raise BuildError(f"building {what} failed:\n{shown}")
 
 
-def build_hostile(tree: Path, devtype: str, kernel: kernels.KernelTree, work: Path) -> Path:
-    """Build ``hostile.c`` against ``kernel`` for ``tree``'s ring header, with W=1.
+def build_hostile(
+    tree: Path, devtype: str, kernel: kernels.KernelTree, work: Path
+) -> tuple[Path, Path]:
+    """Build ``hostile.c`` and ``hostile_back.c`` against ``kernel`` for
+    ``tree``'s ring header, with W=1: the frontend's and the backend's module.
 
     Raises :class:`BuildError` on any error or warning.  Host kernel trees
     only (the 6.1 tree the e2e boot uses): a chroot tree would not see
@@ -183,11 +250,12 @@ def build_hostile(tree: Path, devtype: str, kernel: kernels.KernelTree, work: Pa
     for name in SOURCES:
         shutil.copy2(HERE / name, src / name)
     args = [f"XBH_NAME={devtype}", f"XBH_INCLUDE={(tree / 'include').resolve()}", "W=1", "-j2"]
-    _make(src, kernel, args, "the hostile module")
-    ko = src / f"{MODULE}.ko"
-    if not ko.is_file():
-        raise BuildError(f"building the hostile module made no {ko.name}")
-    return ko
+    _make(src, kernel, args, "the hostile modules")
+    kos = (src / f"{MODULE}.ko", src / f"{BACK_MODULE}.ko")
+    for ko in kos:
+        if not ko.is_file():
+            raise BuildError(f"building the hostile modules made no {ko.name}")
+    return kos
 
 
 #: A function definition's head: its return type, name NAME and parameters.
@@ -261,6 +329,13 @@ def build_frontend(tree: Path, kernel: kernels.KernelTree, work: Path, what: str
     return kos[0]
 
 
+def back_modes(drv: driver_mod.Driver) -> tuple[str, ...]:
+    """The hostile backend's modes that ``drv``'s tree can be tried with."""
+    if drv.ring is not None and drv.ring.buffer_max:
+        return tuple(BACK_MODES)
+    return ("twice",)
+
+
 def hostile_conf(
     drv: driver_mod.Driver, attacks: Sequence[str], attack_wait: int, contract: bool = False
 ) -> str:
@@ -277,11 +352,16 @@ def hostile_conf(
         "CHECK_DEPTH": str(min(CHECK[1], drv.ring.slots if drv.ring else 1)),
         "ATTACKS": " ".join(attacks),
         "ATTACK_WAIT": str(attack_wait),
-        "NO_CUT": " ".join(("rewrite", *NO_CUT)),
+        "NO_CUT": " ".join((*MAY_CUT, *NO_CUT)),
         "NO_CUT_WAIT": str(REWRITE_SECONDS + 5),
+        "QUICK": " ".join(QUICK),
+        "QUICK_WAIT": str(QUICK_WAIT),
         "HOSTILE_MOD": MODULE,
         "HOSTILE_DRV": f"{drv.devtype}-hostile",
         "HOSTILE_ARGS": f"storm_s={STORM_SECONDS} rewrite_s={REWRITE_SECONDS} reconnects=10",
+        "HOSTILE_BACK_MOD": BACK_MODULE,
+        "BACK_MODES": " ".join(back_modes(drv)),
+        "BACK_SIZE": str(BACK_SIZE) if drv.ring is not None and drv.ring.buffer_max else "",
         "CONTRACT": "1" if contract else "0",
         "CONTRACT_WAIT": str(CONTRACT_WAIT),
         "CALL_WAIT": str(CALL_WAIT),
@@ -290,23 +370,11 @@ def hostile_conf(
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
 
-def _overlay(base: Path, dest: Path, files: dict[str, tuple[bytes, int]]) -> Path:
-    """``base`` with ``files`` added or replaced: a second cpio archive after
-    the first, in one gzip stream (Linux reads on past the first trailer, and
-    libxenguest sizes a guest's ramdisk from the gzip trailer, so a second
-    gzip member would not do).  Later members win."""
-    extra = Initramfs()
-    for path, (data, mode) in files.items():
-        extra.add_bytes(path, data, mode)
-    archive = gzip.decompress(base.read_bytes()) + extra.to_cpio()
-    dest.write_bytes(gzip.compress(archive, compresslevel=1, mtime=0))
-    return dest
-
-
 def boot_timeout(attacks: Sequence[str], attack_wait: int, contract: bool = False) -> float:
     """Bound for the whole QEMU run under TCG (each wait inside times out first)."""
     per_attack = attack_wait + STORM_SECONDS + 3 * (CHECK[0] / 200 + 90)
-    return 300 + len(attacks) * per_attack + (CONTRACT_BOOT if contract else 0)
+    backends = len(BACK_MODES) * (90 + 3 * 30 + 60)
+    return 300 + len(attacks) * per_attack + backends + (CONTRACT_BOOT if contract else 0)
 
 
 def run(
@@ -341,8 +409,14 @@ def run(
             raise E2EError(
                 f"{tree_dir} has no ring: there is nothing for a hostile frontend to break"
             )
+        unbuffered = [a for a in attacks if a in BUF_ATTACKS and not drv.ring.buffer_max]
+        if unbuffered:
+            raise E2EError(
+                f"{tree_dir}'s spec has no [ring.buffer]: the attacks {', '.join(unbuffered)} "
+                f"need one"
+            )
         tree_copy = drv.front_ko.parent.parent
-        ko = build_hostile(tree_copy, drv.devtype, kernel, work)
+        ko, back_ko = build_hostile(tree_copy, drv.devtype, kernel, work)
         dom0_files = {}
         guest_files = {}
         if contract and reissue_tree is not None:
@@ -358,16 +432,17 @@ def run(
         conf = hostile_conf(drv, attacks, attack_wait, contract).encode()
         scenario = Scenario()
         guest_base = images.guest_image(assets, drv, scenario, work / "guest-base.cpio.gz")
-        guest = _overlay(guest_base, work / "guest.cpio.gz", {
+        guest = overlay(guest_base, work / "guest.cpio.gz", {
             "/init": ((HERE / "guest-init.sh").read_bytes(), 0o755),
             "/xbgen/hostile.conf": (conf, 0o644),
             f"/xbgen/hostile/{MODULE}.ko": (ko.read_bytes(), 0o644),
             **guest_files,
         })  # fmt: skip
         dom0_base = images.dom0_image(assets, drv, scenario, work / "dom0-base.cpio.gz", guest)
-        initrd = _overlay(dom0_base, work / "dom0.cpio.gz", {
+        initrd = overlay(dom0_base, work / "dom0.cpio.gz", {
             "/init": ((HERE / "dom0-init.sh").read_bytes(), 0o755),
             "/xbgen/hostile.conf": (conf, 0o644),
+            f"/xbgen/hostile/{BACK_MODULE}.ko": (back_ko.read_bytes(), 0o644),
             **dom0_files,
         })  # fmt: skip
         logs = keep_logs or assets_mod.debian.cache_dir() / "e2e" / "logs"
@@ -389,6 +464,7 @@ def run(
     failure = report.verdict(console, timed_out=boot.timed_out, exit_pass=boot.exit_pass)
     found = parse_attacks(text, console)
     stages, kernel_lines = parse_contract(text)
+    backends = parse_backends(text)
     if "contract/setup" in console.steps:
         for name in ("setup", "stall", "unload", "wrap"):
             step = console.steps.get(f"contract/{name}")
@@ -404,6 +480,7 @@ def run(
         timings=timings,
         contract=stages,
         contract_kernel=kernel_lines,
+        backends=backends,
     )
 
 
@@ -416,7 +493,7 @@ def _live(say: Progress) -> Callable[[str], None]:
         if words[0] == "XBGEN-STEP" and len(words) > 2 and words[2] != "START":
             say(f"  {words[2]:<4} {words[1]}  {' '.join(words[4:])}")
         elif words[0] in (
-            "XBGEN-HOSTILE-MSG", "XBGEN-HOSTILE-GUEST", "XBGEN-HOSTILE-KERNEL",
+            "XBGEN-HOSTILE-MSG", "XBGEN-HOSTILE-GUEST", "XBGEN-HOSTILE-KERNEL", "XBGEN-HOSTILE-BACK",
             "XBGEN-CONTRACT", "XBGEN-CONTRACT-KERNEL",
         ):  # fmt: skip
             say("       " + " ".join(words))
@@ -475,6 +552,51 @@ def parse_attacks(text: str, console: report.Console) -> dict[str, Attack]:
     return attacks
 
 
+_BACK = re.compile(r"XBGEN-HOSTILE-BACK (\S+) (.*?)(?: said=(.*))?$")
+
+
+def parse_backends(text: str) -> dict[str, dict[str, str]]:
+    """The XBGEN-HOSTILE-BACK lines (the replay's, when there is one)."""
+    lines = [raw.rstrip("\r") for raw in text.split("\n")]
+    replay = [i for i, raw in enumerate(lines) if "XBGEN-HOSTILE-REPLAY" in raw]
+    if replay:
+        lines = lines[replay[-1] + 1 :]
+    found: dict[str, dict[str, str]] = {}
+    for raw in lines:
+        at = raw.find("XBGEN-HOSTILE-BACK ")
+        match = _BACK.match(raw[at:]) if at >= 0 else None
+        if match:
+            mode, rest, said = match.groups()
+            found[mode] = {**dict(_FIELD.findall(rest)), "said": said or "-"}
+    return found
+
+
+def judge_backend(result: HostileRun, mode: str) -> list[str]:
+    """What the tree's frontend let the hostile backend in ``mode`` do; [] if nothing."""
+    fields = result.backends.get(mode)
+    if fields is None:
+        return [f"back-{mode}: no result (the run stopped before it: {result.failure})"]
+    problems = []
+    if not re.search(BACK_MODES[mode], fields["said"]):
+        problems.append(f"the frontend said nothing like /{BACK_MODES[mode]}/: {fields['said']!r}")
+    ok, bad = int(fields.get("ok", "-1")), int(fields.get("bad", "0"))
+    # twice: the first call's answer was a true one; every call after it must fail.
+    allowed = 1 if mode == "twice" else 0
+    if "requests" not in fields or ok > allowed or bad < 1:
+        problems.append(
+            f"the self-test's calls: want at most {allowed} ok and at least 1 refused, got {fields}"
+        )
+    if fields.get("deactivate") != "0" or fields.get("gone") != "yes":
+        problems.append(
+            f"unplugging it: deactivate.sh exited {fields.get('deactivate')}, backend device "
+            f"gone: {fields.get('gone')}"
+        )
+    for side in ("dom0", "guest_kernel"):
+        if fields.get(side) != "clean":
+            problems.append(f"{side.removesuffix('_kernel')}'s kernel complained")
+    return [f"back-{mode}: {p}" for p in problems]
+
+
 def judge(result: HostileRun, attacks: Sequence[str] = MODES) -> list[str]:
     """Every way the backend let the hostile frontend hurt it; [] when none."""
     problems = [] if result.ok else [f"run: {result.failure}"]
@@ -492,6 +614,15 @@ def judge(result: HostileRun, attacks: Sequence[str] = MODES) -> list[str]:
 def _attack_problems(attack: Attack) -> list[str]:
     problems = []
     expected = EXPECTED[attack.mode]
+    may = MAY_CUT.get(attack.mode)
+    if attack.cut and may is not None and not any(re.search(may, m) for m in attack.messages):
+        problems.append(f"cut off, but with no backend message like /{may}/ in {attack.messages}")
+    says = GUEST_SAYS.get(attack.mode)
+    if says is not None and not re.search(says, attack.guest):
+        problems.append(f"the hostile module logged nothing like /{says}/: {attack.guest!r}")
+    says = BACKEND_SAYS.get(attack.mode)
+    if says is not None and not any(re.search(says, m) for m in attack.messages):
+        problems.append(f"no backend message like /{says}/ in {attack.messages}")
     if expected is not None:
         if not attack.cut:
             problems.append("the backend never cut the device off (no error node)")
@@ -581,9 +712,7 @@ def _write_problems(what: str, fields: dict[str, str] | None, bound: float) -> l
     if err is not None and err not in DOCUMENTED:
         problems.append(f"{what}: the write failed with {err}, not one of {sorted(DOCUMENTED)}")
     counts = {k: int(v) for k, v in fields.items() if v.isdigit()}
-    outcomes = sum(
-        v for k, v in counts.items() if k not in ("requests", "roundtrip_ns", "per_s", "rc")
-    )
+    outcomes = sum(counts.get(k, 0) for k in ("ok", "bad", "timeouts"))
     if "requests" in counts and outcomes != counts["requests"]:
         problems.append(
             f"{what}: {counts['requests']} requests sent but {outcomes} outcomes counted: {fields}"
@@ -836,6 +965,10 @@ def format_run(result: HostileRun) -> str:
             lines.append(f"      healthy during: {_selftest(attack.during)}")
         if attack.after:
             lines.append(f"      healthy after:  {_selftest(attack.after)}")
+    for mode, fields in result.backends.items():
+        lines.append(
+            f"  hostile backend {mode}: " + " ".join(f"{k}={v}" for k, v in fields.items())
+        )
     lines += format_contract(result)
     lines.append("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
     lines.append(f"serial log: {result.serial_log}")
@@ -864,6 +997,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     print(format_run(result))
     problems = judge(result, attacks)
+    problems += [p for mode in result.backends for p in judge_backend(result, mode)]
+    if not result.backends:
+        problems.append(f"no hostile backend ran: {result.failure}")
     for problem in problems:
         print(f"PROBLEM {problem}")
     return 1 if problems else 0

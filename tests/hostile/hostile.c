@@ -23,6 +23,25 @@
  *                   ring, notifies as the protocol says and waits for all
  *                   the responses, "batches" times (it must not be cut off)
  *
+ * With a tree whose spec has [ring.buffer] (XBH_BUF), once Connected, one
+ * call whose buffer is wrong in one way (the segments in the slot, or in
+ * indirect pages when the tree has them):
+ *
+ *   buf-ungranted   a segment's grant reference was never granted
+ *   buf-readonly    the buffer the backend must write is granted read-only
+ *   buf-past-page   a segment's offset + length pass its page
+ *   buf-too-long    buf_len above the tree's maximum
+ *   buf-too-many    more segments than the tree's maximum
+ *   buf-same-ref    one grant reference in two segments
+ *   buf-garbage     segments of random bytes (all of the maximum)
+ *   buf-rewrite     valid calls whose segments are made invalid right after
+ *                   each push, while the backend reads them, for rewrite_s
+ *
+ * The first two are no protocol violation the backend can see (a frontend
+ * ends the grants of the calls it fails while they are still on the ring):
+ * it must answer them unreachable and keep serving, which a valid call then
+ * checks.  The others must be cut off.
+ *
  * A backend that survives closes the device; the frontend then tears down
  * and goes Closed like any frontend, so the device can be unplugged.
  *
@@ -32,6 +51,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/delay.h>
 #include <linux/errno.h>
 #include <linux/gfp.h>
 #include <linux/interrupt.h>
@@ -66,6 +86,23 @@
 /* How far past the responses prod-overflow puts req_prod. */
 #define XBH_FAR		0x40000000U
 
+#ifdef XBH_BUF
+/* The buffer part of the tree's header (XBH_UPPER is its prefix). */
+#define xbh_segment	XBH_CAT(XBH_TYPE, _segment)
+#define xbh_response	XBH_CAT(XBH_TYPE, _response)
+#define XBH_BUF_MAX	XBH_CAT(XBH_UPPER, _BUF_MAX)
+#define XBH_BUF_SEGS	XBH_CAT(XBH_UPPER, _BUF_SEGS)
+#define XBH_BUF_OK	XBH_CAT(XBH_UPPER, _BUF_OK)
+#ifdef XBH_BUF_INDIRECT
+#define XBH_PER_PAGE	XBH_CAT(XBH_UPPER, _SEGS_PER_INDIRECT)
+#define XBH_IND_PAGES	XBH_CAT(XBH_UPPER, _BUF_INDIRECT)
+#endif
+/* Bytes in each segment of a valid buffer. */
+#define XBH_SEG_LEN	512U
+/* buf-rewrite spoils a call up to this long after its push (TCG: ~2 round trips). */
+#define XBH_SPOIL_US	4000U
+#endif
+
 enum xbh_mode {
 	XBH_UNGRANTED_REF,
 	XBH_BAD_EVTCHN,
@@ -75,6 +112,14 @@ enum xbh_mode {
 	XBH_EVENT_STORM,
 	XBH_RECONNECT,
 	XBH_FULL_BATCHES,
+	XBH_BUF_UNGRANTED,
+	XBH_BUF_READONLY,
+	XBH_BUF_PAST_PAGE,
+	XBH_BUF_TOO_LONG,
+	XBH_BUF_TOO_MANY,
+	XBH_BUF_SAME_REF,
+	XBH_BUF_GARBAGE,
+	XBH_BUF_REWRITE,
 };
 
 static const char * const xbh_modes[] = {
@@ -86,11 +131,19 @@ static const char * const xbh_modes[] = {
 	[XBH_EVENT_STORM] = "event-storm",
 	[XBH_RECONNECT] = "reconnect",
 	[XBH_FULL_BATCHES] = "full-batches",
+	[XBH_BUF_UNGRANTED] = "buf-ungranted",
+	[XBH_BUF_READONLY] = "buf-readonly",
+	[XBH_BUF_PAST_PAGE] = "buf-past-page",
+	[XBH_BUF_TOO_LONG] = "buf-too-long",
+	[XBH_BUF_TOO_MANY] = "buf-too-many",
+	[XBH_BUF_SAME_REF] = "buf-same-ref",
+	[XBH_BUF_GARBAGE] = "buf-garbage",
+	[XBH_BUF_REWRITE] = "buf-rewrite",
 };
 
 static char *mode = "prod-overflow";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "ungranted-ref, bad-evtchn, order-too-big, prod-overflow, rewrite, event-storm, reconnect or full-batches");
+MODULE_PARM_DESC(mode, "ungranted-ref, bad-evtchn, order-too-big, prod-overflow, rewrite, event-storm, reconnect, full-batches or (buffer trees) buf-*");
 
 static unsigned int storm_s = 30;
 module_param(storm_s, uint, 0444);
@@ -98,7 +151,7 @@ MODULE_PARM_DESC(storm_s, "event-storm: seconds of notifications (default 30)");
 
 static unsigned int rewrite_s = 20;
 module_param(rewrite_s, uint, 0444);
-MODULE_PARM_DESC(rewrite_s, "rewrite: seconds of rewriting, the second half also req_prod (default 20)");
+MODULE_PARM_DESC(rewrite_s, "rewrite, buf-rewrite: seconds of rewriting, rewrite's second half also req_prod (default 20)");
 
 static unsigned int reconnects = 10;
 module_param(reconnects, uint, 0444);
@@ -134,6 +187,7 @@ struct xbh_device {
 	wait_queue_head_t wq;		/* the attack sleeps here */
 	unsigned long started;		/* jiffies when the attack began */
 	unsigned int reconnects;	/* reconnect: times we asked back */
+	u64 next_id;			/* buf-*: the next request's id */
 };
 
 static irqreturn_t xbh_interrupt(int irq, void *dev_id)
@@ -167,26 +221,37 @@ static const char *xbh_outcome(struct xbh_device *h)
 	return READ_ONCE(h->attacking) ? "still Connected" : "left Connected";
 }
 
-/* Grant @nr zeroed pages to the backend. */
-static int xbh_grant_pages(struct xbh_device *h, unsigned int nr)
+/* Grant one more zeroed page to the backend; its index in h->pages. */
+static int xbh_grant_page(struct xbh_device *h, bool readonly)
 {
-	struct xenbus_device *dev = h->dev;
+	struct page *page;
 	int ref;
 
-	while (h->nr_pages < nr) {
-		struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (h->nr_pages == XBH_MAX_PAGES)
+		return -ENOSPC;
+	page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!page)
+		return -ENOMEM;
+	ref = gnttab_grant_foreign_access(h->dev->otherend_id,
+					  xen_page_to_gfn(page), readonly);
+	if (ref < 0) {
+		__free_page(page);
+		return ref;
+	}
+	h->pages[h->nr_pages] = page;
+	h->refs[h->nr_pages] = ref;
+	return h->nr_pages++;
+}
 
-		if (!page)
-			return -ENOMEM;
-		ref = gnttab_grant_foreign_access(dev->otherend_id,
-						  xen_page_to_gfn(page), 0);
-		if (ref < 0) {
-			__free_page(page);
-			return ref;
-		}
-		h->pages[h->nr_pages] = page;
-		h->refs[h->nr_pages] = ref;
-		h->nr_pages++;
+/* Grant zeroed pages to the backend until @nr are. */
+static int xbh_grant_pages(struct xbh_device *h, unsigned int nr)
+{
+	int err;
+
+	while (h->nr_pages < nr) {
+		err = xbh_grant_page(h, false);
+		if (err < 0)
+			return err;
 	}
 	return 0;
 }
@@ -476,6 +541,288 @@ static void xbh_event_storm(struct xbh_device *h)
 		sent, xbh_outcome(h), xbh_elapsed_ms(h));
 }
 
+#ifdef XBH_BUF
+/*
+ * Segment @i of the request @req: in the slot, or in the indirect page
+ * @ind (an index into h->pages, granted for @req's segments) for trees
+ * with indirect pages.
+ */
+static struct xbh_segment *xbh_seg(struct xbh_device *h,
+				   struct xbh_request *req, int ind,
+				   unsigned int i)
+{
+#ifdef XBH_BUF_INDIRECT
+	struct xbh_segment *page = page_address(h->pages[ind + i / XBH_PER_PAGE]);
+
+	return &page[i % XBH_PER_PAGE];
+#else
+	return &req->buf_seg[i];
+#endif
+}
+
+/*
+ * Make room for @nr segments of @req (@nr may pass the tree's maximum: only
+ * what the request can name is granted) and set buf_nr_segs; the segments
+ * are then filled in through xbh_seg() at the returned index.
+ */
+static int xbh_segs(struct xbh_device *h, struct xbh_request *req,
+		    unsigned int nr)
+{
+	int ind = 0;
+#ifdef XBH_BUF_INDIRECT
+	unsigned int i, pages = min_t(unsigned int, XBH_IND_PAGES,
+				      DIV_ROUND_UP(nr, XBH_PER_PAGE));
+	int page;
+
+	for (i = 0; i < pages; i++) {
+		page = xbh_grant_page(h, true);
+		if (page < 0)
+			return page;
+		if (!i)
+			ind = page;
+		req->buf_indirect[i] = h->refs[page];
+	}
+#endif
+	req->buf_nr_segs = nr;
+	return ind;
+}
+
+/* A valid buffer: @nr segments of XBH_SEG_LEN bytes on pages of their own. */
+static int xbh_valid_buf(struct xbh_device *h, struct xbh_request *req,
+			 unsigned int nr, bool readonly)
+{
+	struct xbh_segment *seg;
+	unsigned int i;
+	int ind, page;
+
+	ind = xbh_segs(h, req, nr);
+	if (ind < 0)
+		return ind;
+	for (i = 0; i < nr; i++) {
+		page = xbh_grant_page(h, readonly);
+		if (page < 0)
+			return page;
+		seg = xbh_seg(h, req, ind, i);
+		seg->gref = h->refs[page];
+		seg->offset = 0;
+		seg->len = XBH_SEG_LEN;
+	}
+	req->buf_len = nr * XBH_SEG_LEN;
+	return ind;
+}
+
+/* Push @req with the next id and notify, as the protocol says. */
+static void xbh_push(struct xbh_device *h, struct xbh_request *req)
+{
+	int notify;
+
+	req->id = ++h->next_id;
+	*RING_GET_REQUEST(&h->ring, h->ring.req_prod_pvt) = *req;
+	h->ring.req_prod_pvt++;
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&h->ring, notify);
+	if (notify)
+		notify_remote_via_irq(h->irq);
+}
+
+/*
+ * Wait up to 10 s for the next response, copied to @rsp.  -ETIMEDOUT when
+ * none came, -ECONNRESET when the backend left Connected first.
+ */
+static int xbh_wait(struct xbh_device *h, struct xbh_response *rsp)
+{
+	struct xbh_sring *sring = h->ring.sring;
+	unsigned long deadline = jiffies + 10 * HZ;
+	RING_IDX cons = h->ring.rsp_cons;
+
+	while (READ_ONCE(sring->rsp_prod) == cons && xbh_attacking(h) &&
+	       time_before(jiffies, deadline))
+		xbh_sleep(h, 2);
+	if (READ_ONCE(sring->rsp_prod) == cons)
+		return xbh_attacking(h) ? -ETIMEDOUT : -ECONNRESET;
+	virt_rmb();	/* the response after rsp_prod */
+	*rsp = *RING_GET_RESPONSE(&h->ring, cons);
+	h->ring.rsp_cons = cons + 1;
+	return 0;
+}
+
+static int xbh_call(struct xbh_device *h, struct xbh_request *req,
+		    struct xbh_response *rsp)
+{
+	xbh_push(h, req);
+	return xbh_wait(h, rsp);
+}
+
+/* Say what became of a call: "WHAT: answered, buf_status S buf_len L". */
+static void xbh_said(struct xbh_device *h, const char *what, int err,
+		     const struct xbh_response *rsp)
+{
+	if (err)
+		pr_info("%s: %s: no answer (%d), backend %s after %u ms\n",
+			xbh_modes[xbh_mode], what, err, xbh_outcome(h),
+			xbh_elapsed_ms(h));
+	else
+		pr_info("%s: %s: answered, buf_status %u buf_len %u\n",
+			xbh_modes[xbh_mode], what, rsp->buf_status,
+			rsp->buf_len);
+}
+
+/* Build the one bad request of @mode. */
+static int xbh_bad_buf(struct xbh_device *h, struct xbh_request *req)
+{
+	struct xbh_segment *seg;
+	unsigned int i;
+	int ind, err;
+
+	switch (xbh_mode) {
+	case XBH_BUF_UNGRANTED:
+		err = xbh_idle_ref(h);
+		if (err)
+			return err;
+		ind = xbh_valid_buf(h, req, 1, false);
+		if (ind < 0)
+			return ind;
+		xbh_seg(h, req, ind, 0)->gref = h->idle_ref;
+		pr_info("buf-ungranted: segment 0 names reference %u, never granted\n",
+			h->idle_ref);
+		return 0;
+	case XBH_BUF_READONLY:
+		ind = xbh_valid_buf(h, req, 1, true);
+		if (ind < 0)
+			return ind;
+		pr_info("buf-readonly: reference %u granted read-only\n",
+			xbh_seg(h, req, ind, 0)->gref);
+		return 0;
+	case XBH_BUF_PAST_PAGE:
+		ind = xbh_valid_buf(h, req, 1, false);
+		if (ind < 0)
+			return ind;
+		seg = xbh_seg(h, req, ind, 0);
+		seg->offset = XEN_PAGE_SIZE - XBH_SEG_LEN / 2;
+		pr_info("buf-past-page: %u bytes at offset %u\n", seg->len,
+			seg->offset);
+		return 0;
+	case XBH_BUF_TOO_LONG:
+		ind = xbh_valid_buf(h, req, 1, false);
+		if (ind < 0)
+			return ind;
+		req->buf_len = XBH_BUF_MAX + XBH_SEG_LEN;
+		pr_info("buf-too-long: buf_len %u, the maximum is %u\n",
+			req->buf_len, XBH_BUF_MAX);
+		return 0;
+	case XBH_BUF_TOO_MANY:
+		ind = xbh_valid_buf(h, req, 1, false);
+		if (ind < 0)
+			return ind;
+		req->buf_nr_segs = XBH_BUF_SEGS + 1;
+		pr_info("buf-too-many: %u segments, the maximum is %u\n",
+			req->buf_nr_segs, XBH_BUF_SEGS);
+		return 0;
+	case XBH_BUF_SAME_REF:
+		ind = xbh_valid_buf(h, req, 2, false);
+		if (ind < 0)
+			return ind;
+		xbh_seg(h, req, ind, 1)->gref = xbh_seg(h, req, ind, 0)->gref;
+		pr_info("buf-same-ref: reference %u in segments 0 and 1\n",
+			xbh_seg(h, req, ind, 0)->gref);
+		return 0;
+	case XBH_BUF_GARBAGE:
+		ind = xbh_segs(h, req, XBH_BUF_SEGS);
+		if (ind < 0)
+			return ind;
+		for (i = 0; i < XBH_BUF_SEGS; i++)
+			get_random_bytes(xbh_seg(h, req, ind, i), sizeof(*seg));
+		req->buf_len = XBH_BUF_MAX;
+		pr_info("buf-garbage: %u segments of random bytes\n", XBH_BUF_SEGS);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/* One bad call; after the two the backend must answer, one valid call. */
+static void xbh_buf_attack(struct xbh_device *h)
+{
+	struct xbh_request req;
+	struct xbh_response rsp;
+	int err;
+
+	memset(&req, 0, sizeof(req));
+	err = xbh_bad_buf(h, &req);
+	if (err) {
+		pr_info("%s: building the request failed: %d\n",
+			xbh_modes[xbh_mode], err);
+		return;
+	}
+	err = xbh_call(h, &req, &rsp);
+	xbh_said(h, "bad call", err, &rsp);
+	if (err || (xbh_mode != XBH_BUF_UNGRANTED && xbh_mode != XBH_BUF_READONLY))
+		return;
+	memset(&req, 0, sizeof(req));
+	err = xbh_valid_buf(h, &req, 2, false);
+	if (err < 0) {
+		pr_info("%s: building the valid call failed: %d\n",
+			xbh_modes[xbh_mode], err);
+		return;
+	}
+	err = xbh_call(h, &req, &rsp);
+	xbh_said(h, "then a valid call", err, &rsp);
+}
+
+/*
+ * Valid calls, each of whose segments is made invalid (too long, at a
+ * reserved reference) right after the push, for rewrite_s: the backend
+ * copies the request (and the indirect page) once, so it either sees the
+ * valid buffer and answers it or sees the rewritten one and cuts us off.
+ */
+static void xbh_buf_rewrite(struct xbh_device *h)
+{
+	unsigned long end = jiffies + rewrite_s * HZ;
+	unsigned long calls = 0, ok = 0, unreachable = 0;
+	struct xbh_segment good[2], *seg;
+	struct xbh_request req, *slot;
+	struct xbh_response rsp;
+	unsigned int i;
+	int ind, err = 0;
+
+	memset(&req, 0, sizeof(req));
+	ind = xbh_valid_buf(h, &req, 2, false);
+	if (ind < 0) {
+		pr_info("buf-rewrite: building the request failed: %d\n", ind);
+		return;
+	}
+	for (i = 0; i < 2; i++)
+		good[i] = *xbh_seg(h, &req, ind, i);
+	while (xbh_attacking(h) && time_before(jiffies, end)) {
+		for (i = 0; i < 2; i++)
+			*xbh_seg(h, &req, ind, i) = good[i];
+		xbh_push(h, &req);
+		/*
+		 * Now spoil it, where the backend reads it: at once or up to
+		 * two round trips later, so that the backend takes some calls
+		 * before and some after.
+		 */
+		fsleep(get_random_u32_below(XBH_SPOIL_US));
+		slot = RING_GET_REQUEST(&h->ring, h->ring.req_prod_pvt - 1);
+		for (i = 0; i < 2; i++) {
+			seg = xbh_seg(h, slot, ind, i);
+			WRITE_ONCE(seg->len, 0xffff);
+			WRITE_ONCE(seg->gref, i);
+		}
+		calls++;
+		err = xbh_wait(h, &rsp);
+		if (err)
+			break;
+		if (rsp.buf_status == XBH_BUF_OK)
+			ok++;
+		else
+			unreachable++;
+		cond_resched();
+	}
+	pr_info("buf-rewrite: %lu calls spoilt after the push, %lu answered ok, %lu unreachable, last %d, backend %s after %u ms\n",
+		calls, ok, unreachable, err, xbh_outcome(h), xbh_elapsed_ms(h));
+}
+#endif /* XBH_BUF */
+
 static int xbh_attack_thread(void *data)
 {
 	struct xbh_device *h = data;
@@ -493,6 +840,14 @@ static int xbh_attack_thread(void *data)
 	case XBH_FULL_BATCHES:
 		xbh_full_batches(h);
 		break;
+#ifdef XBH_BUF
+	case XBH_BUF_REWRITE:
+		xbh_buf_rewrite(h);
+		break;
+	case XBH_BUF_UNGRANTED ... XBH_BUF_GARBAGE:
+		xbh_buf_attack(h);
+		break;
+#endif
 	default:
 		break;
 	}
@@ -523,7 +878,8 @@ static void xbh_connected(struct xbh_device *h)
 		return;
 	}
 	if (xbh_mode != XBH_PROD_OVERFLOW && xbh_mode != XBH_REWRITE &&
-	    xbh_mode != XBH_EVENT_STORM && xbh_mode != XBH_FULL_BATCHES)
+	    xbh_mode != XBH_EVENT_STORM && xbh_mode != XBH_FULL_BATCHES &&
+	    xbh_mode < XBH_BUF_UNGRANTED)
 		return;		/* the backend should never have got here */
 	task = kthread_run(xbh_attack_thread, h, "xbgen-hostile");
 	if (IS_ERR(task)) {
@@ -668,6 +1024,12 @@ static int __init xbh_init(void)
 		pr_err("unknown mode '%s'\n", mode);
 		return -EINVAL;
 	}
+#ifndef XBH_BUF
+	if (xbh_mode >= XBH_BUF_UNGRANTED) {
+		pr_err("mode %s needs a tree with [ring.buffer]\n", mode);
+		return -EINVAL;
+	}
+#endif
 	pr_info("mode %s, driver %s\n", xbh_modes[xbh_mode], xbh_driver.name);
 	return xenbus_register_frontend(&xbh_driver);
 }

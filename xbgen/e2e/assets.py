@@ -41,7 +41,16 @@ XEN_MODULES = (
 NETBACK = "drivers/net/xen-netback/xen-netback.ko"
 NETFRONT = "drivers/net/xen-netfront.ko"
 NET_MODULES = (NETBACK, NETFRONT)
+#: Xen's block drivers and a RAM disk, for the buffer benchmark's comparison
+#: (benchmarks/bench_buffers.py): blkback and brd in dom0, blkfront in the guest.
+BLKBACK = "drivers/block/xen-blkback/xen-blkback.ko"
+BLKFRONT = "drivers/block/xen-blkfront.ko"
+BRD = "drivers/block/brd.ko"
+BLOCK_MODULES = (BLKBACK, BLKFRONT, BRD)
 STAMP = "xbgen-assets.json"
+#: What an unpacked root holds (its STAMP says): bump it when
+#: :func:`_unpack_kernel` keeps more, and older roots are unpacked again.
+LAYOUT = 2
 ARCH_DIR = "x86_64-linux-gnu"
 
 
@@ -166,9 +175,10 @@ def fetch(
         "release": release,
         "xen_line": xen,
         "versions": {deb.name: deb.version for deb in debs},
+        "layout": LAYOUT,
     }
     root = _root_for(release, abi, stamp)
-    unpacked = not (root / STAMP).is_file()
+    unpacked = not _current(root)
     if unpacked:
         _unpack_all(debs, root, abi, xen, say)
     assets = _describe(root, abi, stamp, time.monotonic() - started, unpacked)
@@ -182,9 +192,21 @@ def _recent_root(release: str, abi: str) -> tuple[Path, dict] | None:
         if time.time() - path.stat().st_mtime >= debian.LIST_MAX_AGE_S:
             continue
         stamp = json.loads(path.read_text())
-        if stamp.get("release") == release and f"linux-image-{abi}" in stamp.get("versions", {}):
+        if (
+            stamp.get("release") == release
+            and f"linux-image-{abi}" in stamp.get("versions", {})
+            and stamp.get("layout") == LAYOUT
+        ):
             return path.parent, stamp
     return None
+
+
+def _current(root: Path) -> bool:
+    """Is ``root`` unpacked, in today's layout?"""
+    try:
+        return json.loads((root / STAMP).read_text()).get("layout") == LAYOUT
+    except (OSError, ValueError):
+        return False
 
 
 def _root_for(release: str, abi: str, stamp: dict) -> Path:
@@ -223,7 +245,7 @@ def _unpack_kernel(deb: debian.Deb, abi: str, root: Path) -> None:
     Whole folders, as a driver one release builds as a module another builds
     in; a package may hold only some of them (7.x splits image and modules).
     """
-    folders = ("drivers/xen/", "drivers/net/xen-net")
+    folders = ("drivers/xen/", "drivers/net/xen-net", "drivers/block/xen-blk", "drivers/block/brd")
     image = [f"./boot/vmlinuz-{abi}", f"*/modules/{abi}/vmlinuz"]  # 7.x: next to the modules
     _extract(deb, root, [*image, *_members(abi, folders)], partial=True)
 

@@ -85,6 +85,21 @@ class Initramfs:
         return dest
 
 
+def overlay(base: Path, dest: Path, files: dict[str, tuple[bytes, int]]) -> Path:
+    """The image ``base`` with ``files`` (path -> (data, mode)) added or
+    replaced, written to ``dest``: a second cpio archive after the first, in
+    one gzip stream (Linux reads on past the first trailer, and libxenguest
+    sizes a guest's ramdisk from the gzip trailer, so a second gzip member
+    would not do).  Later members win: a test or benchmark swaps ``/init``
+    this way without the images knowing of it."""
+    extra = Initramfs()
+    for path, (data, mode) in files.items():
+        extra.add_bytes(path, data, mode)
+    archive = gzip.decompress(base.read_bytes()) + extra.to_cpio()
+    dest.write_bytes(gzip.compress(archive, compresslevel=1, mtime=0))
+    return dest
+
+
 def _pad4(n: int) -> bytes:
     return b"\0" * (-n % 4)
 

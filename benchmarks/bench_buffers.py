@@ -2,11 +2,13 @@
 """Our buffers beside xen-blkback, in one boot (issue 17's goal: at 64 KiB with a
 full ring our MB/s at least blkback's).
 
-python3 benchmarks/bench_buffers.py [--max 128KiB] [--mib 32] [--depth 32] [--keep-logs DIR]
+python3 benchmarks/bench_buffers.py [--max 128KiB] [--transfer copy|map] [--mib 32] [--depth 32]
+                                    [--keep-logs DIR]
 
 One QEMU boot of Debian's Xen and kernel (the e2e's default release): dom0
 runs the generated backend of a tree whose calls carry a buffer both ways
-(``[ring.buffer]`` max, direction "both", grant copy), and Debian's
+(``[ring.buffer]`` max, direction "both", by grant copy or, with
+``--transfer map``, persistent grants), and Debian's
 xen-blkback over a RAM disk (brd); the guest runs the tree's frontend and
 Debian's xen-blkfront.  For 4 KiB, 64 KiB and the maximum, with 1 and with
 ``--depth`` requests in flight, the guest moves the same bytes each way
@@ -61,10 +63,10 @@ class Figure:
     detail: str
 
 
-def tree(work: Path, max_: str) -> Path:
+def tree(work: Path, max_: str, transfer: str) -> Path:
     """The default spec with a buffer both ways of ``max_`` bytes at most."""
     spec = default_spec(NAME).model_dump(mode="json", exclude_none=True)
-    spec["ring"]["buffer"] = {"max": max_, "direction": "both"}
+    spec["ring"]["buffer"] = {"max": max_, "direction": "both", "transfer": transfer}
     return generate(Spec.model_validate(spec), work / "out").tree
 
 
@@ -101,6 +103,9 @@ def main() -> int:
     parser.add_argument("--max", default="128KiB", help="the buffer's maximum (blkfront: 128KiB)")
     parser.add_argument("--mib", type=int, default=32, help="MiB each way per run")
     parser.add_argument("--depth", type=int, default=32, help="requests in flight (full ring)")
+    parser.add_argument(
+        "--transfer", default="copy", choices=("copy", "map"), help="grant copy or persistent"
+    )
     parser.add_argument("--keep-logs", type=Path)
     parser.add_argument("--accel", default="auto", choices=("auto", "tcg", "kvm"))
     args = parser.parse_args()
@@ -111,7 +116,7 @@ def main() -> int:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="xbgen-bench-buffers-"))
     try:
-        src = tree(work, args.max)
+        src = tree(work, args.max, args.transfer)
         kernel = kernels.fetch(KERNEL_LINE, say)
         assets = assets_mod.fetch(kernel.abi, say)
         missing = [rel for rel in assets_mod.BLOCK_MODULES if not assets.has_module(rel)]
@@ -171,7 +176,8 @@ def main() -> int:
     console = report.parse(text)
     failure = report.verdict(console, timed_out=boot.timed_out, exit_pass=boot.exit_pass)
     theirs = blk(text)
-    print(f"buffers of up to {args.max} both ways by grant copy vs xen-blkback on a RAM disk "
+    how = "grant copy" if args.transfer == "copy" else "persistent grants"
+    print(f"buffers of up to {args.max} both ways by {how} vs xen-blkback on a RAM disk "
           f"(Linux {assets.abi}, Xen {assets.xen_version}, {chosen}); MB/s both ways")  # fmt: skip
     print(f"{'size':>8} {'depth':>5} {'ours':>8} {'blkback':>8} {'ratio':>6}  detail")
     goal = None

@@ -70,20 +70,24 @@ def ring_variants() -> list[tuple[str, Spec]]:
         )
     # buffers: each direction at 64KiB (segments in the request), and 4MiB
     # (indirect pages) from the backend, sent again after a resume
-    for direction, size in (("to_backend", "64KiB"), ("both", "64KiB"), ("from_backend", "4MiB")):
-        on_resume = "reissue" if size == "4MiB" else "fail"
+    # (grant copy), then by persistent grants ("map"): both ways in the
+    # request, and to the backend in an indirect page, sent again after a resume
+    for direction, size, transfer in (
+        ("to_backend", "64KiB", "copy"),
+        ("both", "64KiB", "copy"),
+        ("from_backend", "4MiB", "copy"),
+        ("both", "64KiB", "map"),
+        ("to_backend", "256KiB", "map"),
+    ):
+        on_resume = "reissue" if size in ("4MiB", "256KiB") else "fail"
         ring = {
             **base.model_dump(),
             "response": {**base.response, "sum": "u32"},
-            "buffer": {"max": size, "direction": direction},
+            "buffer": {"max": size, "direction": direction, "transfer": transfer},
             "on_resume": on_resume,
         }
-        variants.append(
-            (
-                f"ring:buffer={direction},{size}",
-                Spec.model_validate({"name": NAME, "ring": ring}),
-            )
-        )
+        label = f"ring:buffer={direction},{size}" + (",map" if transfer == "map" else "")
+        variants.append((label, Spec.model_validate({"name": NAME, "ring": ring})))
     quiet = {**base.model_dump(), "request": {"a": "s8", "b": "u16[3]", "c": "s64"}, "response": {}}
     variants.append(
         (

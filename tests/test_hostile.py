@@ -161,6 +161,27 @@ def test_backend_survives_hostile_buffers(hostile_run: tuple[harness.HostileRun,
 
 @pytest.mark.e2e
 @pytest.mark.slow
+def test_persistent_grants_survive_hostile_buffers(tmp_path: Path) -> None:
+    """The same eight buffer attacks and three hostile backends on the tree
+    with transfer = "map" (one more boot, no other stage): the backend maps
+    what the frontend names and keeps it, so the same checks must come
+    before any mapping; a grant that cannot be mapped is answered
+    "unreachable", as a failed copy is."""
+    spec = _buffered().model_dump(mode="json", exclude_none=True)
+    spec["ring"]["buffer"]["transfer"] = "map"
+    tree = generate(Spec.model_validate(spec), tmp_path / "out").tree
+    result = harness.run(tree, harness.BUF_ATTACKS, keep_logs=tmp_path / "logs")
+    summary = harness.format_run(result)
+    print(summary)
+    _timings(f"hostile frontend, transfer = map, {len(harness.BUF_ATTACKS)} modes, 1 boot", result)
+    assert harness.judge(result, harness.BUF_ATTACKS) == [], summary
+    assert any("mapping grant reference" in m for m in result.attacks["buf-readonly"].messages)
+    for mode in harness.BACK_MODES:
+        assert harness.judge_backend(result, mode) == [], summary
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_frontend_refuses_a_hostile_backend(hostile_run: tuple[harness.HostileRun, str]) -> None:
     """Issue 17: the tree's frontend against a backend (tests/hostile/
     hostile_back.c) that answers a call with the answer of an earlier one,

@@ -190,10 +190,15 @@ BAD: dict[str, tuple[bytes, str | None, int | None]] = {
         "ring.buffer.direction",
         8,
     ),
-    "buffer transfer map": (
-        BUFFER_SPEC + b'max = "64KiB"\ntransfer = "map"\n',
+    "buffer transfer unknown": (
+        BUFFER_SPEC + b'max = "64KiB"\ntransfer = "dma"\n',
         "ring.buffer.transfer",
         8,
+    ),
+    "buffer map too large": (
+        BUFFER_SPEC + b'max = "512KiB"\ntransfer = "map"\n',
+        "ring.buffer",
+        6,
     ),
     "buffer both ways sent again": (
         b'name = "x"\n[ring]\non_resume = "reissue"\n[ring.buffer]\nmax = 4096\n',

@@ -868,6 +868,56 @@ def test_buffer_tree_survives_a_save(tmp_path: Path) -> None:
     assert result.ok, findings(result)
 
 
+#: The same calls by persistent grants (transfer = "map").
+MAP_RING = {**BUFFER_RING, "buffer": {"max": "64KiB", "direction": "both", "transfer": "map"}}
+
+
+@pytest.fixture(scope="module")
+def map_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    spec = Spec.model_validate({"name": "mydevice", "ring": MAP_RING})
+    return generate(spec, tmp_path_factory.mktemp("map")).tree
+
+
+def test_map_tree_holds_every_property(map_tree: Path) -> None:
+    """The backend maps each page of a call's buffer once and keeps it; the
+    frontend's pool of grants ends with the connection, the backend's
+    mappings go with it, on every schedule."""
+    result = timed(
+        "buffer ring by persistent grants",
+        lambda: verify(map_tree, Bounds(env=2, hostile=0, faults=0, saves=0)),
+    )
+    assert result.ok, findings(result)
+
+
+def test_map_tree_survives_a_save(tmp_path: Path) -> None:
+    """A call in flight at a save is sent again: its persistent grants are
+    granted anew to the new domain's backend; the pool's others end."""
+    ring = {**MAP_RING, "on_resume": "reissue",
+            "buffer": {"max": "64KiB", "direction": "to_backend", "transfer": "map"}}  # fmt: skip
+    tree = generate(Spec.model_validate({"name": "mydevice", "ring": ring}), tmp_path / "g").tree
+    result = timed(
+        "buffer ring by persistent grants, reissue, one save",
+        lambda: verify(tree, Bounds(env=1, hostile=0, faults=0, saves=1)),
+    )
+    assert result.ok, findings(result)
+
+
+def test_finds_a_backend_that_keeps_its_persistent_grants(map_tree: Path, tmp_path: Path) -> None:
+    bad = plant(map_tree, tmp_path, RING_BACK, "\tmydeviceback_pgrants_release(conn);\n", "")
+    result = verify(bad, Bounds(env=2, hostile=0, faults=0, saves=0))
+    assert_found(result, 11, r"the backend still maps 1 ring\(s\) or page\(s\) of the other domain")
+
+
+def test_finds_a_frontend_whose_pool_outlives_the_connection(
+    map_tree: Path, tmp_path: Path
+) -> None:
+    bad = plant(
+        map_tree, tmp_path, RING_FRONT, "\tmydevicefront_pgrants_end(info);\n", ""
+    )  # fmt: skip
+    result = verify(bad, Bounds(env=2, hostile=0, faults=0, saves=0))
+    assert_found(result, 11, r"the frontend still grants")
+
+
 def test_finds_a_buffer_whose_grants_never_end(buffer_tree: Path, tmp_path: Path) -> None:
     bad = plant(
         buffer_tree,
@@ -908,6 +958,13 @@ def test_finds_a_frontend_whose_segments_pass_their_page(buffer_tree: Path, tmp_
         "\t\treq->buf_seg[i].offset = 16;\t/* planted: past the page with len */\n",
     )
     assert_found(verify(bad, SMALL), 4, r"segment 0: 4096 bytes at 16 pass its page")
+
+
+def test_a_map_buffer_too_large_for_the_model_is_refused_with_the_reason(tmp_path: Path) -> None:
+    ring = {**MAP_RING, "buffer": {"max": "128KiB", "direction": "both", "transfer": "map"}}
+    tree = generate(Spec.model_validate({"name": "mydevice", "ring": ring}), tmp_path / "g").tree
+    with pytest.raises(UsageError, match=r"128KiB with transfer = 'map'; the model holds those "):
+        verify(tree, SMALL)
 
 
 def test_a_buffer_too_large_for_the_model_is_refused_with_the_reason(tmp_path: Path) -> None:

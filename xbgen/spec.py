@@ -45,6 +45,7 @@ from .specbase import (
     FIELD_TYPE_RE,
     LICENSE_ALIASES,
     LICENSES,
+    MAP_MAX,
     MAX_ARRAY,
     MAX_DOMID,
     MAX_FEATURES,
@@ -198,7 +199,9 @@ class Buffer(BufferInfo, BaseModel):
         default="copy",
         description=(
             "How the backend reaches the guest's pages: 'copy' (grant copy into and out "
-            "of its own pages, as netback does)."
+            "of its own pages, as netback does) or 'map' (persistent grants, as blkback "
+            "keeps them: each page mapped once per connection, then copied with memcpy; "
+            "up to 256KiB)."
         ),
         json_schema_extra={"enum": list(BUFFER_TRANSFERS)},
     )
@@ -214,14 +217,20 @@ class Buffer(BufferInfo, BaseModel):
     @field_validator("transfer")
     @classmethod
     def _transfer(cls, value: str) -> str:
-        if value == "map":
-            raise ValueError(
-                "'map' (mapping with persistent grants, as blkback does) is not built yet; "
-                "use 'copy'"
-            )
         if value not in BUFFER_TRANSFERS:
-            raise ValueError(f"{value!r} is not one of 'copy'")
+            choices = ", ".join(repr(c) for c in BUFFER_TRANSFERS)
+            raise ValueError(f"{value!r} is not one of {choices}")
         return value
+
+    @model_validator(mode="after")
+    def _map_fits(self) -> Buffer:
+        if self.transfer == "map" and self.max_bytes > MAP_MAX:
+            raise ValueError(
+                f"transfer = 'map' takes buffers up to {format_size(MAP_MAX)}, not "
+                f"{self.max_text}: the backend keeps every page of a whole buffer in each "
+                "ring slot mapped; use 'copy' for larger ones"
+            )
+        return self
 
 
 class Ring(RingInfo, BaseModel):

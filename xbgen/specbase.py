@@ -117,7 +117,10 @@ INLINE_SEGMENTS = 16
 #: Segment descriptors (grant ref, offset, length: 8 bytes) in an indirect page.
 SEGMENTS_PER_INDIRECT = XEN_PAGE_SIZE // 8
 BUFFER_DIRECTIONS = ("to_backend", "from_backend", "both")
-BUFFER_TRANSFERS = ("copy",)
+BUFFER_TRANSFERS = ("copy", "map")
+#: The largest buffer transfer = "map" takes: the backend keeps a mapping of
+#: every page a whole buffer in each slot needs (blkback keeps at most 1056).
+MAP_MAX = 256 << 10
 _SIZE_RE = re.compile(r"^\s*(?P<n>[0-9]+)\s*(?P<unit>KiB|MiB)?\s*$")
 
 

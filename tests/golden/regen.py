@@ -64,6 +64,13 @@ CASES: dict[str, Callable[[], Spec] | None] = {
             "buffer": {"max": "64KiB", "direction": "both"},
         }
     ),
+    # 128KiB both ways by persistent grants (transfer = "map"): indirect pages
+    "buffer-map": lambda: _changed(
+        ring={
+            "response": {"status": "s32", "value": "u64", "data": "u8[16]", "sum": "u32"},
+            "buffer": {"max": "128KiB", "direction": "both", "transfer": "map"},
+        }
+    ),
 }
 
 

@@ -136,9 +136,10 @@ BACK_MODES = {
 #: The self-test against each: 4 calls, 2 in flight, buffers of this many bytes.
 BACK_SIZE = 512
 #: What dom0's kernel must have said about the device, for modes not cut off.
+#: (transfer = "copy" copies by grant, "map" maps the page.)
 BACKEND_SAYS = {
-    "buf-ungranted": r"grant copy to reference \d+ failed",
-    "buf-readonly": r"grant copy to reference \d+ failed",
+    "buf-ungranted": r"grant copy to reference \d+ failed|mapping grant reference \d+ failed",
+    "buf-readonly": r"grant copy to reference \d+ failed|mapping grant reference \d+ failed",
 }
 #: Seconds dom0 waits for the backend's error node after the attack began.
 ATTACK_WAIT = 60

@@ -59,6 +59,9 @@ def _crash(lines: list[str], stderr: str) -> Finding | None:
 #: The largest [ring.buffer] max the model takes: the backend's buffer is in
 #: every configuration it keeps (a 4MiB one exhausts memory at 2 moves).
 MAX_BUFFER = 256 << 10
+#: ... by persistent grants (transfer = "map"): their pool and mappings live
+#: across calls, and a 128KiB tree exhausts 24 GiB at 2 moves.
+MAX_MAP_BUFFER = 64 << 10
 
 
 def verify(
@@ -79,6 +82,14 @@ def verify(
             f"buffers up to {MAX_BUFFER >> 10}KiB (each configuration it keeps holds the "
             "backend's whole buffer): verify a tree rendered with a smaller max, whose "
             "code is the same (segments in indirect pages above 64KiB)"
+        )
+    if src.buffer_transfer() == "map" and src.buffer_max() > MAX_MAP_BUFFER:
+        raise UsageError(
+            f"{tree}: ring.buffer.max is {src.buffer_max() >> 10}KiB with transfer = 'map'; "
+            f"the model holds those up to {MAX_MAP_BUFFER >> 10}KiB (the pool of persistent "
+            "grants and the backend's mappings live across calls in every configuration): "
+            "verify the tree rendered with max = '64KiB', whose code differs only in where "
+            "the segments go (in the request, not in indirect pages)"
         )
     features(kernel)
     problems = check_paths([tree])

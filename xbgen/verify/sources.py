@@ -44,6 +44,15 @@ class Sources:
         m = re.search(rf"^#define\s+{self.name.upper()}_BUF_MAX\s+(\d+)U?$", text, re.M)
         return int(m[1]) if m else 0
 
+    def buffer_transfer(self) -> str | None:
+        """How the backend reaches a buffer: ``"map"`` (it keeps persistent
+        grants), ``"copy"``, or None without [ring.buffer]."""
+        if not self.buffer_max():
+            return None
+        core = [path for path in self.back if path.name == f"{self.name}back_core.c"]
+        text = core[0].read_text() if core else ""
+        return "map" if f"{self.name.upper()}BACK_MAX_PGRANTS" in text else "copy"
+
     def buffer_call(self) -> str | None:
         """How the tree's frontend sends a buffer: ``"send"`` (to the backend
         only: no ``got``), ``"reply"`` (the backend writes back), or None."""

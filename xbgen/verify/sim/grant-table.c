@@ -268,6 +268,147 @@ void gnttab_batch_copy(struct gnttab_copy *batch, unsigned int count)
 	}
 }
 
+/* The page gnttab_alloc_pages() gives: a page to map another's grant into. */
+int gnttab_alloc_pages(int nr_pages, struct page **pages)
+{
+	int i;
+
+	for (i = 0; i < nr_pages; i++) {
+		pages[i] = alloc_pages_exact(XEN_PAGE_SIZE, GFP_KERNEL);
+		if (!pages[i]) {
+			gnttab_free_pages(i, pages);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void gnttab_free_pages(int nr_pages, struct page **pages)
+{
+	int i;
+
+	for (i = 0; i < nr_pages; i++)
+		free_pages_exact(pages[i], XEN_PAGE_SIZE);
+}
+
+void gnttab_set_map_op(struct gnttab_map_grant_ref *map, unsigned long addr, u32 flags,
+		       grant_ref_t ref, domid_t domid)
+{
+	memset(map, 0, sizeof(*map));
+	map->host_addr = addr;
+	map->flags = flags;
+	map->ref = ref;
+	map->dom = domid;
+}
+
+void gnttab_set_unmap_op(struct gnttab_unmap_grant_ref *unmap, unsigned long addr,
+			 u32 flags, grant_handle_t handle)
+{
+	(void)flags;
+	memset(unmap, 0, sizeof(*unmap));
+	unmap->host_addr = addr;
+	unmap->handle = handle;
+}
+
+/*
+ * GNTTABOP_map_grant_ref, one op at a time as Xen checks them: the page
+ * @pages[i] now shows the granting domain's page (a page here is its
+ * address, so the page pointer itself moves to it and back at unmap).
+ */
+int gnttab_map_refs(struct gnttab_map_grant_ref *map_ops,
+		    struct gnttab_map_grant_ref *kmap_ops, struct page **pages,
+		    unsigned int count)
+{
+	struct dom *d = cur;
+	unsigned int i;
+	int k;
+
+	(void)kmap_ops;
+	api_call();
+	hyp_point();
+	for (i = 0; i < count; i++) {
+		struct gnttab_map_grant_ref *op = &map_ops[i];
+		struct dom *o = dom_by_id(op->dom);
+		struct grant *g = o && o->alive && o != d ? find_grant(dom_index(o), op->ref) : NULL;
+		int ro = !!(op->flags & GNTMAP_readonly);
+		struct mapping *m;
+
+		if (!g || g->used != 1 || g->to != d->id || g->gen != grant_gen(g->owner)) {
+			op->status = -3;	/* GNTST_bad_gntref */
+			trace("%s: mapping grant %u of dom%d fails: it is not granted to it",
+			      d->name, op->ref, op->dom);
+			continue;
+		}
+		if (g->ro && !ro) {
+			op->status = -8;	/* GNTST_permission_denied */
+			trace("%s: mapping grant %u of dom%d writable fails: it is read-only",
+			      d->name, op->ref, op->dom);
+			continue;
+		}
+		for (k = 0; k < MAX_MAPS && w.maps[k].used; k++)
+			;
+		if (k == MAX_MAPS)
+			sim_limit("more than %d mappings", MAX_MAPS);
+		m = &w.maps[k];
+		memset(m, 0, sizeof(*m));
+		m->used = 1;
+		m->dom = (unsigned char)dom_index(d);
+		m->owner = (unsigned char)dom_index(o);
+		m->n = 1;
+		m->module = (unsigned char)cur_t->in_module;
+		m->gen = g->gen;
+		m->ro = (unsigned char)ro;
+		m->refs[0] = op->ref;
+		m->vaddr = g->page;
+		m->orig = pages[i];
+		g->maps++;
+		pages[i] = (struct page *)g->page;
+		op->handle = (grant_handle_t)k;
+		op->status = GNTST_okay;
+		trace("%s maps grant %u of dom%d%s", d->name, op->ref, o->id, ro ? " read-only" : "");
+	}
+	return 0;
+}
+
+int gnttab_unmap_refs(struct gnttab_unmap_grant_ref *unmap_ops,
+		      struct gnttab_unmap_grant_ref *kunmap_ops, struct page **pages,
+		      unsigned int count)
+{
+	struct dom *d = cur;
+	unsigned int i;
+
+	(void)kunmap_ops;
+	api_call();
+	for (i = 0; i < count; i++) {
+		struct gnttab_unmap_grant_ref *op = &unmap_ops[i];
+		struct mapping *m = op->handle < MAX_MAPS ? &w.maps[op->handle] : NULL;
+		struct grant *g;
+
+		if (!m || !m->used || m->dom != dom_index(d) || !m->orig ||
+		    (void *)pages[i] != m->vaddr) {
+			violate(PROP_RESOURCES, "%s unmaps a grant it has not mapped (handle %u)",
+				me(), op->handle);
+			op->status = -1;
+			continue;
+		}
+		trace("%s unmaps grant %u of dom%d", d->name, m->refs[0], w.dom[m->owner].id);
+		g = find_mapped(m->owner, m->refs[0], m->gen);
+		if (g) {
+			g->maps--;
+			if (g->used == 2 && !g->maps) {
+				trace("dom%d's deferred end of grant %u completes%s",
+				      w.dom[g->owner].id, g->ref,
+				      g->zombie ? " (the old domain's entry goes)" : "");
+				grant_drop(g);
+			}
+		}
+		pages[i] = m->orig;
+		m->used = 0;
+		op->status = GNTST_okay;
+	}
+	return 0;
+}
+
 static int count_maps(int dom, int module)
 {
 	int i, n = 0;

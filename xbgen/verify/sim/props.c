@@ -207,7 +207,7 @@ static void check_resources(struct dom *d, int module, const char *when)
 			n, d->side, ref, when);
 	n = count_maps(di, module);
 	if (n)
-		violate(PROP_RESOURCES, "leak: the %s still maps %d ring(s) of the other domain %s",
+		violate(PROP_RESOURCES, "leak: the %s still maps %d ring(s) or page(s) of the other domain %s",
 			d->side, n, when);
 	for (i = 0; i < MAX_DENTRIES; i++)
 		if (w.dents[i].used && w.dents[i].dom == di && w.dents[i].module == module)
@@ -298,7 +298,7 @@ static void check_released(void)
 				"quiet", d->side, n, ref, how);
 		n = count_maps(di, 0);
 		if (n)
-			violate(PROP_RELEASED, "the %s still maps %d ring(s) of the other domain once "
+			violate(PROP_RELEASED, "the %s still maps %d ring(s) or page(s) of the other domain once "
 				"%s and quiet", d->side, n, how);
 	}
 }

@@ -67,6 +67,7 @@
 #include <linux/interrupt.h>
 #include <linux/jiffies.h>
 #include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/ktime.h>
 #include <linux/log2.h>
 #include <linux/math64.h>
@@ -79,6 +80,7 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/xarray.h>
 #include <linux/crc32.h>
 #include <linux/err.h>
 #include <linux/sort.h>
@@ -162,7 +164,7 @@ extern char __xbgen_drivers_end[] __attribute__((weak));
 #define STACK_SIZE (128 * 1024)
 #define MAX_CALLS 4096
 #define MAX_GRANTS 40
-#define MAX_MAPS 4
+#define MAX_MAPS 12		/* rings, and persistent grants of buffers */
 #define MAX_PORTS 8		/* port numbers 1..MAX_PORTS-1 */
 #define MAX_IRQS 6
 #define IRQ_BASE 32
@@ -289,8 +291,10 @@ struct grant {
 struct mapping {
 	unsigned char used, dom, owner, n, module;
 	unsigned char gen;		/* the owner's incarnation the grants are of */
+	unsigned char ro;		/* gnttab_map_refs(): GNTMAP_readonly */
 	uint32_t refs[RING_PAGES_MAX];
 	void *vaddr;
+	void *orig;			/* gnttab_map_refs(): the page it was mapped into */
 };
 
 struct port {

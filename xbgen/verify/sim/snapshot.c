@@ -294,6 +294,7 @@ static uint64_t hash_xen(uint64_t h)
 		for (j = 0; j < m->n; j++)
 			h = hmix(h, m->refs[j]);
 		h = hash_word(h, (uint64_t)(uintptr_t)m->vaddr);
+		h = hash_word(h, (uint64_t)(uintptr_t)m->orig + m->ro);
 	}
 	for (i = 0; i < SIM_NDOM; i++) {
 		for (j = 1; j < MAX_PORTS; j++) {

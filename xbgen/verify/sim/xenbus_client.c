@@ -267,7 +267,8 @@ int xenbus_unmap_ring_vfree(struct xenbus_device *dev, void *vaddr)
 	(void)dev;
 	may_sleep("xenbus_unmap_ring_vfree()");
 	for (i = 0; i < MAX_MAPS; i++)
-		if (w.maps[i].used && w.maps[i].dom == dom_index(d) && w.maps[i].vaddr == vaddr) {
+		if (w.maps[i].used && w.maps[i].dom == dom_index(d) && w.maps[i].vaddr == vaddr &&
+		    !w.maps[i].orig) {
 			m = &w.maps[i];
 			break;
 		}

@@ -231,3 +231,105 @@ void sort(void *base, size_t num, size_t size, int (*cmp)(const void *, const vo
 	(void)swap;
 	qsort(base, num, size, cmp);
 }
+
+/* include/linux/list.h */
+void INIT_LIST_HEAD(struct list_head *list)
+{
+	list->next = list;
+	list->prev = list;
+}
+
+void list_add(struct list_head *entry, struct list_head *head)
+{
+	entry->next = head->next;
+	entry->prev = head;
+	head->next->prev = entry;
+	head->next = entry;
+}
+
+void list_del(struct list_head *entry)
+{
+	entry->prev->next = entry->next;
+	entry->next->prev = entry->prev;
+	entry->next = NULL;	/* the kernel's LIST_POISON: a use after it faults */
+	entry->prev = NULL;
+}
+
+int list_empty(const struct list_head *head)
+{
+	return head->next == head;
+}
+
+/*
+ * lib/xarray.c, for a handful of entries: a table in the struct itself
+ * (NULL entries are free slots).  Storing NULL erases.
+ */
+void xa_init(struct xarray *xa)
+{
+	memset(xa, 0, sizeof(*xa));
+}
+
+void *xa_load(struct xarray *xa, unsigned long index)
+{
+	int i;
+
+	for (i = 0; i < __XBGEN_XA_SLOTS; i++)
+		if (xa->__xbgen_entry[i] && xa->__xbgen_index[i] == index)
+			return xa->__xbgen_entry[i];
+	return NULL;
+}
+
+void *xa_store(struct xarray *xa, unsigned long index, void *entry, gfp_t gfp)
+{
+	int i, free = -1;
+	void *old;
+
+	api_call();
+	if (gfp & GFP_SLEEPS)
+		may_sleep("xa_store()");
+	for (i = 0; i < __XBGEN_XA_SLOTS; i++) {
+		if (xa->__xbgen_entry[i] && xa->__xbgen_index[i] == index) {
+			old = xa->__xbgen_entry[i];
+			xa->__xbgen_entry[i] = entry;
+			return old;
+		}
+		if (!xa->__xbgen_entry[i] && free < 0)
+			free = i;
+	}
+	if (!entry)
+		return NULL;
+	if (free < 0)
+		sim_limit("more than %d entries in an xarray", __XBGEN_XA_SLOTS);
+	if (fault_here("an allocation (xa_store)"))
+		return ERR_PTR(-ENOMEM);
+	xa->__xbgen_index[free] = index;
+	xa->__xbgen_entry[free] = entry;
+	return NULL;
+}
+
+int xa_err(void *entry)
+{
+	return IS_ERR(entry) ? (int)PTR_ERR(entry) : 0;
+}
+
+void xa_destroy(struct xarray *xa)
+{
+	memset(xa, 0, sizeof(*xa));
+}
+
+void *__xbgen_xa_next(struct xarray *xa, unsigned long *index)
+{
+	unsigned long best = 0;
+	void *entry = NULL;
+	int i;
+
+	for (i = 0; i < __XBGEN_XA_SLOTS; i++)
+		if (xa->__xbgen_entry[i] && xa->__xbgen_index[i] >= *index &&
+		    (!entry || xa->__xbgen_index[i] < best)) {
+			best = xa->__xbgen_index[i];
+			entry = xa->__xbgen_entry[i];
+		}
+	if (entry)
+		*index = best;
+	return entry;
+}

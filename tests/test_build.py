@@ -213,7 +213,9 @@ def test_spec_variants_cover_the_options() -> None:
 # --------------------------------------------------------------------------- sparse
 
 
-@pytest.mark.parametrize("variant", ["default", "ring:buffer=from_backend,4MiB"])
+@pytest.mark.parametrize(
+    "variant", ["default", "ring:buffer=from_backend,4MiB", "ring:buffer=to_backend,256KiB,map"]
+)
 def test_sparse_finds_nothing_on_61(
     variant: str,
     trees: dict[str, kernels.KernelTree],

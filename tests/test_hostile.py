@@ -166,15 +166,20 @@ def test_persistent_grants_survive_hostile_buffers(tmp_path: Path) -> None:
     with transfer = "map" (one more boot, no other stage): the backend maps
     what the frontend names and keeps it, so the same checks must come
     before any mapping; a grant that cannot be mapped is answered
-    "unreachable", as a failed copy is."""
+    "unreachable", as a failed copy is.  And a frontend that names a fresh
+    page in every call is cut off once it passes what any frontend needs."""
     spec = _buffered().model_dump(mode="json", exclude_none=True)
     spec["ring"]["buffer"]["transfer"] = "map"
     tree = generate(Spec.model_validate(spec), tmp_path / "out").tree
-    result = harness.run(tree, harness.BUF_ATTACKS, keep_logs=tmp_path / "logs")
+    attacks = harness.BUF_ATTACKS + harness.MAP_ATTACKS
+    result = harness.run(tree, attacks, keep_logs=tmp_path / "logs")
     summary = harness.format_run(result)
     print(summary)
-    _timings(f"hostile frontend, transfer = map, {len(harness.BUF_ATTACKS)} modes, 1 boot", result)
-    assert harness.judge(result, harness.BUF_ATTACKS) == [], summary
+    _timings(f"hostile frontend, transfer = map, {len(attacks)} modes, 1 boot", result)
+    assert harness.judge(result, attacks) == [], summary
+    # It took a page more than the backend keeps: every slot's whole buffer.
+    many = result.attacks["buf-many-grants"]
+    assert many.cut and many.seconds is not None, summary
     assert any("mapping grant reference" in m for m in result.attacks["buf-readonly"].messages)
     for mode in harness.BACK_MODES:
         assert harness.judge_backend(result, mode) == [], summary

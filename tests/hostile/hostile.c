@@ -36,6 +36,9 @@
  *   buf-garbage     segments of random bytes (all of the maximum)
  *   buf-rewrite     valid calls whose segments are made invalid right after
  *                   each push, while the backend reads them, for rewrite_s
+ *   buf-many-grants valid calls, each naming a page granted for it alone, up
+ *                   to "many" of them: a backend that keeps what it maps
+ *                   (transfer = "map") must stop at what a frontend can need
  *
  * The first two are no protocol violation the backend can see (a frontend
  * ends the grants of the calls it fails while they are still on the ring):
@@ -120,6 +123,7 @@ enum xbh_mode {
 	XBH_BUF_SAME_REF,
 	XBH_BUF_GARBAGE,
 	XBH_BUF_REWRITE,
+	XBH_BUF_MANY_GRANTS,
 };
 
 static const char * const xbh_modes[] = {
@@ -139,6 +143,7 @@ static const char * const xbh_modes[] = {
 	[XBH_BUF_SAME_REF] = "buf-same-ref",
 	[XBH_BUF_GARBAGE] = "buf-garbage",
 	[XBH_BUF_REWRITE] = "buf-rewrite",
+	[XBH_BUF_MANY_GRANTS] = "buf-many-grants",
 };
 
 static char *mode = "prod-overflow";
@@ -160,6 +165,10 @@ MODULE_PARM_DESC(reconnects, "reconnect: how many times to ask for the device ba
 static unsigned int batches = 32;
 module_param(batches, uint, 0444);
 MODULE_PARM_DESC(batches, "full-batches: how many full rings to send (default 32)");
+
+static unsigned int many = 4096;
+module_param(many, uint, 0444);
+MODULE_PARM_DESC(many, "buf-many-grants: how many pages to name at most (default 4096)");
 
 static unsigned int bad_port;
 module_param(bad_port, uint, 0444);
@@ -188,6 +197,9 @@ struct xbh_device {
 	unsigned long started;		/* jiffies when the attack began */
 	unsigned int reconnects;	/* reconnect: times we asked back */
 	u64 next_id;			/* buf-*: the next request's id */
+	struct page **many_pages;	/* buf-many-grants: a page per call */
+	grant_ref_t *many_refs;
+	unsigned int nr_many;
 };
 
 static irqreturn_t xbh_interrupt(int irq, void *dev_id)
@@ -329,6 +341,13 @@ static void xbh_release(struct xbh_device *h)
 	for (i = 0; i < h->nr_pages; i++)
 		gnttab_end_foreign_access(h->refs[i], h->pages[i]);
 	h->nr_pages = 0;
+	for (i = 0; i < h->nr_many; i++)
+		gnttab_end_foreign_access(h->many_refs[i], h->many_pages[i]);
+	h->nr_many = 0;
+	kvfree(h->many_pages);
+	kvfree(h->many_refs);
+	h->many_pages = NULL;
+	h->many_refs = NULL;
 	h->ring.sring = NULL;
 	if (h->have_idle_ref) {
 		gnttab_free_grant_reference(h->idle_ref);
@@ -821,6 +840,56 @@ static void xbh_buf_rewrite(struct xbh_device *h)
 	pr_info("buf-rewrite: %lu calls spoilt after the push, %lu answered ok, %lu unreachable, last %d, backend %s after %u ms\n",
 		calls, ok, unreachable, err, xbh_outcome(h), xbh_elapsed_ms(h));
 }
+
+/*
+ * Valid calls of one segment each, every one on a page granted for it
+ * alone and kept granted: a backend that keeps its mappings must cut us off
+ * once we name more pages than a frontend can need.
+ */
+static void xbh_buf_many_grants(struct xbh_device *h)
+{
+	struct xbh_request req;
+	struct xbh_response rsp;
+	struct xbh_segment *seg;
+	struct page *page;
+	int ind, ref, err = 0;
+
+	h->many_pages = kvcalloc(many, sizeof(*h->many_pages), GFP_KERNEL);
+	h->many_refs = kvcalloc(many, sizeof(*h->many_refs), GFP_KERNEL);
+	memset(&req, 0, sizeof(req));
+	ind = h->many_pages && h->many_refs ? xbh_segs(h, &req, 1) : -ENOMEM;
+	if (ind < 0) {
+		pr_info("buf-many-grants: setting up failed: %d\n", ind);
+		return;
+	}
+	req.buf_len = XBH_SEG_LEN;
+	while (h->nr_many < many && xbh_attacking(h)) {
+		page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!page) {
+			err = -ENOMEM;
+			break;
+		}
+		ref = gnttab_grant_foreign_access(h->dev->otherend_id,
+						  xen_page_to_gfn(page), 0);
+		if (ref < 0) {
+			__free_page(page);
+			err = ref;
+			break;
+		}
+		h->many_pages[h->nr_many] = page;
+		h->many_refs[h->nr_many++] = ref;
+		seg = xbh_seg(h, &req, ind, 0);
+		seg->gref = ref;
+		seg->offset = 0;
+		seg->len = XBH_SEG_LEN;
+		err = xbh_call(h, &req, &rsp);
+		if (err)
+			break;
+		cond_resched();
+	}
+	pr_info("buf-many-grants: %u pages named, one a call, last %d, backend %s after %u ms\n",
+		h->nr_many, err, xbh_outcome(h), xbh_elapsed_ms(h));
+}
 #endif /* XBH_BUF */
 
 static int xbh_attack_thread(void *data)
@@ -843,6 +912,9 @@ static int xbh_attack_thread(void *data)
 #ifdef XBH_BUF
 	case XBH_BUF_REWRITE:
 		xbh_buf_rewrite(h);
+		break;
+	case XBH_BUF_MANY_GRANTS:
+		xbh_buf_many_grants(h);
 		break;
 	case XBH_BUF_UNGRANTED ... XBH_BUF_GARBAGE:
 		xbh_buf_attack(h);

@@ -14,6 +14,7 @@ struct page;
 #define GNTCOPY_source_gref	(1 << 0)
 #define GNTCOPY_dest_gref	(1 << 1)
 #define GNTST_okay		(0)
+#define GNTST_general_error	(-1)
 #define GNTMAP_host_map		(1 << 1)
 #define GNTMAP_readonly		(1 << 2)
 

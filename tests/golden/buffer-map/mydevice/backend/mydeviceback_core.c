@@ -70,6 +70,7 @@ struct mydeviceback_pgrant {
 	grant_handle_t handle;
 	bool readonly;
 };
+
 /* Our buffer: the data, then the indirect pages copied in. */
 #define MYDEVICEBACK_BUF_SIZE	(MYDEVICE_BUF_MAX + MYDEVICE_BUF_INDIRECT * XEN_PAGE_SIZE)
 
@@ -191,6 +192,7 @@ static void *mydeviceback_pgrant(struct mydeviceback_device *conn, u32 ref,
 {
 	struct gnttab_map_grant_ref op;
 	struct mydeviceback_pgrant *pg;
+	int map_err;
 	u32 flags;
 
 	pg = xa_load(&conn->pgrants, ref);
@@ -217,16 +219,23 @@ static void *mydeviceback_pgrant(struct mydeviceback_device *conn, u32 ref,
 	flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0);
 	gnttab_set_map_op(&op, (unsigned long)page_address(pg->page), flags,
 			  ref, conn->dev->otherend_id);
-	if (gnttab_map_refs(&op, NULL, &pg->page, 1) || op.status != GNTST_okay) {
+	op.status = GNTST_general_error;	/* unless Xen says otherwise */
+	map_err = gnttab_map_refs(&op, NULL, &pg->page, 1);
+	pg->handle = op.handle;
+	if (map_err || op.status != GNTST_okay) {
 		dev_warn_ratelimited(&conn->dev->dev,
-				     "mapping grant reference %u failed: %d\n",
-				     ref, op.status);
-		gnttab_free_pages(1, &pg->page);
-		kfree(pg);
+				     "mapping grant reference %u failed: %d/%d\n",
+				     ref, map_err, op.status);
+		if (op.status == GNTST_okay) {
+			/* mapped, but Linux could not take it in: undo */
+			mydeviceback_pgrant_unmap(conn, pg);
+		} else {
+			gnttab_free_pages(1, &pg->page);
+			kfree(pg);
+		}
 		*err = -EFAULT;
 		return NULL;
 	}
-	pg->handle = op.handle;
 	if (xa_err(xa_store(&conn->pgrants, ref, pg, GFP_KERNEL))) {
 		mydeviceback_pgrant_unmap(conn, pg);
 		*err = -ENOMEM;

@@ -119,15 +119,13 @@ QUICK_WAIT = 5
 #: Modes the backend may or may not cut off, and what it must say if it does.
 MAY_CUT = {"rewrite": None, "buf-rewrite": BUF_CUT}
 #: What the hostile module must have logged (its "note", one line).
+_UNREACHABLE_THEN_SERVED = (
+    r"bad call: answered, buf_status 1 buf_len 0;.*then a valid call: answered, "
+    r"buf_status 0 buf_len \d+"
+)
 GUEST_SAYS = {
-    "buf-ungranted": (
-        r"bad call: answered, buf_status 1 buf_len 0;.*then a valid call: answered, "
-        r"buf_status 0 buf_len \d+"
-    ),
-    "buf-readonly": (
-        r"bad call: answered, buf_status 1 buf_len 0;.*then a valid call: answered, "
-        r"buf_status 0 buf_len \d+"
-    ),
+    "buf-ungranted": _UNREACHABLE_THEN_SERVED,
+    "buf-readonly": _UNREACHABLE_THEN_SERVED,
     "buf-rewrite": r"buf-rewrite: [1-9]\d* calls spoilt after the push",
 }
 #: The hostile backend's modes (hostile_back.c), run against the tree's own
@@ -142,10 +140,8 @@ BACK_MODES = {
 BACK_SIZE = 512
 #: What dom0's kernel must have said about the device, for modes not cut off.
 #: (transfer = "copy" copies by grant, "map" maps the page.)
-BACKEND_SAYS = {
-    "buf-ungranted": r"grant copy to reference \d+ failed|mapping grant reference \d+ failed",
-    "buf-readonly": r"grant copy to reference \d+ failed|mapping grant reference \d+ failed",
-}
+_NOT_REACHED = r"grant copy to reference \d+ failed|mapping grant reference \d+ failed"
+BACKEND_SAYS = {"buf-ungranted": _NOT_REACHED, "buf-readonly": _NOT_REACHED}
 #: Seconds dom0 waits for the backend's error node after the attack began.
 ATTACK_WAIT = 60
 #: rewrite runs REWRITE_SECONDS; for it and full-batches dom0 waits a
@@ -511,6 +507,15 @@ def _live(say: Progress) -> Callable[[str], None]:
     return on_line
 
 
+def _replayed(text: str) -> list[str]:
+    """The console's lines, from the last XBGEN-HOSTILE-REPLAY on if there is
+    one (dom0 prints its records again there, when no kernel line can land
+    inside one)."""
+    lines = [raw.rstrip("\r") for raw in text.split("\n")]
+    replay = [i for i, raw in enumerate(lines) if "XBGEN-HOSTILE-REPLAY" in raw]
+    return lines[replay[-1] + 1 :] if replay else lines
+
+
 _FIELD = re.compile(r"(\w+)=(\S+)")
 _MARK = re.compile(r"XBGEN-HOSTILE-(RESULT|MSG|ERROR|GUEST|KERNEL|SELFTEST-FAIL) (\S+) ?(.*)")
 
@@ -519,10 +524,7 @@ def parse_attacks(text: str, console: report.Console) -> dict[str, Attack]:
     """The attacks' XBGEN-HOSTILE lines.  dom0 prints them live and again at
     the end (after XBGEN-HOSTILE-REPLAY, when the console is quiet and no
     kernel line can land inside one): the replay wins when there is one."""
-    lines = [raw.rstrip("\r") for raw in text.split("\n")]
-    replay = [i for i, raw in enumerate(lines) if "XBGEN-HOSTILE-REPLAY" in raw]
-    if replay:
-        lines = lines[replay[-1] + 1 :]
+    lines = _replayed(text)
     results: dict[str, dict[str, str]] = {}
     found: dict[tuple[str, str], list[str]] = {}
     for raw in lines:
@@ -567,10 +569,7 @@ _BACK = re.compile(r"XBGEN-HOSTILE-BACK (\S+) (.*?)(?: said=(.*))?$")
 
 def parse_backends(text: str) -> dict[str, dict[str, str]]:
     """The XBGEN-HOSTILE-BACK lines (the replay's, when there is one)."""
-    lines = [raw.rstrip("\r") for raw in text.split("\n")]
-    replay = [i for i, raw in enumerate(lines) if "XBGEN-HOSTILE-REPLAY" in raw]
-    if replay:
-        lines = lines[replay[-1] + 1 :]
+    lines = _replayed(text)
     found: dict[str, dict[str, str]] = {}
     for raw in lines:
         at = raw.find("XBGEN-HOSTILE-BACK ")
@@ -669,10 +668,7 @@ CONTRACT_STAGES = ("stall", "resume", "unload", "wrap", "end")
 def parse_contract(text: str) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
     """The XBGEN-CONTRACT lines (the replay's when there is one, as for the
     attacks): stage or sub-stage name -> fields, and the kernel lines per stage."""
-    lines = [raw.rstrip("\r") for raw in text.split("\n")]
-    replay = [i for i, raw in enumerate(lines) if "XBGEN-HOSTILE-REPLAY" in raw]
-    if replay:
-        lines = lines[replay[-1] + 1 :]
+    lines = _replayed(text)
     stages: dict[str, dict[str, str]] = {}
     kernel: dict[str, list[str]] = {}
     for raw in lines:

@@ -363,6 +363,15 @@ def e2e(
             "its own kernel; all guests connect at once.",
         ),
     ] = None,
+    guest_type: Annotated[
+        str,
+        typer.Option(
+            "--guest-type",
+            metavar="TYPE",
+            help="The main guest's type: pv, or pvh (x86: QEMU then emulates AMD SVM "
+            "with nested paging for Xen's HAP); --guest-release guests stay PV.",
+        ),
+    ] = "pv",
     driver_domain: Annotated[
         bool,
         typer.Option(
@@ -383,6 +392,7 @@ def e2e(
         scenario = e2e_run.Scenario(
             release=release,
             guest_releases=tuple(guest_release or ()),
+            guest_type=guest_type,
             driver_domain=driver_domain,
             guest=guest,
             cycles=cycles,

@@ -2,8 +2,11 @@
 
 Every release gets its own private apt state under the xbgen cache
 (``<cache>/apt/<release>/``): a sources list, package lists and an archive
-cache. apt-get and apt-cache are pointed at it with ``-o`` options, so the
-machine's own apt configuration is never read for sources nor written.
+cache.  Another architecture's packages (``arch="arm64"`` on an amd64 host)
+get a state of their own (``<cache>/apt/<release>-<arch>/``), whose lists
+hold only that architecture's packages (and ``all``).  apt-get and
+apt-cache are pointed at it with ``-o`` options, so the machine's own apt
+configuration is never read for sources nor written.
 
 The mirror is ``$XBGEN_DEBIAN_MIRROR`` (the CLI's ``--mirror`` sets it) or
 else the one this machine already uses (read from ``/etc/apt/sources.list``
@@ -191,16 +194,30 @@ def _require(tool: str, package: str) -> str:
     return path
 
 
-def _state_dir(release: str) -> Path:
+@cache
+def native_arch() -> str:
+    """This machine's Debian architecture (``dpkg --print-architecture``)."""
+    tool = _require("dpkg", "dpkg")
+    return _run([tool, "--print-architecture"], "dpkg --print-architecture").strip()
+
+
+def _foreign(arch: str | None) -> str | None:
+    """``arch`` when it is not this machine's own, else None."""
+    return arch if arch and arch != native_arch() else None
+
+
+def _state_dir(release: str, arch: str | None = None) -> Path:
     if release not in RELEASES:
         known = ", ".join(sorted(RELEASES))
         raise FetchError(f"unknown Debian release {release!r}; known: {known}")
-    return cache_dir() / "apt" / release
+    foreign = _foreign(arch)
+    return cache_dir() / "apt" / (f"{release}-{foreign}" if foreign else release)
 
 
-def apt_options(release: str) -> list[str]:
-    """``-o`` options that point apt at the private state for ``release``."""
-    state = _state_dir(release)
+def apt_options(release: str, arch: str | None = None) -> list[str]:
+    """``-o`` options that point apt at the private state for ``release``
+    (and ``arch``'s packages: default this machine's)."""
+    state = _state_dir(release, arch)
     opts = {
         "Dir::Etc::SourceList": str(state / "sources.list"),
         "Dir::Etc::SourceParts": "/dev/null",
@@ -218,6 +235,10 @@ def apt_options(release: str) -> list[str]:
         opts["Acquire::Check-Valid-Until"] = "false"
     if release in DEFAULT_RELEASE:
         opts["APT::Default-Release"] = DEFAULT_RELEASE[release]
+    foreign = _foreign(arch)
+    if foreign:
+        opts["APT::Architecture"] = foreign
+        opts["APT::Architectures"] = foreign
     return [arg for key, value in opts.items() for arg in ("-o", f"{key}={value}")]
 
 
@@ -234,51 +255,69 @@ def _lists_fresh(lists: Path) -> bool:
     return stamp.is_file() and time.time() - stamp.stat().st_mtime < LIST_MAX_AGE_S
 
 
-def apt_lists(release: str, progress: Progress | None = None) -> Path:
-    """Private package lists for ``release``, updated once a day; returns the lists dir."""
-    state = _state_dir(release)
+def apt_lists(release: str, progress: Progress | None = None, arch: str | None = None) -> Path:
+    """Private package lists for ``release`` (``arch``'s packages), updated
+    once a day; returns the lists dir."""
+    state = _state_dir(release, arch)
     lists = state / "lists"
     if _lists_fresh(lists):
         return lists
     with locked(state / ".lock"):
         if not _lists_fresh(lists):
-            _update_lists(release, state, progress)
+            _update_lists(release, state, progress, arch)
     return lists
 
 
-def _update_lists(release: str, state: Path, progress: Progress | None) -> None:
+def _update_lists(
+    release: str, state: Path, progress: Progress | None, arch: str | None = None
+) -> None:
     lists = state / "lists"
     apt_get = _require("apt-get", "apt")
     (lists / "partial").mkdir(parents=True, exist_ok=True)
     (state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
     (state / "sources.list").write_text(release_sources(release) + "\n")
-    (progress or stderr_progress)(f"updating package lists for {release} from {mirror()}")
-    _run([apt_get, *apt_options(release), "-q", "update"], f"apt-get update for {release}")
+    what = f"{release} ({arch})" if _foreign(arch) else release
+    (progress or stderr_progress)(f"updating package lists for {what} from {mirror()}")
+    _run([apt_get, *apt_options(release, arch), "-q", "update"], f"apt-get update for {what}")
     (lists / ".xbgen-updated").touch()
 
 
 # --------------------------------------------------------------------------- queries
 
 
-def _apt_cache(release: str, *args: str, progress: Progress | None = None) -> str:
-    apt_lists(release, progress)
+def _apt_cache(
+    release: str, *args: str, progress: Progress | None = None, arch: str | None = None
+) -> str:
+    apt_lists(release, progress, arch)
     tool = _require("apt-cache", "apt")
-    return _run([tool, *apt_options(release), *args], f"apt-cache {' '.join(args)} ({release})")
+    return _run(
+        [tool, *apt_options(release, arch), *args], f"apt-cache {' '.join(args)} ({release})"
+    )
 
 
-def candidate(package: str, release: str = "bookworm", progress: Progress | None = None) -> str:
+def candidate(
+    package: str,
+    release: str = "bookworm",
+    progress: Progress | None = None,
+    arch: str | None = None,
+) -> str:
     """The version apt would pick for ``package`` in ``release``.
 
-    ``progress`` (here and in the other queries) hears of a package list update.
+    ``progress`` (here and in the other queries) hears of a package list
+    update; ``arch`` (here and in the others) asks of that architecture's
+    packages (default this machine's).
     """
-    return candidates([package], release, progress)[package]
+    return candidates([package], release, progress, arch)[package]
 
 
 def candidates(
-    packages: list[str], release: str = "bookworm", progress: Progress | None = None
+    packages: list[str],
+    release: str = "bookworm",
+    progress: Progress | None = None,
+    arch: str | None = None,
 ) -> dict[str, str]:
     """Candidate versions of several packages with one ``apt-cache policy`` call."""
-    out = _apt_cache(release, "policy", *packages, progress=progress)
+    out = _apt_cache(release, "policy", *packages, progress=progress, arch=arch)
     found: dict[str, str] = {}
     name = ""
     for line in out.splitlines():
@@ -291,13 +330,14 @@ def candidates(
             found[name] = match.group(1)
     for package in packages:
         if package not in found:
-            raise FetchError(f"package {package!r} is not available in Debian {release}")
+            where = f"{release} for {arch}" if _foreign(arch) else release
+            raise FetchError(f"package {package!r} is not available in Debian {where}")
     return found
 
 
-def _sizes(wanted: list[tuple[str, str]], release: str) -> dict[str, str]:
+def _sizes(wanted: list[tuple[str, str]], release: str, arch: str | None = None) -> dict[str, str]:
     """Download sizes of exact versions with one ``apt-cache show`` call."""
-    out = _apt_cache(release, "show", *(f"{n}={v}" for n, v in wanted))
+    out = _apt_cache(release, "show", *(f"{n}={v}" for n, v in wanted), arch=arch)
     sizes: dict[str, str] = {}
     name = ""
     for line in out.splitlines():
@@ -309,11 +349,14 @@ def _sizes(wanted: list[tuple[str, str]], release: str) -> dict[str, str]:
 
 
 def show(
-    package: str, release: str = "bookworm", progress: Progress | None = None
+    package: str,
+    release: str = "bookworm",
+    progress: Progress | None = None,
+    arch: str | None = None,
 ) -> dict[str, str]:
     """The control fields of the candidate version of ``package``."""
-    version = candidate(package, release, progress)
-    out = _apt_cache(release, "show", f"{package}={version}", progress=progress)
+    version = candidate(package, release, progress, arch)
+    out = _apt_cache(release, "show", f"{package}={version}", progress=progress, arch=arch)
     fields: dict[str, str] = {}
     key = ""
     for line in out.splitlines():
@@ -327,9 +370,14 @@ def show(
     return fields
 
 
-def depends(package: str, release: str = "bookworm", progress: Progress | None = None) -> list[str]:
+def depends(
+    package: str,
+    release: str = "bookworm",
+    progress: Progress | None = None,
+    arch: str | None = None,
+) -> list[str]:
     """Names in the candidate's Depends (first of each alternative, no versions)."""
-    field = show(package, release, progress).get("Depends", "")
+    field = show(package, release, progress, arch).get("Depends", "")
     names = [dep.split("|")[0].strip().split(" ")[0] for dep in field.split(",")]
     return [n.split(":")[0] for n in names if n]
 
@@ -349,7 +397,10 @@ def resolve(package: str, release: str = "bookworm", progress: Progress | None =
 
 
 def library_closure(
-    roots: list[str], release: str = "bookworm", progress: Progress | None = None
+    roots: list[str],
+    release: str = "bookworm",
+    progress: Progress | None = None,
+    arch: str | None = None,
 ) -> list[str]:
     """``roots`` and every library they need, recursively, in ``release``.
 
@@ -361,7 +412,7 @@ def library_closure(
     out = _apt_cache(
         release, "depends", "--recurse", "--no-recommends", "--no-suggests",
         "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *roots,
-        progress=progress,
+        progress=progress, arch=arch,
     )  # fmt: skip
     graph: dict[str, list[str]] = {}
     deps: list[str] = []
@@ -388,8 +439,9 @@ def library_closure(
 # --------------------------------------------------------------------------- files
 
 
-def debs_dir(release: str) -> Path:
-    path = cache_dir() / "debs" / release
+def debs_dir(release: str, arch: str | None = None) -> Path:
+    foreign = _foreign(arch)
+    path = cache_dir() / "debs" / (f"{release}-{foreign}" if foreign else release)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -403,41 +455,49 @@ def _cached(name: str, version: str, folder: Path) -> Path | None:
     return found[0] if found else None
 
 
-def _apt_download(specs: list[str], release: str, folder: Path) -> None:
+def _apt_download(specs: list[str], release: str, folder: Path, arch: str | None = None) -> None:
     apt_get = _require("apt-get", "apt")
-    cmd = [apt_get, *apt_options(release), "-q", "download", *specs]
+    cmd = [apt_get, *apt_options(release, arch), "-q", "download", *specs]
     _run(cmd, f"apt-get download {' '.join(specs)} ({release})", cwd=folder)
 
 
 def download(
-    packages: list[str], release: str = "bookworm", progress: Progress | None = None
+    packages: list[str],
+    release: str = "bookworm",
+    progress: Progress | None = None,
+    arch: str | None = None,
 ) -> list[Deb]:
     """Download the candidate versions of ``packages`` (no dependencies) into the cache.
 
-    Files already in ``<cache>/debs/<release>/`` are reused. Returns one
-    :class:`Deb` per package, in order.
+    Files already in ``<cache>/debs/<release>/`` (``<release>-<arch>/`` for
+    another architecture's) are reused. Returns one :class:`Deb` per
+    package, in order.
     """
     say = progress or stderr_progress
-    apt_lists(release, say)
-    folder = debs_dir(release)
-    versions = candidates(packages, release)
+    apt_lists(release, say, arch)
+    folder = debs_dir(release, arch)
+    versions = candidates(packages, release, arch=arch)
     wanted = [(name, versions[name]) for name in packages]
     with locked(folder / ".lock"):
-        _download_missing(wanted, release, folder, say)
+        _download_missing(wanted, release, folder, say, arch)
     return [_deb_for(name, version, folder) for name, version in wanted]
 
 
 def _download_missing(
-    wanted: list[tuple[str, str]], release: str, folder: Path, say: Progress
+    wanted: list[tuple[str, str]],
+    release: str,
+    folder: Path,
+    say: Progress,
+    arch: str | None = None,
 ) -> None:
     missing = [(n, v) for n, v in wanted if _cached(n, v, folder) is None]
     if missing:
-        sizes = _sizes(missing, release)
+        sizes = _sizes(missing, release, arch)
         for name, version in missing:
             size = sizes.get(name, "?")
             say(f"downloading {name} {version} ({_human(size)}) from Debian {release}")
         started = time.monotonic()
-        _apt_download([f"{n}={v}" for n, v in missing], release, folder)
+        _apt_download([f"{n}={v}" for n, v in missing], release, folder, arch)
         say(f"downloaded {len(missing)} package(s) in {time.monotonic() - started:.1f}s")
 
 

@@ -96,11 +96,14 @@ class Assets:
         """The hypervisor's build configuration, as the package ships it."""
         return self.root / "boot" / f"xen-{self.xen_line}-amd64.config"
 
-    def can_migrate_pv(self) -> bool:
-        """Can this Xen live-migrate a PV guest?  It needs log-dirty mode,
-        which Xen builds PV guests out of shadow paging: Debian builds some
-        releases' Xen without it (bookworm's 4.17 and trixie's 4.20 at least),
-        and `xl migrate` then fails with "Failed to enable logdirty: 95"."""
+    def can_migrate(self, guest_type: str = "pv") -> bool:
+        """Can this Xen live-migrate a guest of ``guest_type``?  It needs
+        log-dirty mode: a PVH guest's comes from HAP (which the PVH run's CPU
+        has), a PV guest's from shadow paging, which Debian builds some
+        releases' Xen without (bookworm's 4.17 and trixie's 4.20 at least):
+        `xl migrate` then fails with "Failed to enable logdirty: 95"."""
+        if guest_type == "pvh":
+            return True
         try:
             text = self.xen_config.read_text()
         except OSError:

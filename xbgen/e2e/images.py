@@ -74,6 +74,7 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
         "BACK_MOD": driver.back_mod,
         "CYCLES": str(scenario.cycles),
         "GUEST": "1" if scenario.guest else "0",
+        "GUEST_TYPE": scenario.guest_type,
         "HANDSHAKE_TIMEOUT": str(scenario.handshake_timeout),
         "ORDERS": " ".join(scenario.orders),
         "FORGED": "xbgen-forged",
@@ -112,7 +113,7 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
     }
     if assets is not None:
         values["XEN_BIN"] = _xen_bin(assets)
-        if assets.can_migrate_pv():
+        if assets.can_migrate(scenario.guest_type):
             values["MIGRATE_TIMES"] = str(scenario.migrations)
         if not assets.survives_checkpoint():
             values["CHECKPOINT"] = "0"

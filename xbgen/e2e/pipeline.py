@@ -59,7 +59,11 @@ def run(
         if drv.backend_domid != 0 and scenario.guest and not scenario.driver_domain:
             say(f"backend_domid is {drv.backend_domid}: the backend runs in a driver domain")
             scenario = replace(scenario, driver_domain=True)
-        if scenario.runs_lifecycle and scenario.migrations and not assets.can_migrate_pv():
+        if (
+            scenario.runs_lifecycle
+            and scenario.migrations
+            and not assets.can_migrate(scenario.guest_type)
+        ):
             say(f"lifecycle/localmigrate: not run: Xen {assets.xen_version} is built without "
                 "shadow paging (CONFIG_SHADOW_PAGING), which live migration of a PV guest "
                 "needs (log-dirty mode)")  # fmt: skip
@@ -148,7 +152,9 @@ def _boot(
 ) -> qemu.BootResult:
     log_dir = keep_logs or default_log_dir()
     serial = log_dir / f"serial-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    cmd = qemu.qemu_command(assets.xen, assets.vmlinuz, initrd, accel, cpus=scenario.cpus)
+    cmd = qemu.qemu_command(
+        assets.xen, assets.vmlinuz, initrd, accel, cpus=scenario.cpus, hvm=scenario.hvm
+    )
     limit = timeout or scenario.boot_timeout(drv.ring)
     say(f"booting Xen + Linux {assets.abi} under QEMU ({accel}, timeout {limit:.0f}s)")
     marks: dict[str, float] = {}

@@ -16,6 +16,9 @@ from .assets import DEFAULT_RELEASE
 from .driver import Ring
 
 ORDERS = ("backend-first", "frontend-first", "activate-first")
+#: The guest types a run can give its main guest: x86 PV, or PVH (a guest
+#: Xen runs in hardware virtualization with no device model).
+GUEST_TYPES = ("pv", "pvh")
 #: Self-test requests per depth in a default run (``--requests`` changes it).
 REQUESTS = 10_000
 #: Requests in flight at once for the self-test steps (each capped at the ring's size).
@@ -43,6 +46,9 @@ class Scenario:
     #: Guests of other Debian releases (each its own kernel and a frontend built
     #: for it), connected at the same time as the main guest.
     guest_releases: tuple[str, ...] = ()
+    #: The main guest's type (``GUEST_TYPES``); the other guests are PV, so a
+    #: ``pvh`` run with ``guest_releases`` is a mixed fleet of both types.
+    guest_type: str = "pv"
     #: The backend runs in a second PV guest (a driver domain), not in dom0.
     driver_domain: bool = False
     #: Stage 2 and after: a PV guest runs the frontend.
@@ -78,6 +84,12 @@ class Scenario:
         return self.guest and self.stage3 and self.lifecycle and not self.driver_domain
 
     @property
+    def hvm(self) -> bool:
+        """A guest runs in hardware virtualization (PVH): Xen needs SVM with
+        nested paging (HAP) from the CPU QEMU emulates (qemu.py)."""
+        return self.guest and self.guest_type == "pvh"
+
+    @property
     def vif(self) -> bool:
         return self.pings > 0
 
@@ -98,6 +110,12 @@ class Scenario:
             raise UsageError("--ring-cycles must not be negative")
         if self.lifecycle_saves < 0 or self.migrations < 0:
             raise UsageError("--saves and --migrations must not be negative")
+        if self.guest_type not in GUEST_TYPES:
+            raise UsageError(
+                f"unknown guest type {self.guest_type!r}: use {' or '.join(GUEST_TYPES)}"
+            )
+        if self.guest_type != "pv" and not self.guest:
+            raise UsageError("--guest-type needs the guest stage (no --no-guest)")
         release = release_of(self.release)
         others = tuple(dict.fromkeys(release_of(name) for name in self.guest_releases))
         if (others or self.driver_domain) and not self.guest:

@@ -29,9 +29,10 @@ on_domain() {
 }
 
 # start_guest [CONFIG...]: create the main guest (its kernel and initramfs
-# in /xbgen/guest); it must load its module.  Its domid goes to $DOMID.
+# in /xbgen/guest, its type GUEST_TYPE); it must load its module.  Its domid
+# goes to $DOMID.
 start_guest() {
-	new_guest "$GUEST_NAME" /xbgen/guest "$@"
+	NEW_TYPE=$GUEST_TYPE new_guest "$GUEST_NAME" /xbgen/guest "$@"
 	DOMID=$NEW_DOMID
 	echo "XBGEN-GUEST-DOMID $DOMID"
 	guest_result loaded 90

@@ -26,14 +26,16 @@ boot_toolstack() {
 }
 
 NEXT_CPU=1
-# new_guest NAME DIR [CONFIG...]: xl create a PV guest booting DIR/vmlinuz and
+# new_guest NAME DIR [CONFIG...]: xl create a guest booting DIR/vmlinuz and
 # DIR/initrd.gz, on a physical CPU of its own; its domid goes to $NEW_DOMID.
+# A PV guest, or the type NEW_TYPE names ("pvh": no device model, the same
+# kernel entered at its PVH entry point, paging by Xen's HAP).
 new_guest() {
 	name=$1 dir=$2
 	shift 2
 	cat > "/tmp/$name.cfg" <<-CFG
 		name = "$name"
-		type = "pv"
+		type = "${NEW_TYPE:-pv}"
 		kernel = "$dir/vmlinuz"
 		ramdisk = "$dir/initrd.gz"
 		extra = "console=hvc0 ignore_loglevel"

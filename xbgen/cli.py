@@ -363,6 +363,15 @@ def e2e(
             "its own kernel; all guests connect at once.",
         ),
     ] = None,
+    arch: Annotated[
+        str,
+        typer.Option(
+            "--arch",
+            metavar="ARCH",
+            help="amd64 (x86-64) or arm64: Xen on Arm under qemu-system-aarch64, dom0 "
+            "and guests of that architecture, the modules cross-built for it.",
+        ),
+    ] = "amd64",
     guest_type: Annotated[
         str,
         typer.Option(
@@ -392,6 +401,7 @@ def e2e(
         scenario = e2e_run.Scenario(
             release=release,
             guest_releases=tuple(guest_release or ()),
+            arch=arch,
             guest_type=guest_type,
             driver_domain=driver_domain,
             guest=guest,

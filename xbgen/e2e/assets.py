@@ -4,7 +4,8 @@ Packages are downloaded with :mod:`xbgen.debian` (``apt-get download`` into the
 XDG cache) and unpacked with ``dpkg-deb -x`` into one root per Debian release,
 kernel ABI and Xen version under ``<cache>/e2e/``; later runs reuse that root.
 Each release boots its own Xen (bullseye 4.14, bookworm 4.17, trixie and sid
-4.20) and its own kernel.
+4.20) and its own kernel, for x86-64 (``amd64``) or Arm (``arm64``: Xen on
+Arm under ``qemu-system-aarch64``, with that architecture's static busybox).
 """
 
 from __future__ import annotations
@@ -27,8 +28,32 @@ from xbgen.errors import FetchError, ToolMissingError
 DEFAULT_RELEASE = "bookworm"
 #: The packages that carry the hypervisor and the dom0 toolstack; the libraries
 #: under them come from :func:`xbgen.debian.library_closure`, from the same
-#: release (never the host's).
-XEN_ROOTS = ("xen-hypervisor-{xen}-amd64", "xen-utils-{xen}", "xen-utils-common", "xenstore-utils")
+#: release and architecture (never the host's).
+XEN_ROOTS = (
+    "xen-hypervisor-{xen}-{arch}", "xen-utils-{xen}", "xen-utils-common", "xenstore-utils"
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Arch:
+    """What differs between the architectures an e2e run boots."""
+
+    name: str  # Debian's: amd64, arm64
+    triplet: str  # the multiarch library folder
+    loader: str  # the dynamic loader's file name
+    loader_path: str  # where the binaries look for it
+    #: The initramfs' busybox comes from the release's busybox-static of this
+    #: architecture (the host's runs only on the host's).
+    busybox_package: bool
+
+
+ARCHES = {
+    "amd64": Arch("amd64", "x86_64-linux-gnu", "ld-linux-x86-64.so.2",
+                  "/lib64/ld-linux-x86-64.so.2", busybox_package=False),
+    "arm64": Arch("arm64", "aarch64-linux-gnu", "ld-linux-aarch64.so.1",
+                  "/lib/ld-linux-aarch64.so.1", busybox_package=True),
+}  # fmt: skip
+DEFAULT_ARCH = "amd64"
 #: Xen drivers Debian builds as modules; dom0 needs them for the toolstack.
 XEN_MODULES = (
     "drivers/xen/xen-evtchn.ko",
@@ -51,7 +76,6 @@ STAMP = "xbgen-assets.json"
 #: What an unpacked root holds (its STAMP says): bump it when
 #: :func:`_unpack_kernel` keeps more, and older roots are unpacked again.
 LAYOUT = 2
-ARCH_DIR = "x86_64-linux-gnu"
 
 
 @dataclass(frozen=True)
@@ -67,6 +91,7 @@ class Assets:
     downloaded: bool  # False when everything came from the cache
     release: str = DEFAULT_RELEASE
     xen_line: str = "4.17"  # the hypervisor's major.minor, as Debian names its packages
+    arch: str = DEFAULT_ARCH
 
     @property
     def xen_bin(self) -> Path:
@@ -74,15 +99,22 @@ class Assets:
 
     @property
     def lib_dirs(self) -> list[Path]:
-        return [self.root / "lib" / ARCH_DIR, self.root / "usr" / "lib" / ARCH_DIR]
+        triplet = ARCHES[self.arch].triplet
+        return [self.root / "lib" / triplet, self.root / "usr" / "lib" / triplet]
 
     @property
     def loader(self) -> Path:
         """The dynamic loader (under /usr/lib in releases that ship merged /usr)."""
+        name = ARCHES[self.arch].loader
         for folder in self.lib_dirs:
-            if (folder / LOADER).is_file():
-                return folder / LOADER
-        return self.lib_dirs[0] / LOADER
+            if (folder / name).is_file():
+                return folder / name
+        return self.lib_dirs[0] / name
+
+    @property
+    def busybox(self) -> Path | None:
+        """The release's static busybox, where the boot needs its own (not the host's)."""
+        return self.root / "bin" / "busybox" if ARCHES[self.arch].busybox_package else None
 
     def kernel_module(self, rel: str) -> Path:
         return self.root / "lib" / "modules" / self.abi / "kernel" / rel
@@ -94,14 +126,17 @@ class Assets:
     @property
     def xen_config(self) -> Path:
         """The hypervisor's build configuration, as the package ships it."""
-        return self.root / "boot" / f"xen-{self.xen_line}-amd64.config"
+        return self.root / "boot" / f"xen-{self.xen_line}-{self.arch}.config"
 
     def can_migrate(self, guest_type: str = "pv") -> bool:
         """Can this Xen live-migrate a guest of ``guest_type``?  It needs
         log-dirty mode: a PVH guest's comes from HAP (which the PVH run's CPU
         has), a PV guest's from shadow paging, which Debian builds some
         releases' Xen without (bookworm's 4.17 and trixie's 4.20 at least):
-        `xl migrate` then fails with "Failed to enable logdirty: 95"."""
+        `xl migrate` then fails with "Failed to enable logdirty: 95".
+        Xen on Arm has no save/restore nor migration (libxl refuses them)."""
+        if self.arch != "amd64":
+            return False
         if guest_type == "pvh":
             return True
         try:
@@ -124,37 +159,49 @@ class Assets:
 
     @property
     def xen_version(self) -> str:
-        return self.versions[f"xen-hypervisor-{self.xen_line}-amd64"].split("+")[0]
+        return self.versions[f"xen-hypervisor-{self.xen_line}-{self.arch}"].split("+")[0]
 
 
-LOADER = "ld-linux-x86-64.so.2"
-
-
-def xen_line(release: str) -> str:
-    """The Xen line ``release`` ships ("4.17"), from what xen-system-amd64 depends on."""
-    for dep in debian.depends("xen-system-amd64", release):
-        match = re.fullmatch(r"xen-hypervisor-(\d+\.\d+)-amd64", dep)
+def xen_line(release: str, arch: str = DEFAULT_ARCH) -> str:
+    """The Xen line ``release`` ships ("4.17"), from what xen-system-ARCH depends on."""
+    for dep in debian.depends(f"xen-system-{arch}", release, arch=arch):
+        match = re.fullmatch(rf"xen-hypervisor-(\d+\.\d+)-{arch}", dep)
         if match:
             return match.group(1)
-    raise FetchError(f"Debian {release}'s xen-system-amd64 names no xen-hypervisor-X.Y-amd64")
+    raise FetchError(f"Debian {release}'s xen-system-{arch} names no xen-hypervisor-X.Y-{arch}")
 
 
-def packages_for(abi: str, release: str = DEFAULT_RELEASE) -> tuple[str, list[str]]:
+def packages_for(
+    abi: str, release: str = DEFAULT_RELEASE, arch: str = DEFAULT_ARCH
+) -> tuple[str, list[str]]:
     """(Xen line, packages) of the boot set for kernel ``abi`` in ``release``."""
-    xen = xen_line(release)
-    roots = [name.format(xen=xen) for name in XEN_ROOTS]
-    return xen, [*debian.library_closure(roots, release), *kernel_packages(abi, release)]
+    xen = xen_line(release, arch)
+    roots = [name.format(xen=xen, arch=arch) for name in XEN_ROOTS]
+    if ARCHES[arch].busybox_package:
+        roots.append("busybox-static")
+    return xen, [
+        *debian.library_closure(roots, release, arch=arch),
+        *kernel_packages(abi, release, arch),
+    ]
 
 
-def kernel_packages(abi: str, release: str) -> list[str]:
+def kernel_packages(abi: str, release: str, arch: str = DEFAULT_ARCH) -> list[str]:
     """``linux-image-ABI`` and, where Debian splits it (7.x), the packages
     with its image and modules (``linux-binary-ABI``, ``linux-modules-ABI``)."""
     image = f"linux-image-{abi}"
     split = [
-        dep for dep in debian.depends(image, release)
+        dep for dep in debian.depends(image, release, arch=arch)
         if dep in (f"linux-binary-{abi}", f"linux-modules-{abi}")
     ]  # fmt: skip
     return [image, *split]
+
+
+def arch_of(abi: str) -> str:
+    """The architecture a Debian kernel ABI is built for ("6.1.0-57-arm64" -> arm64)."""
+    for arch in ARCHES:
+        if abi.endswith(f"-{arch}") or f"-{arch}-" in abi:
+            return arch
+    raise FetchError(f"kernel {abi}: not one of the architectures e2e boots ({', '.join(ARCHES)})")
 
 
 def fetch(
@@ -172,10 +219,12 @@ def fetch(
     if recent is not None:
         root, stamp = recent
         return _describe(root, abi, stamp, time.monotonic() - started, False)
-    xen, packages = packages_for(abi, release)
-    debs = debian.download(packages, release, say)
+    arch = arch_of(abi)
+    xen, packages = packages_for(abi, release, arch)
+    debs = debian.download(packages, release, say, arch=arch)
     stamp = {
         "release": release,
+        "arch": arch,
         "xen_line": xen,
         "versions": {deb.name: deb.version for deb in debs},
         "layout": LAYOUT,
@@ -216,7 +265,8 @@ def _root_for(release: str, abi: str, stamp: dict) -> Path:
     """One root per exact package set: a security update gets a fresh root."""
     versions = stamp["versions"]
     digest = hashlib.sha256(json.dumps(versions, sort_keys=True).encode()).hexdigest()[:12]
-    xen_version = versions[f"xen-hypervisor-{stamp['xen_line']}-amd64"].split("+")[0]
+    arch = stamp.get("arch", DEFAULT_ARCH)
+    xen_version = versions[f"xen-hypervisor-{stamp['xen_line']}-{arch}"].split("+")[0]
     return debian.cache_dir() / "e2e" / f"{release}_{abi}_xen-{xen_version}_{digest}"
 
 
@@ -232,11 +282,14 @@ def _unpack_all(
         else:
             debian.unpack(deb, work)
     _normalise_modules(work, abi)
-    _gunzip_xen(work, xen)
+    arch = arch_of(abi)
+    if arch == "amd64":
+        _gunzip_xen(work, xen)
     release = root.name.split("_", 1)[0]
-    # Older roots of this release, and those of xbgen versions that named
-    # roots without the release ("<abi>_xen-*").
-    for old in [*root.parent.glob(f"{release}_*_xen-*"), *root.parent.glob("[0-9]*_xen-*")]:
+    # Older roots of this release and architecture, and those of xbgen
+    # versions that named roots without the release ("<abi>_xen-*").
+    olds = [*root.parent.glob(f"{release}_*-{arch}_xen-*"), *root.parent.glob("[0-9]*_xen-*")]
+    for old in olds:
         if old != work:
             shutil.rmtree(old, ignore_errors=True)
     work.rename(root)
@@ -319,13 +372,23 @@ def _gunzip_xen(root: Path, xen: str) -> None:
     (root / "boot" / f"xen-{xen}-amd64.elf").write_bytes(gzip.decompress(gz.read_bytes()))
 
 
+def xen_image(root: Path, xen: str, arch: str) -> Path:
+    """The hypervisor as QEMU loads it: an ELF for x86's multiboot (unzipped
+    from Debian's xen-X.Y-amd64.gz), Debian's own Image on Arm."""
+    if arch == "amd64":
+        return root / "boot" / f"xen-{xen}-amd64.elf"
+    return root / "boot" / f"xen-{xen}-{arch}"
+
+
 def _describe(root: Path, abi: str, stamp: dict, seconds: float, downloaded: bool) -> Assets:
-    xen = root / "boot" / f"xen-{stamp['xen_line']}-amd64.elf"
+    arch = stamp.get("arch", DEFAULT_ARCH)
+    xen = xen_image(root, stamp["xen_line"], arch)
     vmlinuz = root / "boot" / f"vmlinuz-{abi}"
-    for path in (xen, vmlinuz):
+    busybox = [root / "bin" / "busybox"] if ARCHES[arch].busybox_package else []
+    for path in (xen, vmlinuz, *busybox):
         if not path.is_file():
             raise FetchError(f"{path} missing from the unpacked packages: remove {root} and retry")
     return Assets(
         root, xen, vmlinuz, abi, stamp["versions"], seconds, downloaded,
-        release=stamp["release"], xen_line=stamp["xen_line"],
+        release=stamp["release"], xen_line=stamp["xen_line"], arch=arch,
     )  # fmt: skip

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .assets import NETBACK, NETFRONT, XEN_MODULES, Assets
+from .assets import ARCHES, NETBACK, NETFRONT, XEN_MODULES, Assets
 from .driver import Driver
 from .initramfs import Initramfs, add_elf_with_libs, busybox_applets, find_busybox
 from .scenario import LONG_REQUESTS, Scenario
@@ -74,7 +74,8 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
         "BACK_MOD": driver.back_mod,
         "CYCLES": str(scenario.cycles),
         "GUEST": "1" if scenario.guest else "0",
-        "GUEST_TYPE": scenario.guest_type,
+        "GUEST_TYPE": scenario.main_xl_type,
+        "XL_TYPE": scenario.xl_type,
         "HANDSHAKE_TIMEOUT": str(scenario.handshake_timeout),
         "ORDERS": " ".join(scenario.orders),
         "FORGED": "xbgen-forged",
@@ -96,14 +97,15 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
         ),
         "STAGE3": "1" if scenario.stage3 else "0",
         "LIFECYCLE": "1" if scenario.runs_lifecycle else "0",
-        "LIFECYCLE_SAVES": str(scenario.lifecycle_saves),
+        "LIFECYCLE_SAVES": str(scenario.lifecycle_saves if scenario.saves_work else 0),
+        "SAVE_RESTORE": "1" if scenario.saves_work else "0",
         "LONG_REQUESTS": str(LONG_REQUESTS),
         "ON_RESUME": driver.ring.on_resume if driver.ring else "fail",
         "BUFFER_RUNS": " ".join(
             f"{size}:{calls}" for size, calls in (driver.ring.buffer_runs() if driver.ring else [])
         ),
         "MIGRATE_TIMES": "0",
-        "CHECKPOINT": "1",
+        "CHECKPOINT": "1" if scenario.saves_work else "0",
         "PINGS": str(scenario.pings),
         "GUEST_RELEASES": " ".join(scenario.guest_releases),
         "DRIVER_DOMAIN": "1" if scenario.driver_domain else "0",
@@ -113,7 +115,7 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
     }
     if assets is not None:
         values["XEN_BIN"] = _xen_bin(assets)
-        if assets.can_migrate(scenario.guest_type):
+        if scenario.saves_work and assets.can_migrate(scenario.guest_type):
             values["MIGRATE_TIMES"] = str(scenario.migrations)
         if not assets.survives_checkpoint():
             values["CHECKPOINT"] = "0"
@@ -124,10 +126,12 @@ def config_text(driver: Driver, scenario: Scenario, assets: Assets | None = None
     return "".join(f"{key}={shlex.quote(value)}\n" for key, value in values.items())
 
 
-def _base(config: str) -> Initramfs:
+def _base(config: str, assets: Assets) -> Initramfs:
     ramfs = Initramfs()
-    busybox = find_busybox()
-    ramfs.add_busybox(busybox, busybox_applets(busybox))
+    host = find_busybox()
+    # Another architecture's busybox cannot list its applets here: the
+    # host's busybox names them (Debian builds both from one config).
+    ramfs.add_busybox(assets.busybox or host, busybox_applets(host))
     for folder in ("proc", "sys", "dev", "tmp", "run", "var", "usr/bin"):
         ramfs.mkdir(folder)
     ramfs.symlink("/sbin", "bin")
@@ -139,9 +143,17 @@ def _base(config: str) -> Initramfs:
     return ramfs
 
 
+def _add_elf(ramfs: Initramfs, dest: str, binary: Path, assets: Assets, **kw) -> None:
+    """``binary`` of ``assets``' release and architecture, with its libraries."""
+    arch = ARCHES[assets.arch]
+    add_elf_with_libs(
+        ramfs, dest, binary, assets.lib_dirs, assets.loader,
+        lib_dir=f"/lib/{arch.triplet}", loader_path=arch.loader_path, **kw,
+    )  # fmt: skip
+
+
 def _xenstore_tools(ramfs: Initramfs, assets: Assets) -> None:
-    add_elf_with_libs(ramfs, "/usr/bin/xenstore", assets.root / "usr/bin/xenstore-read",
-                      assets.lib_dirs, assets.loader)  # fmt: skip
+    _add_elf(ramfs, "/usr/bin/xenstore", assets.root / "usr/bin/xenstore-read", assets)
     for tool in XENSTORE_TOOLS:
         ramfs.symlink(f"/usr/bin/xenstore-{tool}", "xenstore")
 
@@ -152,7 +164,7 @@ def guest_image(
     """A PV guest's initramfs: the frontend's guest, or (``role="backend"``) a
     driver domain that runs the backend.  Its xenstore tools come from
     ``assets``' release, as its kernel does."""
-    ramfs = _base(config_text(driver, scenario) + f"ROLE={role}\n")
+    ramfs = _base(config_text(driver, scenario) + f"ROLE={role}\n", assets)
     _xenstore_tools(ramfs, assets)
     module = driver.front_ko if role == "frontend" else driver.back_ko
     ramfs.add_file(f"/xbgen/driver/{module.name}", module, 0o644)
@@ -189,14 +201,14 @@ def dom0_image(
     guest_initrd: Path | None,
     others: tuple[GuestBoot, ...] = (),
 ) -> Path:
-    ramfs = _base(config_text(driver, scenario, assets))
+    ramfs = _base(config_text(driver, scenario, assets), assets)
     _xenstore_tools(ramfs, assets)
     tools = ["xenstored", "xen-init-dom0"] + (["xl", "xenconsoled"] if scenario.guest else [])
     if scenario.runs_lifecycle:
         tools.append("libxl-save-helper")  # xl save, restore and migrate run it
     for tool in tools:
-        add_elf_with_libs(ramfs, f"{_xen_bin(assets)}/{tool}", assets.xen_bin / tool,
-                          assets.lib_dirs, assets.loader, extra=DLOPENED)  # fmt: skip
+        _add_elf(ramfs, f"{_xen_bin(assets)}/{tool}", assets.xen_bin / tool, assets,
+                 extra=DLOPENED)  # fmt: skip
     _add_modules(ramfs, assets, tuple(rel for rel in XEN_MODULES if assets.has_module(rel)))
     if scenario.vif:
         _add_modules(ramfs, assets, (NETBACK,))

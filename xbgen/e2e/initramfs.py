@@ -156,23 +156,28 @@ def add_elf_with_libs(
     search: list[Path],
     loader: Path,
     extra: tuple[str, ...] = (),
+    *,
+    lib_dir: str = "/lib/x86_64-linux-gnu",
+    loader_path: str = LOADER,
 ) -> None:
     """Copy ``binary`` to ``dest`` plus, transitively, every library it links,
-    found in ``search`` only (never the host's), and the dynamic ``loader``.
+    found in ``search`` only (never the host's), into ``lib_dir``, and the
+    dynamic ``loader`` to ``loader_path`` (the binaries' PT_INTERP).
 
     ``extra`` names libraries loaded with dlopen (``libgcc_s.so.1`` for glibc's
-    pthread_cancel) that readelf cannot see.
+    pthread_cancel) that readelf cannot see.  readelf reads any
+    architecture's ELF files, so an Arm image is packed on an x86 host.
     """
     ramfs.add_file(dest, binary, 0o755)
     dirs = list(search)
     todo = [*_needed(binary), *extra]
     while todo:
         lib = todo.pop()
-        target = f"/lib/x86_64-linux-gnu/{lib}"
+        target = f"{lib_dir}/{lib}"
         if target.lstrip("/") in ramfs.entries:
             continue
         src = _locate(lib, dirs)
         ramfs.add_file(target, src, 0o755)
         todo.extend(_needed(src))
-    if LOADER.lstrip("/") not in ramfs.entries:
-        ramfs.add_file(LOADER, loader, 0o755)
+    if loader_path.lstrip("/") not in ramfs.entries:
+        ramfs.add_file(loader_path, loader, 0o755)

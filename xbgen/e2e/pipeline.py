@@ -46,13 +46,13 @@ def run(
     (default: from the scenario).  Progress lines, if wanted, go to ``progress``.
     """
     scenario = (scenario or Scenario()).checked()
-    chosen = qemu.choose_accel(accel)
+    chosen = qemu.choose_accel(accel) if scenario.arch == "amd64" else qemu.arm_accel(accel)
     say = progress or _quiet
     timings: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="xbgen-e2e-"))
     try:
         started = time.monotonic()
-        kernel_tree, assets = _fetch(scenario.release, say, timings)
+        kernel_tree, assets = _fetch(scenario.release, say, timings, arch=scenario.arch)
         say(f"building {tree_dir} against {kernel_tree.abi}")
         drv = driver_mod.prepare(tree_dir, kernel_tree, work)
         timings["build"] = drv.build_seconds
@@ -67,7 +67,10 @@ def run(
             say(f"lifecycle/localmigrate: not run: Xen {assets.xen_version} is built without "
                 "shadow paging (CONFIG_SHADOW_PAGING), which live migration of a PV guest "
                 "needs (log-dirty mode)")  # fmt: skip
-        if scenario.runs_lifecycle and not assets.survives_checkpoint():
+        if scenario.runs_lifecycle and not scenario.saves_work:
+            say("lifecycle: save/restore, checkpoint and migration not run: Xen on Arm has "
+                "none of them (libxl); the reboot and shutdown are")  # fmt: skip
+        if scenario.runs_lifecycle and scenario.saves_work and not assets.survives_checkpoint():
             say(f"lifecycle/checkpoint: not run: under Xen {assets.xen_version} this "
                 "release's Linux guest BUG()s in its own resume after xl save -c "
                 "(evtchn_fifo_resume), before any driver's")  # fmt: skip
@@ -83,13 +86,20 @@ def run(
 
 
 def _fetch(
-    release: str, say: Progress, timings: dict[str, float], key: str = "download"
+    release: str,
+    say: Progress,
+    timings: dict[str, float],
+    key: str = "download",
+    arch: str = assets_mod.DEFAULT_ARCH,
 ) -> tuple[KernelTree, assets_mod.Assets]:
     started = time.monotonic()
-    tree = kernels.fetch(line_of(release), say)
+    if arch == assets_mod.DEFAULT_ARCH:
+        tree = kernels.fetch(line_of(release), say)
+    else:
+        tree = kernels.fetch(line_of(release), say, arch=arch)
     assets = assets_mod.fetch(tree.abi, say, release=release)
     timings[key] = time.monotonic() - started
-    say(f"Debian {release}: Xen {assets.xen_version}, Linux {tree.abi}")
+    say(f"Debian {release} ({assets.arch}): Xen {assets.xen_version}, Linux {tree.abi}")
     for name, version in sorted(assets.versions.items()):
         say(f"using {name} {version}")
     say(f"using linux-headers-{tree.abi} {tree.version}")
@@ -130,7 +140,9 @@ def _other_guests(
     frontend built against its headers, in its own initramfs."""
     out = []
     for release in scenario.guest_releases:
-        kernel_tree, assets = _fetch(release, say, timings, key=f"download_{release}")
+        kernel_tree, assets = _fetch(
+            release, say, timings, key=f"download_{release}", arch=scenario.arch
+        )
         say(f"building {tree_dir} against {kernel_tree.abi} for the {release} guest")
         drv = driver_mod.prepare(tree_dir, kernel_tree, work / release)
         timings[f"build_{release}"] = drv.build_seconds
@@ -152,13 +164,13 @@ def _boot(
 ) -> qemu.BootResult:
     log_dir = keep_logs or default_log_dir()
     serial = log_dir / f"serial-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    cmd = qemu.qemu_command(
-        assets.xen, assets.vmlinuz, initrd, accel, cpus=scenario.cpus, hvm=scenario.hvm
+    cmd, pass_code = qemu.command_for(
+        assets.arch, assets.xen, assets.vmlinuz, initrd, accel, scenario.cpus, hvm=scenario.hvm
     )
     limit = timeout or scenario.boot_timeout(drv.ring)
     say(f"booting Xen + Linux {assets.abi} under QEMU ({accel}, timeout {limit:.0f}s)")
     marks: dict[str, float] = {}
-    boot = qemu.boot(cmd, serial, limit, on_line=live.marker_clock(marks, say))
+    boot = qemu.boot(cmd, serial, limit, live.marker_clock(marks, say), pass_code)
     timings.update(live.boot_timings(boot, marks))
     return boot
 

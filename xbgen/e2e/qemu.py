@@ -15,6 +15,7 @@ from pathlib import Path
 from xbgen.errors import E2EError, ToolMissingError, UsageError
 
 QEMU = "qemu-system-x86_64"
+QEMU_ARM = "qemu-system-aarch64"
 DEBUG_EXIT_PORT = 0xF4
 #: isa-debug-exit makes QEMU exit with ``(value << 1) | 1``.
 EXIT_PASS = (0x10 << 1) | 1
@@ -29,6 +30,19 @@ XEN_CMDLINE = (
     "loglvl=all guest_loglvl=all smap=0 pcid=0 noreboot"
 )
 LINUX_CMDLINE = "console=hvc0 earlyprintk=xen ignore_loglevel"
+#: Xen on Arm: its console on the device tree's UART (the virt board's
+#: PL011); one dom0 vCPU pinned as on x86.  No isa-debug-exit there: dom0's
+#: poweroff reaches QEMU through Xen's PSCI SYSTEM_OFF, so QEMU exits 0.
+XEN_ARM_CMDLINE = (
+    "console=dtuart dom0_mem=1024M,max:1024M dom0_max_vcpus=1 dom0_vcpus_pin "
+    "loglvl=all guest_loglvl=all"
+)
+LINUX_ARM_CMDLINE = "console=hvc0 ignore_loglevel"
+#: Where QEMU's guest-loader puts dom0's kernel (Xen finds it, and the
+#: initramfs put after it, through the device tree QEMU writes): past Xen,
+#: which -kernel loads at the start of RAM (0x40000000 on the virt board).
+ARM_KERNEL_ADDR = 0x49000000
+ARM_ALIGN = 2 << 20
 
 
 @dataclass(frozen=True)
@@ -39,10 +53,13 @@ class BootResult:
     timed_out: bool
     seconds: float
     serial_log: Path
+    #: QEMU's exit status when dom0 says PASS: isa-debug-exit's on x86; on
+    #: Arm QEMU exits 0 on any poweroff, so the console's PASS line decides.
+    pass_code: int = EXIT_PASS
 
     @property
     def exit_pass(self) -> bool:
-        return not self.timed_out and self.returncode == EXIT_PASS
+        return not self.timed_out and self.returncode == self.pass_code
 
 
 def choose_accel(accel: str) -> str:
@@ -58,6 +75,15 @@ def choose_accel(accel: str) -> str:
     if accel != "auto":
         return accel
     return "kvm" if usable else "tcg"
+
+
+def arm_accel(accel: str) -> str:
+    """Xen on Arm boots under TCG: this host's KVM (if any) runs x86 only."""
+    if accel not in ("auto", "tcg", "kvm"):
+        raise UsageError(f"unknown accelerator {accel!r}: use auto, tcg or kvm")
+    if accel == "kvm":
+        raise UsageError("--accel kvm: an arm64 run boots under QEMU's TCG (use auto or tcg)")
+    return "tcg"
 
 
 def _has_nested_virt() -> bool:
@@ -88,7 +114,8 @@ def qemu_command(
     *,
     hvm: bool = False,
 ) -> list[str]:
-    """QEMU's command line; ``hvm``: a guest runs in hardware virtualization (PVH)."""
+    """QEMU's command line for x86; ``hvm``: a guest runs in hardware
+    virtualization (PVH)."""
     if shutil.which(QEMU) is None:
         raise ToolMissingError(f"{QEMU} is needed: apt-get install qemu-system-x86")
     for path in (xen, kernel, initrd):
@@ -105,7 +132,46 @@ def qemu_command(
     ]  # fmt: skip
 
 
-def boot(cmd: list[str], serial_log: Path, timeout: float, on_line=None) -> BootResult:
+def arm_command(
+    xen: Path, kernel: Path, initrd: Path, memory_mb: int = 2048, cpus: int = 2
+) -> list[str]:
+    """QEMU's command line for Xen on Arm (arm64): the virt board with EL2
+    (virtualization=on) and GICv3, Cortex-A57s under TCG; Xen is the
+    -kernel, dom0's kernel and initramfs come by ``guest-loader`` devices
+    (QEMU names them in the device tree's /chosen, where Xen looks)."""
+    if shutil.which(QEMU_ARM) is None:
+        raise ToolMissingError(f"{QEMU_ARM} is needed: apt-get install qemu-system-arm")
+    for path in (xen, kernel, initrd):
+        if "," in str(path):
+            raise E2EError(f"path {path} contains ',', which QEMU's -device options cannot take")
+    initrd_addr = _align(ARM_KERNEL_ADDR + kernel.stat().st_size + ARM_ALIGN)
+    return [
+        QEMU_ARM, "-accel", "tcg", "-machine", "virt,virtualization=on,gic-version=3",
+        "-cpu", "cortex-a57", "-m", str(memory_mb), "-smp", str(cpus),
+        "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio", "-monitor", "none",
+        "-kernel", str(xen), "-append", XEN_ARM_CMDLINE,
+        "-device", f"guest-loader,addr={ARM_KERNEL_ADDR:#x},kernel={kernel},"
+                   f"bootargs={LINUX_ARM_CMDLINE}",
+        "-device", f"guest-loader,addr={initrd_addr:#x},initrd={initrd}",
+    ]  # fmt: skip
+
+
+def _align(addr: int) -> int:
+    return (addr + ARM_ALIGN - 1) & ~(ARM_ALIGN - 1)
+
+
+def command_for(
+    arch: str, xen: Path, kernel: Path, initrd: Path, accel: str, cpus: int, *, hvm: bool = False
+) -> tuple[list[str], int]:
+    """(QEMU's command line, its exit status on PASS) for ``arch``'s boot."""
+    if arch == "arm64":
+        return arm_command(xen, kernel, initrd, cpus=cpus), 0
+    return qemu_command(xen, kernel, initrd, accel, cpus=cpus, hvm=hvm), EXIT_PASS
+
+
+def boot(
+    cmd: list[str], serial_log: Path, timeout: float, on_line=None, pass_code: int = EXIT_PASS
+) -> BootResult:
     """Run QEMU, tee its serial console into ``serial_log``, kill it after ``timeout``."""
     serial_log.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -115,7 +181,8 @@ def boot(cmd: list[str], serial_log: Path, timeout: float, on_line=None) -> Boot
             start_new_session=True,
         )  # fmt: skip
         timed_out = _pump(proc, log, start + timeout, on_line)
-    return BootResult(proc.returncode, timed_out, time.monotonic() - start, serial_log)
+    seconds = time.monotonic() - start
+    return BootResult(proc.returncode, timed_out, seconds, serial_log, pass_code)
 
 
 def _pump(proc: subprocess.Popen[bytes], log, deadline: float, on_line) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from xbgen import kernels
 from xbgen.errors import UsageError
 
-from .assets import DEFAULT_RELEASE
+from .assets import ARCHES, DEFAULT_ARCH, DEFAULT_RELEASE
 from .driver import Ring
 
 ORDERS = ("backend-first", "frontend-first", "activate-first")
@@ -46,8 +46,12 @@ class Scenario:
     #: Guests of other Debian releases (each its own kernel and a frontend built
     #: for it), connected at the same time as the main guest.
     guest_releases: tuple[str, ...] = ()
-    #: The main guest's type (``GUEST_TYPES``); the other guests are PV, so a
-    #: ``pvh`` run with ``guest_releases`` is a mixed fleet of both types.
+    #: The architecture dom0 and the guests run: amd64 (x86-64) or arm64 (Xen
+    #: on Arm under qemu-system-aarch64).
+    arch: str = DEFAULT_ARCH
+    #: The main guest's type on x86 (``GUEST_TYPES``); the other guests are
+    #: PV, so a ``pvh`` run with ``guest_releases`` is a mixed fleet of both
+    #: types.  Xen on Arm has one guest type (xl's "pvh"), for all guests.
     guest_type: str = "pv"
     #: The backend runs in a second PV guest (a driver domain), not in dom0.
     driver_domain: bool = False
@@ -80,14 +84,31 @@ class Scenario:
 
     @property
     def runs_lifecycle(self) -> bool:
-        """Stage 3 goes through the lifecycle steps (not with a driver domain)."""
+        """Stage 3 goes through the lifecycle steps (not with a driver domain;
+        on Arm only the reboot and the shutdown: :attr:`saves_work`)."""
         return self.guest and self.stage3 and self.lifecycle and not self.driver_domain
 
     @property
+    def saves_work(self) -> bool:
+        """xl save/restore (and so the checkpoint and migrations) exist: not
+        on Arm, where libxl has no save/restore for guests."""
+        return self.arch == "amd64"
+
+    @property
+    def xl_type(self) -> str:
+        """The xl ``type`` of a guest that is not the main one."""
+        return "pv" if self.arch == "amd64" else "pvh"
+
+    @property
+    def main_xl_type(self) -> str:
+        """The xl ``type`` of the main guest."""
+        return self.guest_type if self.arch == "amd64" else "pvh"
+
+    @property
     def hvm(self) -> bool:
-        """A guest runs in hardware virtualization (PVH): Xen needs SVM with
-        nested paging (HAP) from the CPU QEMU emulates (qemu.py)."""
-        return self.guest and self.guest_type == "pvh"
+        """An x86 guest runs in hardware virtualization (PVH): Xen needs SVM
+        with nested paging (HAP) from the CPU QEMU emulates (qemu.py)."""
+        return self.guest and self.arch == "amd64" and self.guest_type == "pvh"
 
     @property
     def vif(self) -> bool:
@@ -116,6 +137,13 @@ class Scenario:
             )
         if self.guest_type != "pv" and not self.guest:
             raise UsageError("--guest-type needs the guest stage (no --no-guest)")
+        if self.arch not in ARCHES:
+            raise UsageError(f"unknown architecture {self.arch!r}: use {' or '.join(ARCHES)}")
+        if self.arch != "amd64" and self.guest_type != "pv":
+            raise UsageError(
+                f"--guest-type is x86's: Xen on Arm has one guest type ({self.arch} guests "
+                "are all xl's pvh)"
+            )
         release = release_of(self.release)
         others = tuple(dict.fromkeys(release_of(name) for name in self.guest_releases))
         if (others or self.driver_domain) and not self.guest:

@@ -213,7 +213,7 @@ lifecycle_shutdown() {
 
 lifecycle_stage() {
 	[ "$LIFECYCLE_SAVES" -gt 0 ] && lifecycle_saves
-	[ "$SELFTEST" = 1 ] && lifecycle_inflight
+	[ "$SELFTEST" = 1 ] && [ "$SAVE_RESTORE" = 1 ] && lifecycle_inflight
 	if [ "$MIGRATE_TIMES" -gt 0 ]; then lifecycle_migrate; fi
 	lifecycle_reboot
 	lifecycle_shutdown

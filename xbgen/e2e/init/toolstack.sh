@@ -28,14 +28,15 @@ boot_toolstack() {
 NEXT_CPU=1
 # new_guest NAME DIR [CONFIG...]: xl create a guest booting DIR/vmlinuz and
 # DIR/initrd.gz, on a physical CPU of its own; its domid goes to $NEW_DOMID.
-# A PV guest, or the type NEW_TYPE names ("pvh": no device model, the same
-# kernel entered at its PVH entry point, paging by Xen's HAP).
+# Of xl's type XL_TYPE (x86: PV; Arm: pvh, its one type) or NEW_TYPE (x86's
+# "pvh": no device model, the same kernel entered at its PVH entry point,
+# paging by Xen's HAP).
 new_guest() {
 	name=$1 dir=$2
 	shift 2
 	cat > "/tmp/$name.cfg" <<-CFG
 		name = "$name"
-		type = "${NEW_TYPE:-pv}"
+		type = "${NEW_TYPE:-$XL_TYPE}"
 		kernel = "$dir/vmlinuz"
 		ramdisk = "$dir/initrd.gz"
 		extra = "console=hvc0 ignore_loglevel"

@@ -117,13 +117,14 @@ MAP_SPEC = {
 @e2e
 @slow
 def test_guests_of_other_releases_connect_at_once(tmp_path: Path, logs: Path) -> None:
-    """A bookworm dom0 with its own guest, a bullseye (5.10) guest and a sid
-    (7.2) guest, each frontend built for its own kernel, all Connected at once,
-    their calls carrying buffers by persistent grants: the self-tests of all
-    three and the bookworm guest's 10,000-call buffer runs check every byte."""
+    """A bookworm dom0 with its own guest, a PVH one, beside a bullseye (5.10)
+    and a sid (7.2) PV guest, each frontend built for its own kernel, all
+    Connected at once (a fleet of both x86 guest types, issue 18), their calls
+    carrying buffers by persistent grants: the self-tests of all three and
+    the bookworm guest's 10,000-call buffer runs check every byte."""
     spec = Spec.model_validate({**default_spec(NAME).model_dump(), **MAP_SPEC})
     tree = generate(spec, tmp_path / "out").tree
-    scenario = replace(SHORT, guest_releases=("bullseye", "sid"))
+    scenario = replace(SHORT, guest_releases=("bullseye", "sid"), guest_type="pvh")
     result = run(tree, scenario, keep_logs=logs)
     steps = passing_steps(result)
     for size in (4096, 65536, 131072):
@@ -139,6 +140,15 @@ def test_guests_of_other_releases_connect_at_once(tmp_path: Path, logs: Path) ->
     # Each guest ran its own release's kernel.
     for abi in ("5.10.", "7.2."):
         assert any(abi in line for line in result.console.guest_lines), abi
+    # The main guest entered its kernel as PVH (Xen paging it by HAP), the
+    # others as PV.
+    text = result.serial_log.read_text(errors="replace")
+    assert "HVM: Hardware Assisted Paging (HAP) detected" in text
+    assert re.search(r"^\[guest\] .*Booting kernel on Xen PVH", text, re.M)
+    for rel in ("bullseye", "sid"):
+        assert re.search(
+            rf"^\[guest:{rel}\] .*Booting (paravirtualized )?kernel on Xen\s*$", text, re.M
+        )
     PHASE_TIMINGS.append(f"e2e mixed guests: qemu {result.timings['qemu']:.0f}s")
 
 

@@ -61,6 +61,7 @@ def run(
             scenario = replace(scenario, driver_domain=True)
         if (
             scenario.runs_lifecycle
+            and scenario.saves_work
             and scenario.migrations
             and not assets.can_migrate(scenario.guest_type)
         ):

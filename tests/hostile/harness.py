@@ -389,11 +389,15 @@ def run(
     progress: Progress | None = None,
     contract: bool = False,
     reissue_tree: Path | None = None,
+    arch: str = assets_mod.DEFAULT_ARCH,
 ) -> HostileRun:
     """Boot once and run ``attacks`` against ``tree_dir``'s backend, then
     (``contract``) issue 15's stages with a second guest and issue 16's
     resume stage, whose second half runs the frontend of ``reissue_tree``
-    (the same spec with ``ring.on_resume = "reissue"``)."""
+    (the same spec with ``ring.on_resume = "reissue"``).  ``arch``: the
+    architecture booted (arm64: Xen on Arm, no save/resume stage there)."""
+    if arch != assets_mod.DEFAULT_ARCH and contract:
+        raise E2EError(f"the contract stages save and restore a guest: not on {arch}")
     unknown = [a for a in attacks if a not in ALL_MODES]
     if unknown:
         raise E2EError(
@@ -402,8 +406,12 @@ def run(
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     timings: dict[str, float] = {}
     started = time.monotonic()
-    chosen = qemu.choose_accel(accel)
-    kernel = kernels.fetch(KERNEL_LINE, say)
+    if arch == assets_mod.DEFAULT_ARCH:
+        chosen = qemu.choose_accel(accel)
+        kernel = kernels.fetch(KERNEL_LINE, say)
+    else:
+        chosen = qemu.arm_accel(accel)
+        kernel = kernels.fetch(KERNEL_LINE, say, arch=arch)
     assets = assets_mod.fetch(kernel.abi, say)
     work = Path(tempfile.mkdtemp(prefix="xbgen-hostile-"))
     try:
@@ -436,7 +444,7 @@ def run(
             }
         timings["build"] = time.monotonic() - t0
         conf = hostile_conf(drv, attacks, attack_wait, contract).encode()
-        scenario = Scenario()
+        scenario = Scenario(arch=arch)
         guest_base = images.guest_image(assets, drv, scenario, work / "guest-base.cpio.gz")
         guest = overlay(guest_base, work / "guest.cpio.gz", {
             "/init": ((HERE / "guest-init.sh").read_bytes(), 0o755),
@@ -455,12 +463,12 @@ def run(
         serial = logs / f"hostile-{time.strftime('%Y%m%d-%H%M%S')}.log"
         # One physical CPU per domain (qemu.py says why): dom0, A and B.
         cpus = 3 if contract else 2
-        cmd = qemu.qemu_command(assets.xen, assets.vmlinuz, initrd, chosen, cpus=cpus)
+        cmd, pass_code = qemu.command_for(arch, assets.xen, assets.vmlinuz, initrd, chosen, cpus)
         limit = boot_timeout(attacks, attack_wait, contract)
         say(
             f"booting Xen + Linux {assets.abi} ({chosen}, timeout {limit:.0f}s): {', '.join(attacks)}"
         )
-        boot = qemu.boot(cmd, serial, limit, on_line=_live(say))
+        boot = qemu.boot(cmd, serial, limit, _live(say), pass_code)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     timings["qemu"] = boot.seconds
@@ -995,11 +1003,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep-logs", type=Path)
     parser.add_argument("--accel", default="auto")
     parser.add_argument("--attack-wait", type=int, default=ATTACK_WAIT)
+    parser.add_argument("--arch", default=assets_mod.DEFAULT_ARCH, choices=assets_mod.ARCHES)
     args = parser.parse_args(argv)
     attacks = tuple(args.attacks or MODES)
     result = run(
         args.tree, attacks, accel=args.accel, keep_logs=args.keep_logs,
-        attack_wait=args.attack_wait,
+        attack_wait=args.attack_wait, arch=args.arch,
     )  # fmt: skip
     print(format_run(result))
     problems = judge(result, attacks)

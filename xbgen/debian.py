@@ -9,6 +9,11 @@ The mirror is ``$XBGEN_DEBIAN_MIRROR`` (the CLI's ``--mirror`` sets it) or
 else the one this machine already uses (read from ``/etc/apt/sources.list``
 and ``/etc/apt/sources.list.d/``); there is no built-in default, so a machine
 without either gets a clear error instead of a host name nobody chose.
+
+A release may name another architecture's packages, ``RELEASE:ARCH``
+(``bookworm:arm64``, see :func:`for_arch`): its own state
+(``<cache>/apt/bookworm-arm64/``) lists only that architecture's packages
+(and the ``all`` ones), and its downloads go to ``<cache>/debs/bookworm-arm64/``.
 """
 
 from __future__ import annotations
@@ -179,6 +184,22 @@ def suite_of(release: str) -> str:
     return release.split("-", 1)[0]
 
 
+def for_arch(release: str, arch: str | None) -> str:
+    """``release`` for ``arch``'s packages: ``bookworm:arm64`` (``None``: this machine's)."""
+    return f"{release}:{arch}" if arch else release
+
+
+def _split(release: str) -> tuple[str, str | None]:
+    """``bookworm:arm64`` -> ``("bookworm", "arm64")``; ``bookworm`` -> ``("bookworm", None)``."""
+    name, _, arch = release.partition(":")
+    return name, arch or None
+
+
+def _folder_name(release: str) -> str:
+    name, arch = _split(release)
+    return f"{name}-{arch}" if arch else name
+
+
 # --------------------------------------------------------------------------- apt state
 
 
@@ -192,10 +213,13 @@ def _require(tool: str, package: str) -> str:
 
 
 def _state_dir(release: str) -> Path:
-    if release not in RELEASES:
+    name, arch = _split(release)
+    if name not in RELEASES:
         known = ", ".join(sorted(RELEASES))
-        raise FetchError(f"unknown Debian release {release!r}; known: {known}")
-    return cache_dir() / "apt" / release
+        raise FetchError(f"unknown Debian release {name!r}; known: {known}")
+    if arch is not None and not re.fullmatch(r"[a-z0-9]+", arch):
+        raise FetchError(f"bad Debian architecture {arch!r} in {release!r}")
+    return cache_dir() / "apt" / _folder_name(release)
 
 
 def apt_options(release: str) -> list[str]:
@@ -212,12 +236,16 @@ def apt_options(release: str) -> list[str]:
         "APT::Get::List-Cleanup": "true",
         "Debug::NoLocking": "true",
     }
+    name, arch = _split(release)
+    if arch is not None:
+        opts["APT::Architecture"] = arch
+        opts["APT::Architectures"] = arch
     if os.geteuid() == 0:
         opts["APT::Sandbox::User"] = "root"
-    if release in NO_VALID_UNTIL:
+    if name in NO_VALID_UNTIL:
         opts["Acquire::Check-Valid-Until"] = "false"
-    if release in DEFAULT_RELEASE:
-        opts["APT::Default-Release"] = DEFAULT_RELEASE[release]
+    if name in DEFAULT_RELEASE:
+        opts["APT::Default-Release"] = DEFAULT_RELEASE[name]
     return [arg for key, value in opts.items() for arg in ("-o", f"{key}={value}")]
 
 
@@ -251,7 +279,7 @@ def _update_lists(release: str, state: Path, progress: Progress | None) -> None:
     apt_get = _require("apt-get", "apt")
     (lists / "partial").mkdir(parents=True, exist_ok=True)
     (state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-    (state / "sources.list").write_text(release_sources(release) + "\n")
+    (state / "sources.list").write_text(release_sources(_split(release)[0]) + "\n")
     (progress or stderr_progress)(f"updating package lists for {release} from {mirror()}")
     _run([apt_get, *apt_options(release), "-q", "update"], f"apt-get update for {release}")
     (lists / ".xbgen-updated").touch()
@@ -309,10 +337,13 @@ def _sizes(wanted: list[tuple[str, str]], release: str) -> dict[str, str]:
 
 
 def show(
-    package: str, release: str = "bookworm", progress: Progress | None = None
+    package: str,
+    release: str = "bookworm",
+    progress: Progress | None = None,
+    version: str | None = None,
 ) -> dict[str, str]:
-    """The control fields of the candidate version of ``package``."""
-    version = candidate(package, release, progress)
+    """The control fields of ``version`` of ``package`` (default: the candidate)."""
+    version = version or candidate(package, release, progress)
     out = _apt_cache(release, "show", f"{package}={version}", progress=progress)
     fields: dict[str, str] = {}
     key = ""
@@ -327,11 +358,32 @@ def show(
     return fields
 
 
-def depends(package: str, release: str = "bookworm", progress: Progress | None = None) -> list[str]:
-    """Names in the candidate's Depends (first of each alternative, no versions)."""
-    field = show(package, release, progress).get("Depends", "")
+def depends(
+    package: str,
+    release: str = "bookworm",
+    progress: Progress | None = None,
+    version: str | None = None,
+) -> list[str]:
+    """Names in the Depends of ``version`` (default: the candidate), first of each
+    alternative, no versions."""
+    field = show(package, release, progress, version).get("Depends", "")
     names = [dep.split("|")[0].strip().split(" ")[0] for dep in field.split(",")]
     return [n.split(":")[0] for n in names if n]
+
+
+def versions(
+    package: str, release: str = "bookworm", progress: Progress | None = None
+) -> list[str]:
+    """Every version of ``package`` the lists of ``release`` hold, newest first."""
+    out = _apt_cache(release, "madison", package, progress=progress)
+    found: list[str] = []
+    for line in out.splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) == 3 and cells[0] == package and cells[1] not in found:
+            found.append(cells[1])
+    if not found:
+        raise FetchError(f"package {package!r} is not available in Debian {release}")
+    return found
 
 
 def resolve(package: str, release: str = "bookworm", progress: Progress | None = None) -> str:
@@ -389,7 +441,7 @@ def library_closure(
 
 
 def debs_dir(release: str) -> Path:
-    path = cache_dir() / "debs" / release
+    path = cache_dir() / "debs" / _folder_name(release)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -414,14 +466,18 @@ def download(
 ) -> list[Deb]:
     """Download the candidate versions of ``packages`` (no dependencies) into the cache.
 
-    Files already in ``<cache>/debs/<release>/`` are reused. Returns one
-    :class:`Deb` per package, in order.
+    ``NAME=VERSION`` asks for that version instead.  Files already in
+    ``<cache>/debs/<release>/`` are reused. Returns one :class:`Deb` per
+    package, in order.
     """
     say = progress or stderr_progress
     apt_lists(release, say)
     folder = debs_dir(release)
-    versions = candidates(packages, release)
-    wanted = [(name, versions[name]) for name in packages]
+    pinned = dict(spec.split("=", 1) for spec in packages if "=" in spec)
+    names = [spec.split("=", 1)[0] for spec in packages]
+    loose = [name for name in names if name not in pinned]
+    found = {**(candidates(loose, release) if loose else {}), **pinned}
+    wanted = [(name, found[name]) for name in names]
     with locked(folder / ".lock"):
         _download_missing(wanted, release, folder, say)
     return [_deb_for(name, version, folder) for name, version in wanted]

@@ -495,8 +495,15 @@ def _fetch_chroot(line: str, spec: Line, flavour: Arch, work: Path, say: Progres
 def _cross_packages(root: Path, spec: Line, flavour: Arch, headers: debian.Deb) -> list[str]:
     """Unpack the foreign headers into ``root``; what apt must install beside them there:
     their ``-common`` and this machine's ``linux-kbuild`` (same version) and the
-    cross compiler the headers name."""
-    debian.unpack(headers, root)
+    cross compiler the headers name.
+
+    Only ``/usr/src/linux-headers-<abi>`` is taken: unpacked over the chroot, the
+    package's ``/lib/modules`` would replace a merged-/usr ``/lib`` link.
+    """
+    staging = root / "tmp" / "xbgen-headers"
+    debian.unpack(headers, staging)
+    (staging / "usr" / "src" / headers.name).rename(root / "usr" / "src" / headers.name)
+    _remove(staging)
     common, kbuild = _support_packages(headers, _apt_release(spec.release, flavour))
     names = [
         compiler_package(c) for c in compilers(root / "usr" / "src" / headers.name, flavour.cross)

@@ -329,6 +329,8 @@ def test_arm64_lines_build_every_variant_without_warnings(
     kernel = kernels.fetch(line, arch=arch)
     fetched = time.monotonic() - started
     assert kernel.arch == arch and kernel.abi.endswith(f"-{arch}"), kernel
+    pages = "CONFIG_ARM64_16K_PAGES=y" if arch == "arm64-16k" else "CONFIG_ARM64_4K_PAGES=y"
+    assert pages in (kernel.kdir / ".config").read_text()  # 16k: PAGE_SIZE = 4 XEN_PAGE_SIZE
     trees = {"default": default_tree, **variant_trees}
     problems: list[str] = []
     for index, (label, tree) in enumerate(trees.items()):

@@ -240,9 +240,9 @@ def _provision(line: str, arch: str, say: Progress) -> KernelTree:
     _remove(work)
     try:
         if spec.method == "debs":
-            tree = _fetch_debs(line, spec, flavour, work, say)
+            tree = _fetch_debs(line, spec, work, say, flavour)
         else:
-            tree = _fetch_chroot(line, spec, flavour, work, say)
+            tree = _fetch_chroot(line, spec, work, say, flavour)
         tree = _install(tree, work, line_dir(line, arch) / "root")
     finally:
         _remove(work)
@@ -363,7 +363,9 @@ def compiler_package(compiler: str) -> str:
 # --------------------------------------------------------------------------- debs
 
 
-def _fetch_debs(line: str, spec: Line, flavour: Arch, root: Path, say: Progress) -> KernelTree:
+def _fetch_debs(
+    line: str, spec: Line, root: Path, say: Progress, flavour: Arch = ARCHES[DEFAULT_ARCH]
+) -> KernelTree:
     headers, skipped = _download_headers(spec, flavour, say)
     common, _kbuild = _support_packages(headers, _apt_release(spec.release, flavour))
     # -common is arch-independent; linux-kbuild's programs must run here: both
@@ -457,7 +459,9 @@ def _run(cmd: Sequence[str], what: str, say: Progress, env: dict[str, str] | Non
     return proc.stdout
 
 
-def _fetch_chroot(line: str, spec: Line, flavour: Arch, work: Path, say: Progress) -> KernelTree:
+def _fetch_chroot(
+    line: str, spec: Line, work: Path, say: Progress, flavour: Arch = ARCHES[DEFAULT_ARCH]
+) -> KernelTree:
     _require_root(line)
     root = work
     cross = _download_headers(spec, flavour, say) if flavour.cross else None

@@ -5,10 +5,13 @@
 # and a handshake-only one (bookworm, the mixed-guest boot and the driver
 # domain run in the default test command); and the e2e plants too long for
 # CI (a .resume that keeps the old IRQ); the largest buffers (4MiB, by
-# indirect pages).  Prints each boot's time.
+# indirect pages); and the arm64 cross-builds of every spec variant, W=1, on
+# the other kernel lines Debian ships arm64 headers for (5.10, 6.12, 7.2, and
+# the 16 KiB-page arm64-16k flavour of 6.12 and 7.2; CI builds 6.1's).
+# Prints each boot's time and each arm64 line's fetch and build time.
 #   bash tests/e2e-matrix.sh [pytest options, e.g. -k sid]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-python3 -m pytest -q -m matrix tests/test_e2e_fleet.py tests/test_e2e.py "$@"
+python3 -m pytest -q -m matrix tests/test_e2e_fleet.py tests/test_e2e.py tests/test_build.py "$@"
 echo "e2e matrix: $(($(date +%s) - start)) s"

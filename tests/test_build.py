@@ -1,4 +1,5 @@
-"""Generated drivers build with real make against Debian's 5.10, 6.1, 6.12 and 7.2 headers.
+"""Generated drivers build with real make against Debian's 5.10, 6.1, 6.12 and 7.2 headers,
+amd64 and (cross-built) arm64.
 
 No mocks: kernel trees come from `xbgen.kernels.fetch` (Debian packages, cached
 in the XDG cache), builds run the generated Makefiles, `modinfo` reads the
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import PHASE_TIMINGS
 
-from xbgen import build, checkpatch, kernels
+from xbgen import build, check, checkpatch, kernels
 from xbgen.build import BuildFailedError, BuildResult, Diagnostic
 from xbgen.generate import generate
 from xbgen.spec import LICENSES, Spec, default_spec
@@ -240,6 +241,108 @@ def test_sparse_reports_a_planted_address_space_bug(
     result = _build(tree, trees["6.1"], "C=2")
     located = [d for d in result.warnings if d.file == f"frontend/{NAME}front_core.c"]
     assert any(d.line == line + 3 and "address space" in d.message for d in located), _show(result)
+
+
+# --------------------------------------------------------------------------- arm64
+
+#: ELF e_machine of an aarch64 object (``file`` says "ARM aarch64").
+EM_AARCH64 = 183
+
+#: The arm64 trees CI leaves to tests/e2e-matrix.sh: each is a chroot of its
+#: release (root); 16 KiB pages (PAGE_SIZE != XEN_PAGE_SIZE) only from 6.12 on.
+ARM64_MATRIX = [
+    ("5.10", "arm64"),
+    ("6.12", "arm64"),
+    ("7.2", "arm64"),
+    ("6.12", "arm64-16k"),
+    ("7.2", "arm64-16k"),
+]
+
+
+@pytest.fixture(scope="session")
+def arm64_tree() -> kernels.KernelTree:
+    started = time.monotonic()
+    tree = kernels.fetch("6.1", arch="arm64")
+    PHASE_TIMINGS.append(f"kernel 6.1 arm64 fetched/verified in {time.monotonic() - started:.1f}s")
+    return tree
+
+
+def _elf_machine(path: Path) -> int:
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF", path
+    return int.from_bytes(header[18:20], "little")
+
+
+def _feature_defines(tree: Path) -> set[str]:
+    """The -DXBGEN_* flags kbuild compiled the tree's C with (its .o.cmd files)."""
+    cmds = [c for c in tree.rglob(".*.o.cmd") if not c.name.endswith(".mod.o.cmd")]
+    assert cmds, tree
+    return {flag for cmd in cmds for flag in re.findall(r"-DXBGEN_\w+", cmd.read_text())}
+
+
+def _arm64_problems(label: str, tree: Path, kernel: kernels.KernelTree, *args: str) -> list[str]:
+    """Build ``tree`` W=1 for arm64: every error, warning or non-aarch64 module."""
+    try:
+        result = _build(tree, kernel, *args)
+    except BuildFailedError as exc:
+        return [f"[{label}]\n{exc}"]
+    problems = [f"[{label}] {d}" for d in result.warnings]
+    if len(result.modules) != 2:
+        problems.append(f"[{label}] modules: {result.modules}")
+    problems += [
+        f"[{label}] not aarch64: {m}" for m in result.modules if _elf_machine(m) != EM_AARCH64
+    ]
+    return problems
+
+
+def test_arm64_61_builds_both_modules_without_warnings(
+    arm64_tree: kernels.KernelTree, default_tree: Path, tmp_path: Path
+) -> None:
+    tree = _copy(default_tree, tmp_path / NAME)
+    result = _build(tree, arm64_tree, "C=2")
+    PHASE_TIMINGS.append(f"make W=1 C=2 default spec on 6.1 arm64: {result.seconds:.1f}s")
+    assert result.ok and result.warnings == [], _show(result)
+    checked = re.findall(r"^\s+CHECK\s+(\S+\.c)$", result.log, re.M)
+    assert len(checked) == 4, result.log  # sparse ran (with --arch=arm64) on every source
+    assert [m.name for m in result.modules] == [f"{NAME}back.ko", f"{NAME}front.ko"]
+    for module in result.modules:
+        assert _elf_machine(module) == EM_AARCH64, module
+        vermagic = build.modinfo(module)["vermagic"][0]
+        assert vermagic.startswith(arm64_tree.abi + " ") and vermagic.endswith(" aarch64")
+    # xbgen check parsed the C under exactly this feature set (it runs no arm64
+    # build: test_check.test_the_check_needs_no_arch).
+    assert _feature_defines(tree) in [set(check.feature_defines(v)) for v in check.VERSIONS]
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize(
+    ("line", "arch"), ARM64_MATRIX, ids=["-".join(pair) for pair in ARM64_MATRIX]
+)
+def test_arm64_lines_build_every_variant_without_warnings(
+    line: str,
+    arch: str,
+    default_tree: Path,
+    variant_trees: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    started = time.monotonic()
+    kernel = kernels.fetch(line, arch=arch)
+    fetched = time.monotonic() - started
+    assert kernel.arch == arch and kernel.abi.endswith(f"-{arch}"), kernel
+    pages = "CONFIG_ARM64_16K_PAGES=y" if arch == "arm64-16k" else "CONFIG_ARM64_4K_PAGES=y"
+    assert pages in (kernel.kdir / ".config").read_text()  # 16k: PAGE_SIZE = 4 XEN_PAGE_SIZE
+    trees = {"default": default_tree, **variant_trees}
+    problems: list[str] = []
+    for index, (label, tree) in enumerate(trees.items()):
+        problems += _arm64_problems(label, _copy(tree, tmp_path / f"v{index}"), kernel)
+    built = time.monotonic() - started - fetched
+    PHASE_TIMINGS.append(
+        f"{line} {arch} ({kernel.abi}): fetched/verified in {fetched:.0f}s, "
+        f"{len(trees)} trees built W=1 in {built:.0f}s"
+    )
+    assert not problems, "\n".join(problems)
+    features = _feature_defines(tmp_path / "v0")
+    assert features in [set(check.feature_defines(v)) for v in check.VERSIONS], features
 
 
 # --------------------------------------------------------------------------- planted mistakes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,41 @@ def test_check_paths_skips_kbuild_products(tmp_path: Path, files: dict[str, str]
     (tmp_path / "frontend" / "mydevicefront.mod.c").write_text("#include <linux/build-salt.h>\n")
     (tmp_path / "frontend" / ".mydevicefront.o.cmd").write_text("cmd := gcc\n")
     assert check_paths([tmp_path]) == []
+
+
+def test_the_check_needs_no_arch(files: dict[str, str], handshake: dict[str, str]) -> None:
+    """`xbgen check` serves amd64 and arm64 alike: the emitted C tests nothing but the
+    Kbuild's XBGEN_* features (read from include/xen, which is arch-independent) and
+    its header guards; no page size, CONFIG_ or arch macro picks code, so the fake
+    headers' one PAGE_SHIFT parses every line an arm64 (or 16 KiB page) build
+    compiles.  tests/test_build.py proves the arm64 build's features are a set this
+    check parses under."""
+    from xbgen.spec import Spec
+
+    base = default_spec("mydevice").ring
+    assert base is not None
+    buffers = [
+        Spec.model_validate(
+            {
+                "name": "mydevice",
+                "ring": {
+                    **base.model_dump(),
+                    "response": {**base.response, "sum": "u32"},
+                    "buffer": {"max": size, "direction": "both", "transfer": transfer},
+                },
+            }
+        )
+        for size, transfer in (("4MiB", "copy"), ("256KiB", "map"))
+    ]
+    trees = [files, handshake, *(render(spec) for spec in buffers)]
+    conditionals = {
+        line.strip()
+        for tree in trees
+        for path, text in tree.items()
+        if path.endswith((".c", ".h"))
+        for line in text.splitlines()
+        if line.lstrip().startswith(("#if", "#elif"))
+    }
+    allowed = re.compile(r"#ifdef XBGEN_[A-Z_]+|#ifndef [A-Z_]+_H")
+    assert conditionals
+    assert [c for c in conditionals if not allowed.fullmatch(c)] == []

@@ -279,10 +279,12 @@ def test_build_rejects_a_folder_that_is_not_a_tree(runner: CliRunner, tmp_path: 
     assert "not a generated driver tree" in result.stderr
 
 
-def test_build_rejects_kdir_and_kernel_together(runner: CliRunner) -> None:
+@pytest.mark.parametrize("debian_tree", [["--kernel", "6.1"], ["--arch", "arm64"]])
+def test_build_rejects_kdir_and_kernel_together(runner: CliRunner, debian_tree: list[str]) -> None:
     runner.invoke(app, ["new", "mydevice"])
-    result = runner.invoke(app, ["build", "out/mydevice", "--kdir", "/x", "--kernel", "6.1"])
+    result = runner.invoke(app, ["build", "out/mydevice", "--kdir", "/x", *debian_tree])
     assert result.exit_code == 2
+    assert "--kdir or --kernel/--arch" in result.stderr
 
 
 def test_build_with_missing_kdir_names_it_and_suggests_fetch(runner: CliRunner) -> None:
@@ -297,6 +299,40 @@ def test_kernels_fetch_rejects_an_unknown_line(runner: CliRunner) -> None:
     result = runner.invoke(app, ["kernels", "fetch", "4.19"])
     assert result.exit_code != 0
     assert "4.19" in result.stderr
+
+
+def _files_under(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+
+
+@pytest.mark.parametrize("command", ["fetch", "build"])
+def test_a_line_without_the_arch_is_a_clear_error_writing_nothing(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Debian ships 16 KiB-page arm64 headers for 6.12 and 7.2 only: asking for 6.1's
+    names the line, its release, the arch and where the headers are, exits non-zero,
+    and neither the kernel cache nor the tree gains a file."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    runner.invoke(app, ["new", "mydevice"])
+    before = _files_under(tmp_path)
+    args = {
+        "fetch": ["kernels", "fetch", "6.1", "--arch", "arm64-16k"],
+        "build": ["build", "out/mydevice", "--kernel", "6.1", "--arch", "arm64-16k"],
+    }[command]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines() == [
+        "error: kernel 6.1 (Debian bookworm) has no arm64-16k headers: "
+        "Debian ships linux-headers-*-arm64-16k for 6.12, 7.2 only"
+    ]
+    assert _files_under(tmp_path) == before
+    assert not (tmp_path / "cache" / "kernels").exists()
+
+
+def test_an_unknown_arch_is_a_clear_error(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["kernels", "fetch", "6.1", "--arch", "arm64-64k"])
+    assert result.exit_code == 1
+    assert "unknown architecture 'arm64-64k'; supported: amd64, arm64, arm64-16k" in result.stderr
 
 
 def test_e2e_has_help(runner: CliRunner) -> None:

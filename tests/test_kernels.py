@@ -195,6 +195,27 @@ def test_chroot_make_sees_the_headers(line: str, trees: dict[str, kernels.Kernel
     assert tree.version.startswith(out.stdout.strip().splitlines()[-1])
 
 
+def test_arm64_61_tree_is_debians_arm64_headers_for_the_cross_compiler() -> None:
+    tree = kernels.fetch("6.1", arch="arm64")
+    assert tree.arch == "arm64" and tree.chroot is None
+    assert re.fullmatch(r"6\.1\.0-\d+-arm64", tree.abi), tree.abi
+    assert tree.kdir.is_relative_to(kernels.line_dir("6.1", "arm64"))
+    assert kernels.find("6.1", "arm64") == tree
+    assert kernels.find("6.1") != tree  # the amd64 tree has its own folder
+    uts = (tree.kdir / "include/generated/utsrelease.h").read_text()
+    assert f'UTS_RELEASE "{tree.abi}"' in uts
+    assert "CONFIG_ARM64=y" in (tree.kdir / ".config").read_text()
+    assert (tree.kdir / "Module.symvers").is_file()
+    # The kernel's gcc-12, as Debian's cross compiler of the same release.
+    expected = _compiler_of(tree)
+    assert expected.startswith("gcc-12 "), expected
+    out = subprocess.run(
+        ["aarch64-linux-gnu-gcc-12", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines()[0].split()[-1] == expected.split()[-1]  # 12.2.0
+    assert debian.candidate(tree.image_package, debian.for_arch(tree.release, "arm64"))
+
+
 def test_61_image_package_exists_for_the_abi(trees: dict[str, kernels.KernelTree]) -> None:
     tree = trees["6.1"]
     assert debian.candidate(tree.image_package, tree.release)

@@ -508,3 +508,22 @@ def test_dkms_builds_installs_and_removes_both_modules(
         PHASE_TIMINGS.append(line)
         print(line)
     assert not (tmp_path / "overlay").exists()
+
+
+@pytest.mark.kernel
+@pytest.mark.slow
+def test_the_arch_all_package_builds_for_arm64(dkms_deb: Path, tmp_path: Path) -> None:
+    """``Architecture: all`` is right: the package holds only sources, and what DKMS
+    runs on an arm64 machine (the dkms.conf's make against that kernel's headers)
+    builds both modules for aarch64.  Here cross-built against Debian's arm64 6.1
+    headers."""
+    from xbgen import build
+
+    assert _field(dkms_deb, "Architecture") == "all"
+    subprocess.run(["dpkg-deb", "-x", str(dkms_deb), str(tmp_path)], check=True)
+    source = tmp_path / "usr" / "src" / f"{NAME}-{VERSION}"
+    result = build.build_modules(source, kernels.fetch("6.1", arch="arm64"), clean=False)
+    assert result.ok and result.warnings == [], result.summary()
+    assert [m.name for m in result.modules] == [f"{NAME}back.ko", f"{NAME}front.ko"]
+    for module in result.modules:
+        assert module.read_bytes()[18:20] == (183).to_bytes(2, "little"), module  # EM_AARCH64

@@ -84,11 +84,16 @@ def default_kdir() -> Path:
 
 
 def resolve_kernel(
-    kdir: Path | str | None = None, kernel: str | None = None, progress: Progress | None = None
+    kdir: Path | str | None = None,
+    kernel: str | None = None,
+    progress: Progress | None = None,
+    arch: str | None = None,
 ) -> KernelTree | Path:
-    """Pick the build tree: ``--kernel LINE`` (fetched if needed), ``--kdir``, or the default."""
-    if kernel is not None:
-        return kernels.fetch(kernel, progress)
+    """Pick the build tree: ``--kernel LINE`` and/or ``--arch A`` (a Debian tree, fetched
+    if needed; the line defaults to 6.1, the arch to amd64), ``--kdir``, or the default."""
+    if kernel is not None or arch is not None:
+        line = kernel or kernels.DEFAULT_LINE
+        return kernels.fetch(line, progress, arch=arch or kernels.DEFAULT_ARCH)
     path = Path(kdir) if kdir is not None else default_kdir()
     tree = _cached_tree_of(path)
     if tree is not None:
@@ -100,9 +105,9 @@ def resolve_kernel(
 
 def _cached_tree_of(path: Path) -> KernelTree | None:
     """The xbgen kernel tree that ``path`` points into (a chroot tree needs the chroot)."""
-    for _line, tree in kernels.list_trees():
-        if tree is not None and _same(path, tree.kdir):
-            return tree
+    for status in kernels.status():
+        if status.tree is not None and _same(path, status.tree.kdir):
+            return status.tree
     return None
 
 
@@ -130,16 +135,23 @@ def _missing_kdir_message(path: Path, *, explicit: bool) -> str:
 def make_command(
     tree_dir: Path, kernel: KernelTree | Path, args: Sequence[str]
 ) -> tuple[list[str], dict[str, str], Path]:
-    """(argv, env, directory make sees for the tree) for ``make args`` on ``tree_dir``."""
+    """(argv, env, directory make sees for the tree) for ``make args`` on ``tree_dir``.
+
+    A cross-built tree (arm64) puts its ``ARCH=`` and ``CROSS_COMPILE=`` on the
+    command line: the caller passes nothing else.
+    """
     env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
     env.pop("MAKEFLAGS", None)
     if isinstance(kernel, KernelTree) and kernel.chroot is not None:
-        argv = ["make", "-C", BUILD_MOUNT, f"KDIR={kernel.make_kdir}", *args]
+        argv = ["make", "-C", BUILD_MOUNT, f"KDIR={kernel.make_kdir}", *kernel.make_args, *args]
         cmd = kernels.chroot_command(kernel.chroot, argv, {tree_dir: BUILD_MOUNT})
         return cmd, {**kernels.chroot_env(), **kernel.make_env}, Path(BUILD_MOUNT)
-    kdir = kernel.make_kdir if isinstance(kernel, KernelTree) else str(kernel)
-    extra = kernel.make_env if isinstance(kernel, KernelTree) else {}
-    return ["make", "-C", str(tree_dir), f"KDIR={kdir}", *args], {**env, **extra}, tree_dir
+    if isinstance(kernel, KernelTree):
+        kdir, extra, tree_args = kernel.make_kdir, kernel.make_env, kernel.make_args
+    else:
+        kdir, extra, tree_args = str(kernel), {}, []
+    argv = ["make", "-C", str(tree_dir), f"KDIR={kdir}", *tree_args, *args]
+    return argv, {**env, **extra}, tree_dir
 
 
 def _run_make(cmd: list[str], env: dict[str, str]) -> tuple[int, str]:
@@ -343,10 +355,13 @@ def run(
     *,
     werror: bool = False,
     progress: Progress | None = None,
+    arch: str | None = None,
 ) -> BuildResult:
-    """``xbgen build``: pick the kernel tree (``kernel``'s fetched if needed), build both modules.
+    """``xbgen build``: pick the kernel tree (``kernel``'s, for ``arch``, fetched if needed),
+    build both modules.
 
     Raises :class:`BuildFailedError` (its ``result`` has the diagnostics) when
     the build fails, or warns under ``werror``.
     """
-    return build_modules(tree_dir, resolve_kernel(kdir, kernel, progress), werror=werror)
+    kernel_tree = resolve_kernel(kdir, kernel, progress, arch)
+    return build_modules(tree_dir, kernel_tree, werror=werror)

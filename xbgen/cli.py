@@ -32,6 +32,15 @@ OutOption = Annotated[
 ForceOption = Annotated[
     bool, typer.Option("--force", "-f", help="Replace an existing spec file or generated tree.")
 ]
+ArchOption = Annotated[
+    str | None,
+    typer.Option(
+        "--arch",
+        metavar="ARCH",
+        help="Debian kernel flavour: amd64 (default), arm64, or arm64-16k (16 KiB pages; "
+        "6.12 and 7.2 only); arm64 ones are cross-built.",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -136,18 +145,22 @@ def build(
         ),
     ] = None,
     werror: Annotated[bool, typer.Option("--werror", help="Fail on warnings too.")] = False,
+    arch: ArchOption = None,
 ) -> None:
-    """Build both modules with real make; report warnings/errors as file:line: message."""
+    """Build both modules with real make; report warnings/errors as file:line: message.
+
+    --arch alone builds against Debian's 6.1 headers of that arch.
+    """
     from . import build as kbuild
     from .report import build_lines, diagnostic_lines
 
     with user_errors():
-        if kdir is not None and kernel is not None:
-            raise UsageError("give --kdir or --kernel, not both")
+        if kdir is not None and (kernel is not None or arch is not None):
+            raise UsageError("give --kdir or --kernel/--arch, not both")
         if not (tree / "Makefile").is_file():
             raise UsageError(f"{tree}: not a generated driver tree (no Makefile); see `xbgen new`")
         try:
-            result = kbuild.run(tree, kdir, kernel, werror=werror, progress=progress)
+            result = kbuild.run(tree, kdir, kernel, werror=werror, progress=progress, arch=arch)
         except kbuild.BuildFailedError as failed:
             if not werror:  # under --werror the error itself lists the warnings
                 print_lines(diagnostic_lines(failed.result.warnings))
@@ -182,19 +195,20 @@ def kernels_fetch(
     lines: Annotated[
         list[str] | None, typer.Argument(help="Kernel lines: 5.10 6.1 6.12 7.2, or all.")
     ] = None,
+    arch: ArchOption = None,
 ) -> None:
     """Download and unpack kernel headers (cached in ~/.cache/xbgen/kernels)."""
     from . import kernels
     from .report import kernel_lines
 
     with user_errors():
-        fetched = kernels.fetch_lines(lines or [], progress)
+        fetched = kernels.fetch_lines(lines or [], progress, arch=arch or kernels.DEFAULT_ARCH)
     print_lines(kernel_lines(fetched))
 
 
 @kernels_app.command("list")
 def kernels_list() -> None:
-    """Show every supported kernel line and its cached build tree."""
+    """Show every supported kernel line and arch, and its cached build tree."""
     from . import kernels
     from .report import kernel_lines
 

@@ -2,16 +2,18 @@
 
 Every release gets its own private apt state under the xbgen cache
 (``<cache>/apt/<release>/``): a sources list, package lists and an archive
-cache.  Another architecture's packages (``arch="arm64"`` on an amd64 host)
-get a state of their own (``<cache>/apt/<release>-<arch>/``), whose lists
-hold only that architecture's packages (and ``all``).  apt-get and
-apt-cache are pointed at it with ``-o`` options, so the machine's own apt
-configuration is never read for sources nor written.
+cache. apt-get and apt-cache are pointed at it with ``-o`` options, so the
+machine's own apt configuration is never read for sources nor written.
 
 The mirror is ``$XBGEN_DEBIAN_MIRROR`` (the CLI's ``--mirror`` sets it) or
 else the one this machine already uses (read from ``/etc/apt/sources.list``
 and ``/etc/apt/sources.list.d/``); there is no built-in default, so a machine
 without either gets a clear error instead of a host name nobody chose.
+
+A release may name another architecture's packages, ``RELEASE:ARCH``
+(``bookworm:arm64``, see :func:`for_arch`): its own state
+(``<cache>/apt/bookworm-arm64/``) lists only that architecture's packages
+(and the ``all`` ones), and its downloads go to ``<cache>/debs/bookworm-arm64/``.
 """
 
 from __future__ import annotations
@@ -182,6 +184,22 @@ def suite_of(release: str) -> str:
     return release.split("-", 1)[0]
 
 
+def for_arch(release: str, arch: str | None) -> str:
+    """``release`` for ``arch``'s packages: ``bookworm:arm64`` (``None``: this machine's)."""
+    return f"{release}:{arch}" if arch else release
+
+
+def _split(release: str) -> tuple[str, str | None]:
+    """``bookworm:arm64`` -> ``("bookworm", "arm64")``; ``bookworm`` -> ``("bookworm", None)``."""
+    name, _, arch = release.partition(":")
+    return name, arch or None
+
+
+def _folder_name(release: str) -> str:
+    name, arch = _split(release)
+    return f"{name}-{arch}" if arch else name
+
+
 # --------------------------------------------------------------------------- apt state
 
 
@@ -194,30 +212,19 @@ def _require(tool: str, package: str) -> str:
     return path
 
 
-@cache
-def native_arch() -> str:
-    """This machine's Debian architecture (``dpkg --print-architecture``)."""
-    tool = _require("dpkg", "dpkg")
-    return _run([tool, "--print-architecture"], "dpkg --print-architecture").strip()
-
-
-def _foreign(arch: str | None) -> str | None:
-    """``arch`` when it is not this machine's own, else None."""
-    return arch if arch and arch != native_arch() else None
-
-
-def _state_dir(release: str, arch: str | None = None) -> Path:
-    if release not in RELEASES:
+def _state_dir(release: str) -> Path:
+    name, arch = _split(release)
+    if name not in RELEASES:
         known = ", ".join(sorted(RELEASES))
-        raise FetchError(f"unknown Debian release {release!r}; known: {known}")
-    foreign = _foreign(arch)
-    return cache_dir() / "apt" / (f"{release}-{foreign}" if foreign else release)
+        raise FetchError(f"unknown Debian release {name!r}; known: {known}")
+    if arch is not None and not re.fullmatch(r"[a-z0-9]+", arch):
+        raise FetchError(f"bad Debian architecture {arch!r} in {release!r}")
+    return cache_dir() / "apt" / _folder_name(release)
 
 
-def apt_options(release: str, arch: str | None = None) -> list[str]:
-    """``-o`` options that point apt at the private state for ``release``
-    (and ``arch``'s packages: default this machine's)."""
-    state = _state_dir(release, arch)
+def apt_options(release: str) -> list[str]:
+    """``-o`` options that point apt at the private state for ``release``."""
+    state = _state_dir(release)
     opts = {
         "Dir::Etc::SourceList": str(state / "sources.list"),
         "Dir::Etc::SourceParts": "/dev/null",
@@ -229,16 +236,16 @@ def apt_options(release: str, arch: str | None = None) -> list[str]:
         "APT::Get::List-Cleanup": "true",
         "Debug::NoLocking": "true",
     }
+    name, arch = _split(release)
+    if arch is not None:
+        opts["APT::Architecture"] = arch
+        opts["APT::Architectures"] = arch
     if os.geteuid() == 0:
         opts["APT::Sandbox::User"] = "root"
-    if release in NO_VALID_UNTIL:
+    if name in NO_VALID_UNTIL:
         opts["Acquire::Check-Valid-Until"] = "false"
-    if release in DEFAULT_RELEASE:
-        opts["APT::Default-Release"] = DEFAULT_RELEASE[release]
-    foreign = _foreign(arch)
-    if foreign:
-        opts["APT::Architecture"] = foreign
-        opts["APT::Architectures"] = foreign
+    if name in DEFAULT_RELEASE:
+        opts["APT::Default-Release"] = DEFAULT_RELEASE[name]
     return [arg for key, value in opts.items() for arg in ("-o", f"{key}={value}")]
 
 
@@ -255,69 +262,51 @@ def _lists_fresh(lists: Path) -> bool:
     return stamp.is_file() and time.time() - stamp.stat().st_mtime < LIST_MAX_AGE_S
 
 
-def apt_lists(release: str, progress: Progress | None = None, arch: str | None = None) -> Path:
-    """Private package lists for ``release`` (``arch``'s packages), updated
-    once a day; returns the lists dir."""
-    state = _state_dir(release, arch)
+def apt_lists(release: str, progress: Progress | None = None) -> Path:
+    """Private package lists for ``release``, updated once a day; returns the lists dir."""
+    state = _state_dir(release)
     lists = state / "lists"
     if _lists_fresh(lists):
         return lists
     with locked(state / ".lock"):
         if not _lists_fresh(lists):
-            _update_lists(release, state, progress, arch)
+            _update_lists(release, state, progress)
     return lists
 
 
-def _update_lists(
-    release: str, state: Path, progress: Progress | None, arch: str | None = None
-) -> None:
+def _update_lists(release: str, state: Path, progress: Progress | None) -> None:
     lists = state / "lists"
     apt_get = _require("apt-get", "apt")
     (lists / "partial").mkdir(parents=True, exist_ok=True)
     (state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-    (state / "sources.list").write_text(release_sources(release) + "\n")
-    what = f"{release} ({arch})" if _foreign(arch) else release
-    (progress or stderr_progress)(f"updating package lists for {what} from {mirror()}")
-    _run([apt_get, *apt_options(release, arch), "-q", "update"], f"apt-get update for {what}")
+    (state / "sources.list").write_text(release_sources(_split(release)[0]) + "\n")
+    (progress or stderr_progress)(f"updating package lists for {release} from {mirror()}")
+    _run([apt_get, *apt_options(release), "-q", "update"], f"apt-get update for {release}")
     (lists / ".xbgen-updated").touch()
 
 
 # --------------------------------------------------------------------------- queries
 
 
-def _apt_cache(
-    release: str, *args: str, progress: Progress | None = None, arch: str | None = None
-) -> str:
-    apt_lists(release, progress, arch)
+def _apt_cache(release: str, *args: str, progress: Progress | None = None) -> str:
+    apt_lists(release, progress)
     tool = _require("apt-cache", "apt")
-    return _run(
-        [tool, *apt_options(release, arch), *args], f"apt-cache {' '.join(args)} ({release})"
-    )
+    return _run([tool, *apt_options(release), *args], f"apt-cache {' '.join(args)} ({release})")
 
 
-def candidate(
-    package: str,
-    release: str = "bookworm",
-    progress: Progress | None = None,
-    arch: str | None = None,
-) -> str:
+def candidate(package: str, release: str = "bookworm", progress: Progress | None = None) -> str:
     """The version apt would pick for ``package`` in ``release``.
 
-    ``progress`` (here and in the other queries) hears of a package list
-    update; ``arch`` (here and in the others) asks of that architecture's
-    packages (default this machine's).
+    ``progress`` (here and in the other queries) hears of a package list update.
     """
-    return candidates([package], release, progress, arch)[package]
+    return candidates([package], release, progress)[package]
 
 
 def candidates(
-    packages: list[str],
-    release: str = "bookworm",
-    progress: Progress | None = None,
-    arch: str | None = None,
+    packages: list[str], release: str = "bookworm", progress: Progress | None = None
 ) -> dict[str, str]:
     """Candidate versions of several packages with one ``apt-cache policy`` call."""
-    out = _apt_cache(release, "policy", *packages, progress=progress, arch=arch)
+    out = _apt_cache(release, "policy", *packages, progress=progress)
     found: dict[str, str] = {}
     name = ""
     for line in out.splitlines():
@@ -330,14 +319,13 @@ def candidates(
             found[name] = match.group(1)
     for package in packages:
         if package not in found:
-            where = f"{release} for {arch}" if _foreign(arch) else release
-            raise FetchError(f"package {package!r} is not available in Debian {where}")
+            raise FetchError(f"package {package!r} is not available in Debian {release}")
     return found
 
 
-def _sizes(wanted: list[tuple[str, str]], release: str, arch: str | None = None) -> dict[str, str]:
+def _sizes(wanted: list[tuple[str, str]], release: str) -> dict[str, str]:
     """Download sizes of exact versions with one ``apt-cache show`` call."""
-    out = _apt_cache(release, "show", *(f"{n}={v}" for n, v in wanted), arch=arch)
+    out = _apt_cache(release, "show", *(f"{n}={v}" for n, v in wanted))
     sizes: dict[str, str] = {}
     name = ""
     for line in out.splitlines():
@@ -352,11 +340,11 @@ def show(
     package: str,
     release: str = "bookworm",
     progress: Progress | None = None,
-    arch: str | None = None,
+    version: str | None = None,
 ) -> dict[str, str]:
-    """The control fields of the candidate version of ``package``."""
-    version = candidate(package, release, progress, arch)
-    out = _apt_cache(release, "show", f"{package}={version}", progress=progress, arch=arch)
+    """The control fields of ``version`` of ``package`` (default: the candidate)."""
+    version = version or candidate(package, release, progress)
+    out = _apt_cache(release, "show", f"{package}={version}", progress=progress)
     fields: dict[str, str] = {}
     key = ""
     for line in out.splitlines():
@@ -374,12 +362,28 @@ def depends(
     package: str,
     release: str = "bookworm",
     progress: Progress | None = None,
-    arch: str | None = None,
+    version: str | None = None,
 ) -> list[str]:
-    """Names in the candidate's Depends (first of each alternative, no versions)."""
-    field = show(package, release, progress, arch).get("Depends", "")
+    """Names in the Depends of ``version`` (default: the candidate), first of each
+    alternative, no versions."""
+    field = show(package, release, progress, version).get("Depends", "")
     names = [dep.split("|")[0].strip().split(" ")[0] for dep in field.split(",")]
     return [n.split(":")[0] for n in names if n]
+
+
+def versions(
+    package: str, release: str = "bookworm", progress: Progress | None = None
+) -> list[str]:
+    """Every version of ``package`` the lists of ``release`` hold, newest first."""
+    out = _apt_cache(release, "madison", package, progress=progress)
+    found: list[str] = []
+    for line in out.splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) == 3 and cells[0] == package and cells[1] not in found:
+            found.append(cells[1])
+    if not found:
+        raise FetchError(f"package {package!r} is not available in Debian {release}")
+    return found
 
 
 def resolve(package: str, release: str = "bookworm", progress: Progress | None = None) -> str:
@@ -397,10 +401,7 @@ def resolve(package: str, release: str = "bookworm", progress: Progress | None =
 
 
 def library_closure(
-    roots: list[str],
-    release: str = "bookworm",
-    progress: Progress | None = None,
-    arch: str | None = None,
+    roots: list[str], release: str = "bookworm", progress: Progress | None = None
 ) -> list[str]:
     """``roots`` and every library they need, recursively, in ``release``.
 
@@ -412,7 +413,7 @@ def library_closure(
     out = _apt_cache(
         release, "depends", "--recurse", "--no-recommends", "--no-suggests",
         "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", *roots,
-        progress=progress, arch=arch,
+        progress=progress,
     )  # fmt: skip
     graph: dict[str, list[str]] = {}
     deps: list[str] = []
@@ -439,9 +440,8 @@ def library_closure(
 # --------------------------------------------------------------------------- files
 
 
-def debs_dir(release: str, arch: str | None = None) -> Path:
-    foreign = _foreign(arch)
-    path = cache_dir() / "debs" / (f"{release}-{foreign}" if foreign else release)
+def debs_dir(release: str) -> Path:
+    path = cache_dir() / "debs" / _folder_name(release)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -455,49 +455,45 @@ def _cached(name: str, version: str, folder: Path) -> Path | None:
     return found[0] if found else None
 
 
-def _apt_download(specs: list[str], release: str, folder: Path, arch: str | None = None) -> None:
+def _apt_download(specs: list[str], release: str, folder: Path) -> None:
     apt_get = _require("apt-get", "apt")
-    cmd = [apt_get, *apt_options(release, arch), "-q", "download", *specs]
+    cmd = [apt_get, *apt_options(release), "-q", "download", *specs]
     _run(cmd, f"apt-get download {' '.join(specs)} ({release})", cwd=folder)
 
 
 def download(
-    packages: list[str],
-    release: str = "bookworm",
-    progress: Progress | None = None,
-    arch: str | None = None,
+    packages: list[str], release: str = "bookworm", progress: Progress | None = None
 ) -> list[Deb]:
     """Download the candidate versions of ``packages`` (no dependencies) into the cache.
 
-    Files already in ``<cache>/debs/<release>/`` (``<release>-<arch>/`` for
-    another architecture's) are reused. Returns one :class:`Deb` per
+    ``NAME=VERSION`` asks for that version instead.  Files already in
+    ``<cache>/debs/<release>/`` are reused. Returns one :class:`Deb` per
     package, in order.
     """
     say = progress or stderr_progress
-    apt_lists(release, say, arch)
-    folder = debs_dir(release, arch)
-    versions = candidates(packages, release, arch=arch)
-    wanted = [(name, versions[name]) for name in packages]
+    apt_lists(release, say)
+    folder = debs_dir(release)
+    pinned = dict(spec.split("=", 1) for spec in packages if "=" in spec)
+    names = [spec.split("=", 1)[0] for spec in packages]
+    loose = [name for name in names if name not in pinned]
+    found = {**(candidates(loose, release) if loose else {}), **pinned}
+    wanted = [(name, found[name]) for name in names]
     with locked(folder / ".lock"):
-        _download_missing(wanted, release, folder, say, arch)
+        _download_missing(wanted, release, folder, say)
     return [_deb_for(name, version, folder) for name, version in wanted]
 
 
 def _download_missing(
-    wanted: list[tuple[str, str]],
-    release: str,
-    folder: Path,
-    say: Progress,
-    arch: str | None = None,
+    wanted: list[tuple[str, str]], release: str, folder: Path, say: Progress
 ) -> None:
     missing = [(n, v) for n, v in wanted if _cached(n, v, folder) is None]
     if missing:
-        sizes = _sizes(missing, release, arch)
+        sizes = _sizes(missing, release)
         for name, version in missing:
             size = sizes.get(name, "?")
             say(f"downloading {name} {version} ({_human(size)}) from Debian {release}")
         started = time.monotonic()
-        _apt_download([f"{n}={v}" for n, v in missing], release, folder, arch)
+        _apt_download([f"{n}={v}" for n, v in missing], release, folder)
         say(f"downloaded {len(missing)} package(s) in {time.monotonic() - started:.1f}s")
 
 

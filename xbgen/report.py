@@ -32,15 +32,16 @@ def build_lines(result: BuildResult) -> list[str]:
 
 
 def kernel_lines(lines: Iterable[LineStatus]) -> list[str]:
-    """One line each: the kernel line, its Debian release, then its tree or how to fetch it."""
+    """One line each: the kernel line, arch, Debian release, then its tree or how to fetch it."""
     return [_kernel_line(status) for status in lines]
 
 
 def _kernel_line(status: LineStatus) -> str:
     line, tree = status.line, status.tree
     if tree is None:
-        text = f"not fetched (xbgen kernels fetch {line})"
+        arch = "" if status.arch == "amd64" else f" --arch {status.arch}"
+        text = f"not fetched (xbgen kernels fetch {line}{arch})"
     else:
         where = f"chroot {tree.chroot}" if tree.chroot else "host"
-        text = f"{tree.abi:24} {tree.kdir} ({where})"
-    return f"{line:5} {status.release:9} {text}"
+        text = f"{tree.abi:28} {tree.kdir} ({where})"
+    return f"{line:5} {status.arch:9} {status.release:9} {text}"

@@ -406,12 +406,8 @@ def run(
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     timings: dict[str, float] = {}
     started = time.monotonic()
-    if arch == assets_mod.DEFAULT_ARCH:
-        chosen = qemu.choose_accel(accel)
-        kernel = kernels.fetch(KERNEL_LINE, say)
-    else:
-        chosen = qemu.arm_accel(accel)
-        kernel = kernels.fetch(KERNEL_LINE, say, arch=arch)
+    chosen = qemu.accel_for(arch, accel)
+    kernel = kernels.fetch(KERNEL_LINE, say, arch=arch)
     assets = assets_mod.fetch(kernel.abi, say)
     work = Path(tempfile.mkdtemp(prefix="xbgen-hostile-"))
     try:

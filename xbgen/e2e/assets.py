@@ -162,9 +162,15 @@ class Assets:
         return self.versions[f"xen-hypervisor-{self.xen_line}-{self.arch}"].split("+")[0]
 
 
+def apt_release(release: str, arch: str) -> str:
+    """What :mod:`xbgen.debian` calls ``release``'s packages of ``arch``
+    (``bookworm:arm64``; the host's own, amd64, are plain ``bookworm``)."""
+    return debian.for_arch(release, None if arch == DEFAULT_ARCH else arch)
+
+
 def xen_line(release: str, arch: str = DEFAULT_ARCH) -> str:
     """The Xen line ``release`` ships ("4.17"), from what xen-system-ARCH depends on."""
-    for dep in debian.depends(f"xen-system-{arch}", release, arch=arch):
+    for dep in debian.depends(f"xen-system-{arch}", apt_release(release, arch)):
         match = re.fullmatch(rf"xen-hypervisor-(\d+\.\d+)-{arch}", dep)
         if match:
             return match.group(1)
@@ -180,7 +186,7 @@ def packages_for(
     if ARCHES[arch].busybox_package:
         roots.append("busybox-static")
     return xen, [
-        *debian.library_closure(roots, release, arch=arch),
+        *debian.library_closure(roots, apt_release(release, arch)),
         *kernel_packages(abi, release, arch),
     ]
 
@@ -190,7 +196,7 @@ def kernel_packages(abi: str, release: str, arch: str = DEFAULT_ARCH) -> list[st
     with its image and modules (``linux-binary-ABI``, ``linux-modules-ABI``)."""
     image = f"linux-image-{abi}"
     split = [
-        dep for dep in debian.depends(image, release, arch=arch)
+        dep for dep in debian.depends(image, apt_release(release, arch))
         if dep in (f"linux-binary-{abi}", f"linux-modules-{abi}")
     ]  # fmt: skip
     return [image, *split]
@@ -221,7 +227,7 @@ def fetch(
         return _describe(root, abi, stamp, time.monotonic() - started, False)
     arch = arch_of(abi)
     xen, packages = packages_for(abi, release, arch)
-    debs = debian.download(packages, release, say, arch=arch)
+    debs = debian.download(packages, apt_release(release, arch), say)
     stamp = {
         "release": release,
         "arch": arch,

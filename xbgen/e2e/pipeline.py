@@ -46,7 +46,7 @@ def run(
     (default: from the scenario).  Progress lines, if wanted, go to ``progress``.
     """
     scenario = (scenario or Scenario()).checked()
-    chosen = qemu.choose_accel(accel) if scenario.arch == "amd64" else qemu.arm_accel(accel)
+    chosen = qemu.accel_for(scenario.arch, accel)
     say = progress or _quiet
     timings: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="xbgen-e2e-"))
@@ -94,10 +94,7 @@ def _fetch(
     arch: str = assets_mod.DEFAULT_ARCH,
 ) -> tuple[KernelTree, assets_mod.Assets]:
     started = time.monotonic()
-    if arch == assets_mod.DEFAULT_ARCH:
-        tree = kernels.fetch(line_of(release), say)
-    else:
-        tree = kernels.fetch(line_of(release), say, arch=arch)
+    tree = kernels.fetch(line_of(release), say, arch=arch)
     assets = assets_mod.fetch(tree.abi, say, release=release)
     timings[key] = time.monotonic() - started
     say(f"Debian {release} ({assets.arch}): Xen {assets.xen_version}, Linux {tree.abi}")

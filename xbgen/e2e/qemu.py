@@ -77,6 +77,11 @@ def choose_accel(accel: str) -> str:
     return "kvm" if usable else "tcg"
 
 
+def accel_for(arch: str, accel: str) -> str:
+    """QEMU's accelerator for a boot of ``arch`` (:func:`choose_accel` on x86)."""
+    return choose_accel(accel) if arch == "amd64" else arm_accel(accel)
+
+
 def arm_accel(accel: str) -> str:
     """Xen on Arm boots under TCG: this host's KVM (if any) runs x86 only."""
     if accel not in ("auto", "tcg", "kvm"):

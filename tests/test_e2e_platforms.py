@@ -138,10 +138,12 @@ def test_arm64_boot_set_comes_from_arm64_packages() -> None:
 ARM_CI = Scenario(arch="arm64", requests=2000, ring_cycles=3)
 #: What the arm64 run goes through: stage 3 with the reboot and the shutdown.
 ARM_STEPS = (
-    "stage1/backend-first",
+    "stage1/cycle1/backend-first/connect",
+    "stage1/cycle1/activate-first/rmmod",
     "stage2/connect",
     "ring/selftest-1",
     "ring/selftest-32",
+    "ring/cycles",
     "ring/counters",
     "stage3/frontend-rebind",
     "stage3/backend-rebind",
@@ -169,6 +171,12 @@ def test_arm64_dom0_and_guest_connect(generated: Path, logs: Path) -> None:
     for depth in (1, 32):
         test = tests[f"ring/selftest-{depth}"]
         assert (test.requests, test.ok, test.bad, test.timeouts) == (2000, 2000, 0, 0), test
+    cycles = [t for name, t in tests.items() if name.startswith("ring/cycle-")]
+    assert len(cycles) == 3 and all(t.ok == t.requests and t.bad == 0 for t in cycles), cycles
+    after = result.console.counters["after"]
+    for side in ("d0", "guest"):
+        assert after[f"{side}.gnt_leaked"] == 0
+        assert after[f"{side}.gnt_deferred"] == after[f"{side}.gnt_freed"]
     text = result.serial_log.read_text(errors="replace")
     assert re.search(r"^\(XEN\) Xen version 4\.17\.\S+ .*aarch64", text, re.M)
     assert "[guest] " in text and "Machine model: XENVM-4.17" in text

@@ -147,7 +147,7 @@ def test_guests_of_other_releases_connect_at_once(tmp_path: Path, logs: Path) ->
     assert re.search(r"^\[guest\] .*Booting kernel on Xen PVH", text, re.M)
     for rel in ("bullseye", "sid"):
         assert re.search(
-            rf"^\[guest:{rel}\] .*Booting (paravirtualized )?kernel on Xen\s*$", text, re.M
+            rf"^\[guest:guest-{rel}\] .*Booting (paravirtualized )?kernel on Xen\s*$", text, re.M
         )
     PHASE_TIMINGS.append(f"e2e mixed guests: qemu {result.timings['qemu']:.0f}s")
 

@@ -472,6 +472,15 @@ static void mydevicefront_free_ring(struct mydevicefront_device *info)
 	char *page = (char *)info->ring.sring;
 	unsigned int i;
 
+	/*
+	 * Ending a grant drops a reference to its page, and a Linux page of
+	 * 16 or 64 KiB holds several Xen pages of the ring: first give each
+	 * grant but the first in a page a reference of its own, so the page
+	 * goes with its last grant, not with the first.
+	 */
+	for (i = 0; i < info->nr_pages; i++)
+		if (i % XEN_PFN_PER_PAGE)
+			get_page(virt_to_page(page + i * XEN_PAGE_SIZE));
 	for (i = 0; i < info->nr_pages; i++, page += XEN_PAGE_SIZE) {
 #ifdef XBGEN_GNTTAB_END_PAGE
 		gnttab_end_foreign_access(info->ring_ref[i], virt_to_page(page));

@@ -4,7 +4,11 @@
 
 #include <linux/types.h>
 
-/* One plain read: a value another domain may change under us. */
+/*
+ * One untorn access of a value another CPU or domain may change under us.
+ * xbgen verify interleaves each domain's threads on one simulated CPU,
+ * where a plain access is exactly that.
+ */
 #define READ_ONCE(x)		(x)
 #define WRITE_ONCE(x, val)	((x) = (val))
 

@@ -6,7 +6,11 @@
 
 struct page;
 
-#define PAGE_SHIFT	12
+/* 4 KiB; tests/test_pages.py also builds with arm64's 16 and 64 KiB. */
+#ifndef XBGEN_PAGE_SHIFT
+#define XBGEN_PAGE_SHIFT	12
+#endif
+#define PAGE_SHIFT	XBGEN_PAGE_SHIFT
 #define PAGE_SIZE	(1UL << PAGE_SHIFT)
 #define PAGE_MASK	(~(PAGE_SIZE - 1))
 #define DIV_ROUND_UP(n, d)	(((n) + (d) - 1) / (d))

@@ -85,7 +85,11 @@ struct mydeviceback_info {
 	struct xenbus_device *dev;
 	struct kref kref;		/* the binding, and each connection */
 	struct mutex state_lock;	/* the state machine, conn and cut_off */
-	struct mydeviceback_device *conn;	/* the live connection, or NULL */
+	/*
+	 * The live connection, or NULL.  Read only under state_lock: the irq
+	 * and the work reach the connection through their own pointers.
+	 */
+	struct mydeviceback_device *conn;
 	bool cut_off;			/* broke the protocol: wait until it closes */
 };
 
@@ -105,7 +109,7 @@ struct mydeviceback_device {
 	struct work_struct work;	/* answers requests */
 	unsigned int spurious;		/* events in a row that brought nothing */
 	bool worked;			/* requests found since the last EOI */
-	bool ready;			/* irq and ring set: the work may run */
+	bool ready;			/* irq and ring set: release/acquire */
 	bool stopping;			/* disconnected: answer no more */
 	bool broken;			/* the frontend broke the protocol */
 	void *buf;			/* MYDEVICEBACK_BUF_SIZE bytes of ours (vmalloc) */
@@ -382,7 +386,11 @@ static int mydeviceback_process(struct mydeviceback_device *conn)
 
 	do {
 		rp = READ_ONCE(conn->ring.sring->req_prod);
-		virt_rmb();	/* read the requests only after req_prod */
+		/*
+		 * Read the requests only after req_prod: pairs with the
+		 * virt_wmb() in the frontend's RING_PUSH_REQUESTS_AND_CHECK_NOTIFY().
+		 */
+		virt_rmb();
 		if (RING_REQUEST_PROD_OVERFLOW(&conn->ring, rp)) {
 			mydeviceback_broken(conn,
 					    "req_prod %u is %u past our responses",
@@ -502,7 +510,9 @@ static void mydeviceback_work(struct work_struct *work)
 
 	/*
 	 * Binding the event channel can deliver an event before connect() has
-	 * stored the irq: leave it pending, connect() queues us again.
+	 * stored the irq: leave it pending, connect() queues us again.  Pairs
+	 * with the smp_store_release() of ready in mydeviceback_connect(): once
+	 * it is seen, so are irq and ring.
 	 */
 	if (smp_load_acquire(&conn->ready) && !READ_ONCE(conn->stopping) &&
 	    !conn->broken)
@@ -694,7 +704,10 @@ static int mydeviceback_connect(struct mydeviceback_info *be)
 	conn->irq = err;
 	get_device(&dev->dev);
 	kref_get(&be->kref);
-	/* The work reads irq and ring only after it sees ready. */
+	/*
+	 * Pairs with the smp_load_acquire() in mydeviceback_work(): the work
+	 * reads irq and ring only after it sees ready.
+	 */
 	smp_store_release(&conn->ready, true);
 	be->conn = conn;
 
@@ -728,6 +741,7 @@ static void mydeviceback_disconnect(struct mydeviceback_info *be)
 	dev_info_ratelimited(&be->dev->dev, "Disconnecting the backend now.\n");
 	be->conn = NULL;
 	disable_irq(conn->irq);
+	/* Only tells the work to stop sooner: nothing is published with it. */
 	WRITE_ONCE(conn->stopping, true);
 	kref_put(&conn->kref, mydeviceback_release);
 }

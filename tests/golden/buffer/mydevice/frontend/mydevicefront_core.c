@@ -105,9 +105,21 @@ struct mydevicefront_slot {
 
 struct mydevicefront_device {
 	struct xenbus_device *dev;
+	/*
+	 * Set and read only in the xenbus callbacks, which the core runs one
+	 * at a time (xenwatch_mutex orders them): no lock of ours.
+	 */
 	bool connected;		/* ring and event channel set up */
+	void *drvdata;		/* yours */
 
-	spinlock_t lock;	/* everything below */
+	/*
+	 * Everything below but the self-test's.  The ring, its grants
+	 * and the irq are set up while !up and used by others only under the
+	 * lock once up: the lock publishes them.  up, broken and in_use are
+	 * also read without it, as a hint (mydevicefront_slot_or_error()):
+	 * they are stored with WRITE_ONCE().
+	 */
+	spinlock_t lock;
 	bool up;		/* both ends connected: calls may be made */
 	bool broken;		/* the backend broke the protocol */
 	bool resumed;		/* restored while up, not yet up again */
@@ -127,7 +139,6 @@ struct mydevicefront_device {
 	unsigned int users;		/* calls inside this file */
 	u64 calls;
 	wait_queue_head_t wq;		/* free slots, users leaving */
-	void *drvdata;
 
 	struct dentry *debugfs;
 	struct mutex selftest_lock;	/* one self-test at a time */
@@ -291,7 +302,7 @@ static void mydevicefront_free_slot(struct mydevicefront_device *info,
 	slot->state = MYDEVICEFRONT_SLOT_FREE;
 	slot->next_free = info->free_slot;
 	info->free_slot = slot - info->slots;
-	info->in_use--;
+	WRITE_ONCE(info->in_use, info->in_use - 1);
 	wake_up(&info->wq);
 }
 
@@ -337,7 +348,7 @@ static void mydevicefront_broken(struct mydevicefront_device *info,
 {
 	dev_err(&info->dev->dev, "backend broke the ring protocol: %s %#llx\n",
 		why, value);
-	info->broken = true;
+	WRITE_ONCE(info->broken, true);
 	mydevicefront_fail_all(info, -EIO);
 }
 
@@ -373,7 +384,11 @@ static unsigned int mydevicefront_responses(struct mydevicefront_device *info)
 
 	do {
 		rp = READ_ONCE(info->ring.sring->rsp_prod);
-		virt_rmb();	/* read the responses only after rsp_prod */
+		/*
+		 * Read the responses only after rsp_prod: pairs with the
+		 * virt_wmb() in the backend's RING_PUSH_RESPONSES_AND_CHECK_NOTIFY().
+		 */
+		virt_rmb();
 		if (rp - info->ring.rsp_cons >
 		    info->ring.req_prod_pvt - info->ring.rsp_cons) {
 			mydevicefront_broken(info,
@@ -443,7 +458,9 @@ static void mydevicefront_put_user(struct mydevicefront_device *info)
 
 /*
  * May a call stop waiting for a slot: one is free, or it is to fail?  Read
- * without the lock, as a hint: the caller looks again with it held.
+ * without the lock, as a hint: the caller looks again with it held, so no
+ * data depends on it.  Pairs with the WRITE_ONCE()s under the lock; each
+ * that may end the wait is followed by a wake_up() of wq.
  */
 static bool mydevicefront_slot_or_error(struct mydevicefront_device *info)
 {
@@ -497,7 +514,7 @@ static int mydevicefront_submit(struct mydevicefront_device *info,
 
 	slot = &info->slots[info->free_slot];
 	info->free_slot = slot->next_free;
-	info->in_use++;
+	WRITE_ONCE(info->in_use, info->in_use + 1);
 	slot->id = (++info->calls << MYDEVICEFRONT_SLOT_BITS) | (slot - info->slots);
 	slot->state = MYDEVICEFRONT_SLOT_WAITING;
 	reinit_completion(&slot->done);
@@ -661,6 +678,15 @@ static void mydevicefront_free_ring(struct mydevicefront_device *info)
 	char *page = (char *)info->ring.sring;
 	unsigned int i;
 
+	/*
+	 * Ending a grant drops a reference to its page, and a Linux page of
+	 * 16 or 64 KiB holds several Xen pages of the ring: first give each
+	 * grant but the first in a page a reference of its own, so the page
+	 * goes with its last grant, not with the first.
+	 */
+	for (i = 0; i < info->nr_pages; i++)
+		if (i % XEN_PFN_PER_PAGE)
+			get_page(virt_to_page(page + i * XEN_PAGE_SIZE));
 	for (i = 0; i < info->nr_pages; i++, page += XEN_PAGE_SIZE) {
 #ifdef XBGEN_GNTTAB_END_PAGE
 		gnttab_end_foreign_access(info->ring_ref[i], virt_to_page(page));
@@ -725,14 +751,17 @@ static int mydevicefront_connect(struct mydevicefront_device *info)
 {
 	struct xenbus_device *dev = info->dev;
 	unsigned int order;
+	bool resumed;
 	int err;
 
 	dev_info(&info->dev->dev, "Connecting the frontend now.\n");
-	if (info->resumed) {
-		/* Saved and restored while up: the user code hears it now. */
-		info->resumed = false;
+	spin_lock_irq(&info->lock);
+	resumed = info->resumed;
+	info->resumed = false;
+	spin_unlock_irq(&info->lock);
+	/* Saved and restored while up: the user code hears it now. */
+	if (resumed)
 		mydevicefront_user_disconnect(info);
-	}
 	order = min_t(unsigned int, MYDEVICE_MAX_RING_ORDER,
 		      xenbus_read_unsigned(dev->otherend, "max-ring-page-order", 0));
 	err = mydevicefront_alloc_ring(info, 1U << order);
@@ -757,7 +786,7 @@ static int mydevicefront_connect(struct mydevicefront_device *info)
 		goto fail_irq;
 
 	spin_lock_irq(&info->lock);
-	info->broken = false;
+	WRITE_ONCE(info->broken, false);
 	spin_unlock_irq(&info->lock);
 	info->connected = true;
 	return 0;
@@ -776,14 +805,14 @@ static void mydevicefront_up(struct mydevicefront_device *info)
 	int err;
 
 	spin_lock_irq(&info->lock);
-	info->up = true;
+	WRITE_ONCE(info->up, true);
 	spin_unlock_irq(&info->lock);
 
 	err = mydevicefront_user_connect(info);
 	if (err) {
 		/* Down again: the calls it made fail, new ones are not sent. */
 		spin_lock_irq(&info->lock);
-		info->up = false;
+		WRITE_ONCE(info->up, false);
 		mydevicefront_fail_all(info, -ECONNRESET);
 		spin_unlock_irq(&info->lock);
 		xenbus_dev_fatal(dev, err, "mydevicefront_user_connect");
@@ -811,7 +840,7 @@ static void mydevicefront_disconnect(struct mydevicefront_device *info)
 
 	spin_lock_irq(&info->lock);
 	was_up = info->up || info->resumed;
-	info->up = false;
+	WRITE_ONCE(info->up, false);
 	info->resumed = false;
 	mydevicefront_fail_all(info, -ECONNRESET);
 	spin_unlock_irq(&info->lock);
@@ -842,7 +871,7 @@ static void mydevicefront_drop(struct mydevicefront_device *info)
 
 	spin_lock_irq(&info->lock);
 	info->resumed = info->up;
-	info->up = false;
+	WRITE_ONCE(info->up, false);
 	for (i = 0; i < MYDEVICE_MAX_RING_SLOTS; i++)
 		if (info->slots[i].state == MYDEVICEFRONT_SLOT_WAITING)
 			inflight++;

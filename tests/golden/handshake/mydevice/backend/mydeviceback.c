@@ -22,7 +22,7 @@
 /* Per-device state; later features (rings, event channels) live here. */
 struct backend_info {
 	struct xenbus_device *dev;
-	bool connected;
+	bool connected;		/* xenbus callbacks only: run one at a time */
 };
 
 /* Set up whatever the frontend may use once we say Connected. */

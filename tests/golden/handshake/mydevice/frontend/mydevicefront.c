@@ -23,7 +23,7 @@
 /* Per-device state; later features (rings, event channels) live here. */
 struct frontend_info {
 	struct xenbus_device *dev;
-	bool connected;
+	bool connected;		/* xenbus callbacks only: run one at a time */
 };
 
 /*

@@ -13,6 +13,7 @@
 
 typedef unsigned int RING_IDX;
 
+/* Barriers order nothing on the model's one CPU per domain: no-ops there. */
 void __xbgen_mb(void);
 #define virt_mb()	__xbgen_mb()
 #define virt_rmb()	__xbgen_mb()

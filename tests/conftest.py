@@ -69,3 +69,20 @@ def passing_steps(result: E2EResult) -> dict[str, report.Step]:
     assert all(step.status == "PASS" for step in steps.values())
     assert result.console.kernel_problems == []
     return steps
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tree `xbgen new mydevice` writes, from the default spec (a ring
+    tree), once per test module."""
+    from xbgen.generate import new
+
+    out = tmp_path_factory.mktemp("gen")
+    new("mydevice", out / "out", spec_dir=out)
+    return out / "out" / "mydevice"
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    """Where an e2e test keeps its serial logs."""
+    return tmp_path / "logs"

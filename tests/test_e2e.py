@@ -26,7 +26,7 @@ from xbgen.e2e.initramfs import Initramfs, find_busybox, overlay
 from xbgen.e2e.qemu import choose_accel
 from xbgen.e2e.scenario import CHECK_REQUESTS, RING_CYCLES
 from xbgen.errors import E2EError
-from xbgen.generate import generate, new
+from xbgen.generate import generate
 from xbgen.spec import STARTER_RING, Spec, default_spec
 
 e2e = pytest.mark.e2e
@@ -71,22 +71,9 @@ RING_ONLY = Scenario(orders=(), stage3=False, ring_cycles=0, handshake_timeout=F
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tree `xbgen new mydevice` writes, from the default spec (a ring tree)."""
-    out = tmp_path_factory.mktemp("gen")
-    new(NAME, out / "out", spec_dir=out)
-    return out / "out" / NAME
-
-
-@pytest.fixture(scope="module")
 def handshake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The handshake-only tree: the default spec without [ring]."""
     return generate(default_spec(NAME, ring=False), tmp_path_factory.mktemp("hs")).tree
-
-
-@pytest.fixture
-def logs(tmp_path: Path) -> Path:
-    return tmp_path / "logs"
 
 
 def planted(base: Path, tmp_path: Path, rel: str, edit: Callable[[str], str]) -> Path:

@@ -23,7 +23,7 @@ from xbgen import kernels
 from xbgen.e2e import Scenario, images, line_of, release_of, run
 from xbgen.e2e import assets as assets_mod
 from xbgen.errors import UsageError
-from xbgen.generate import generate, new
+from xbgen.generate import generate
 from xbgen.spec import STARTER_RING, Spec, default_spec
 
 e2e = pytest.mark.e2e
@@ -33,18 +33,6 @@ NAME = "mydevice"
 #: Stage 2 and the ring self-test; no dom0-only rounds, no stage 3.
 SHORT = Scenario(orders=(), stage3=False, ring_cycles=0, requests=1000)
 OTHER_RELEASES = ("bullseye", "trixie", "sid")
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("gen")
-    new(NAME, out / "out", spec_dir=out)
-    return out / "out" / NAME
-
-
-@pytest.fixture
-def logs(tmp_path: Path) -> Path:
-    return tmp_path / "logs"
 
 
 # ------------------------------------------------------------------ no boot

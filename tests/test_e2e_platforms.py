@@ -21,7 +21,6 @@ from xbgen.e2e import Scenario, images, line_of, qemu, run
 from xbgen.e2e import assets as assets_mod
 from xbgen.e2e.driver import Driver
 from xbgen.errors import UsageError
-from xbgen.generate import new
 
 e2e = pytest.mark.e2e
 slow = pytest.mark.slow
@@ -30,18 +29,6 @@ NAME = "mydevice"
 #: What each guest's kernel says of how it was entered.
 PVH_BANNER = "Booting kernel on Xen PVH"
 PV_BANNER = "Booting paravirtualized kernel on Xen"
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("gen")
-    new(NAME, out / "out", spec_dir=out)
-    return out / "out" / NAME
-
-
-@pytest.fixture
-def logs(tmp_path: Path) -> Path:
-    return tmp_path / "logs"
 
 
 def _driver() -> Driver:

@@ -53,7 +53,7 @@ from hostile import harness
 
 from xbgen import checkpatch, kernels
 from xbgen.e2e import report
-from xbgen.generate import generate, new
+from xbgen.generate import generate
 from xbgen.spec import Spec, default_spec
 
 NAME = "mydevice"
@@ -62,14 +62,6 @@ HOSTILE = Path(__file__).resolve().parent / "hostile"
 OVERFLOW_CHECK = re.compile(
     r"\t\tif \(RING_REQUEST_PROD_OVERFLOW\(&conn->ring, rp\)\) \{\n.*?\n\t\t\}\n", re.S
 )
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tree `xbgen new mydevice` writes, from the default spec."""
-    out = tmp_path_factory.mktemp("gen")
-    new(NAME, out / "out", spec_dir=out)
-    return out / "out" / NAME
 
 
 #: The hostile boot's spec: the default one, its calls carrying a buffer the

@@ -48,8 +48,12 @@ def test_guest_type_and_arch_are_checked_before_any_work(generated: Path) -> Non
         run(generated, Scenario(guest_type="hvm"))
     with pytest.raises(UsageError, match="--guest-type needs the guest stage"):
         run(generated, Scenario(guest_type="pvh", guest=False))
-    with pytest.raises(UsageError, match="unknown architecture 'riscv64': use amd64 or arm64"):
+    with pytest.raises(UsageError, match="unknown architecture 'riscv64': use amd64, arm64, "):
         run(generated, Scenario(arch="riscv64"))
+    with pytest.raises(UsageError, match=r"bookworm \(Linux 6\.1\) has no arm64-16k kernel"):
+        run(generated, Scenario(arch="arm64-16k"))
+    with pytest.raises(UsageError, match=r"bullseye .* no arm64-16k kernel: use trixie or sid"):
+        run(generated, Scenario(arch="arm64-16k", release="sid", guest_releases=("5.10",)))
     with pytest.raises(UsageError, match="--guest-type is x86's"):
         run(generated, Scenario(arch="arm64", guest_type="pvh"))
     with pytest.raises(UsageError, match="--accel kvm: an arm64 run boots under QEMU's TCG"):

@@ -382,8 +382,9 @@ def e2e(
         typer.Option(
             "--arch",
             metavar="ARCH",
-            help="amd64 (x86-64) or arm64: Xen on Arm under qemu-system-aarch64, dom0 "
-            "and guests of that architecture, the modules cross-built for it.",
+            help="amd64 (x86-64), arm64 (Xen on Arm under qemu-system-aarch64, dom0 "
+            "and guests of that architecture, the modules cross-built for it) or "
+            "arm64-16k (the same with 16 KiB Linux pages: --release trixie or sid).",
         ),
     ] = "amd64",
     guest_type: Annotated[

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from xbgen import kernels
 from xbgen.errors import UsageError
 
-from .assets import ARCHES, DEFAULT_ARCH, DEFAULT_RELEASE
+from .assets import DEFAULT_ARCH, DEFAULT_RELEASE
 from .driver import Ring
 
 ORDERS = ("backend-first", "frontend-first", "activate-first")
@@ -46,8 +46,9 @@ class Scenario:
     #: Guests of other Debian releases (each its own kernel and a frontend built
     #: for it), connected at the same time as the main guest.
     guest_releases: tuple[str, ...] = ()
-    #: The architecture dom0 and the guests run: amd64 (x86-64) or arm64 (Xen
-    #: on Arm under qemu-system-aarch64).
+    #: The kernel flavour dom0 and the guests run (:data:`xbgen.kernels.ARCHES`):
+    #: amd64 (x86-64), arm64 (Xen on Arm under qemu-system-aarch64) or
+    #: arm64-16k (the same with 16 KiB Linux pages, 6.12 and 7.2).
     arch: str = DEFAULT_ARCH
     #: The main guest's type on x86 (``GUEST_TYPES``); the other guests are
     #: PV, so a ``pvh`` run with ``guest_releases`` is a mixed fleet of both
@@ -137,14 +138,24 @@ class Scenario:
             )
         if self.guest_type != "pv" and not self.guest:
             raise UsageError("--guest-type needs the guest stage (no --no-guest)")
-        if self.arch not in ARCHES:
-            raise UsageError(f"unknown architecture {self.arch!r}: use {' or '.join(ARCHES)}")
+        if self.arch not in kernels.ARCHES:
+            raise UsageError(f"unknown architecture {self.arch!r}: use {', '.join(kernels.ARCHES)}")
         if self.arch != "amd64" and self.guest_type != "pv":
             raise UsageError(
                 f"--guest-type is x86's: Xen on Arm has one guest type ({self.arch} guests "
                 "are all xl's pvh)"
             )
         release = release_of(self.release)
+        for name in (release, *self.guest_releases):
+            line = line_of(release_of(name))
+            if line not in kernels.ARCHES[self.arch].lines:
+                shipped = [
+                    r for lin, r in _releases().items() if lin in kernels.ARCHES[self.arch].lines
+                ]
+                raise UsageError(
+                    f"Debian {release_of(name)} (Linux {line}) has no {self.arch} kernel: "
+                    f"use {' or '.join(shipped)}"
+                )
         others = tuple(dict.fromkeys(release_of(name) for name in self.guest_releases))
         if (others or self.driver_domain) and not self.guest:
             raise UsageError(
@@ -185,6 +196,11 @@ def release_of(name: str) -> str:
         f"unknown release {name!r}: use {', '.join(by_line.values())} "
         f"or the kernel line one ships ({', '.join(by_line)})"
     )
+
+
+def _releases() -> dict[str, str]:
+    """Kernel line -> the Debian release that ships it."""
+    return {line: spec.release for line, spec in kernels.LINES.items()}
 
 
 def line_of(release: str) -> str:

@@ -102,6 +102,10 @@ def test_arm_command_loads_dom0_past_its_kernel(tmp_path: Path) -> None:
     initrd.write_bytes(b"i")
     cmd, pass_code = qemu.command_for("arm64", xen, kernel, initrd, "tcg", 3)
     assert cmd[0] == "qemu-system-aarch64" and pass_code == 0
+    assert cmd[cmd.index("-cpu") + 1] == "cortex-a57"
+    # The A57 has no 16 KiB granule: a 16 KiB-page kernel stops before its console.
+    cmd16, _ = qemu.command_for("arm64-16k", xen, kernel, initrd, "tcg", 3)
+    assert cmd16[cmd16.index("-cpu") + 1] == "max"
     assert "virt,virtualization=on,gic-version=3" in cmd and cmd[cmd.index("-smp") + 1] == "3"
     loaders = [cmd[i + 1] for i, arg in enumerate(cmd) if arg == "-device"]
     assert loaders[0].startswith(f"guest-loader,addr=0x49000000,kernel={kernel},bootargs=")

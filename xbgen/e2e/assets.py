@@ -114,7 +114,7 @@ class Assets:
     @property
     def busybox(self) -> Path | None:
         """The release's static busybox, where the boot needs its own (not the host's)."""
-        return self.root / "bin" / "busybox" if ARCHES[self.arch].busybox_package else None
+        return _busybox(self.root) if ARCHES[self.arch].busybox_package else None
 
     def kernel_module(self, rel: str) -> Path:
         return self.root / "lib" / "modules" / self.abi / "kernel" / rel
@@ -200,6 +200,11 @@ def kernel_packages(abi: str, release: str, arch: str = DEFAULT_ARCH) -> list[st
         if dep in (f"linux-binary-{abi}", f"linux-modules-{abi}")
     ]  # fmt: skip
     return [image, *split]
+
+
+#: Debian's kernel flavours the e2e boots, the last part of an ABI; the
+#: longer first, as one ends with another's name.
+FLAVOURS = ("arm64-16k", "arm64", "amd64")
 
 
 def arch_of(abi: str) -> str:
@@ -288,13 +293,18 @@ def _unpack_all(
         else:
             debian.unpack(deb, work)
     _normalise_modules(work, abi)
-    arch = arch_of(abi)
-    if arch == "amd64":
+    if arch_of(abi) == "amd64":
         _gunzip_xen(work, xen)
     release = root.name.split("_", 1)[0]
-    # Older roots of this release and architecture, and those of xbgen
-    # versions that named roots without the release ("<abi>_xen-*").
-    olds = [*root.parent.glob(f"{release}_*-{arch}_xen-*"), *root.parent.glob("[0-9]*_xen-*")]
+    # This root if a run stopped half-way, older roots of this release and
+    # kernel flavour, and those of xbgen versions that named roots without
+    # the release ("<abi>_xen-*").
+    flavour = next(f for f in FLAVOURS if abi.endswith(f"-{f}"))
+    olds = [
+        root,
+        *root.parent.glob(f"{release}_*-{flavour}_xen-*"),
+        *root.parent.glob("[0-9]*_xen-*"),
+    ]
     for old in olds:
         if old != work:
             shutil.rmtree(old, ignore_errors=True)
@@ -378,6 +388,14 @@ def _gunzip_xen(root: Path, xen: str) -> None:
     (root / "boot" / f"xen-{xen}-amd64.elf").write_bytes(gzip.decompress(gz.read_bytes()))
 
 
+def _busybox(root: Path) -> Path:
+    """busybox-static's binary: /bin, or /usr/bin in releases with merged /usr."""
+    for folder in ("bin", "usr/bin"):
+        if (root / folder / "busybox").is_file():
+            return root / folder / "busybox"
+    return root / "bin" / "busybox"
+
+
 def xen_image(root: Path, xen: str, arch: str) -> Path:
     """The hypervisor as QEMU loads it: an ELF for x86's multiboot (unzipped
     from Debian's xen-X.Y-amd64.gz), Debian's own Image on Arm."""
@@ -390,7 +408,7 @@ def _describe(root: Path, abi: str, stamp: dict, seconds: float, downloaded: boo
     arch = stamp.get("arch", DEFAULT_ARCH)
     xen = xen_image(root, stamp["xen_line"], arch)
     vmlinuz = root / "boot" / f"vmlinuz-{abi}"
-    busybox = [root / "bin" / "busybox"] if ARCHES[arch].busybox_package else []
+    busybox = [_busybox(root)] if ARCHES[arch].busybox_package else []
     for path in (xen, vmlinuz, *busybox):
         if not path.is_file():
             raise FetchError(f"{path} missing from the unpacked packages: remove {root} and retry")

@@ -163,7 +163,7 @@ def _boot(
     log_dir = keep_logs or default_log_dir()
     serial = log_dir / f"serial-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
     cmd, pass_code = qemu.command_for(
-        assets.arch, assets.xen, assets.vmlinuz, initrd, accel, scenario.cpus, hvm=scenario.hvm
+        scenario.arch, assets.xen, assets.vmlinuz, initrd, accel, scenario.cpus, hvm=scenario.hvm
     )
     limit = timeout or scenario.boot_timeout(drv.ring)
     say(f"booting Xen + Linux {assets.abi} under QEMU ({accel}, timeout {limit:.0f}s)")

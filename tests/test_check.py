@@ -101,9 +101,9 @@ PLANTS = {
     ),
     "misspelt grant call": (
         FRONT,
-        "xenbus_teardown_ring(",
-        "xenbus_teardown_rings(",
-        ["undeclared function", "xenbus_teardown_rings"],
+        "xenbus_setup_ring(",
+        "xenbus_setup_rings(",
+        ["undeclared function", "xenbus_setup_rings"],
     ),
 }
 

@@ -335,9 +335,8 @@ def test_finds_a_frontend_that_never_ends_its_grants(ring_tree: Path, tmp_path: 
         ring_tree,
         tmp_path,
         RING_FRONT,
-        "\txenbus_teardown_ring((void **)&info->ring.sring, info->nr_pages,\n"
-        "\t\t\t     info->ring_ref);\n",
-        "",
+        "\t\tgnttab_end_foreign_access(info->ring_ref[i], virt_to_page(page));\n",
+        "\t\t;\n",
     )
     assert_found(
         verify(bad, SMALL), 8, r"leak: 1 grant\(s\) of the frontend \(grant 8\) still granted"

@@ -807,14 +807,15 @@ static int mydevicefront_alloc_ring(struct mydevicefront_device *info,
 /*
  * End the grants and free the pages.  A backend that still has them
  * mapped keeps them until it unmaps: the grant table code defers the
- * free.
+ * free.  Each grant is ended with its page, never through
+ * xenbus_teardown_ring(): that ends them without one, and the grant table
+ * then finds a deferred grant's page from its frame number as if Xen pages
+ * were Linux pages, which with 16 or 64 KiB pages is a page that does not
+ * exist (an oops in gnttab_end_foreign_access(), seen on Debian's
+ * arm64-16k 6.12 whenever the backend still mapped the ring).
  */
 static void mydevicefront_free_ring(struct mydevicefront_device *info)
 {
-#ifdef XBGEN_XENBUS_SETUP_RING
-	xenbus_teardown_ring((void **)&info->ring.sring, info->nr_pages,
-			     info->ring_ref);
-#else
 	char *page = (char *)info->ring.sring;
 	unsigned int i;
 
@@ -836,7 +837,6 @@ static void mydevicefront_free_ring(struct mydevicefront_device *info)
 #endif
 	}
 	info->ring.sring = NULL;
-#endif
 	info->nr_pages = 0;
 }
 

@@ -226,7 +226,21 @@ PAGES_SPEC = {
 @e2e
 @slow
 @matrix
-@pytest.mark.parametrize("transfer", ["copy", "map"])
+@pytest.mark.parametrize(
+    "transfer",
+    [
+        "copy",
+        pytest.param(
+            "map",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="open: with 16 KiB pages on both ends, 3 connect/close cycles of a map "
+                "tree leave 98 of the guest's grants mapped by dom0 and 7 + 3 event channels "
+                "bound (ring/counters); the backend's connection is never released",
+            ),
+        ),
+    ],
+)
 def test_arm64_16k_pages_at_run_time(transfer: str, tmp_path: Path, logs: Path) -> None:
     """PAGE_SIZE != XEN_PAGE_SIZE at run time: trixie's Xen 4.20 on Arm with
     Debian's 16 KiB-page arm64 kernel as dom0 and guest, a 4-page ring and

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from xbgen import debian
+from xbgen import debian, kernels
 from xbgen.errors import FetchError, ToolMissingError
 
 #: The release a plain ``xbgen e2e`` boots.
@@ -202,17 +202,19 @@ def kernel_packages(abi: str, release: str, arch: str = DEFAULT_ARCH) -> list[st
     return [image, *split]
 
 
-#: Debian's kernel flavours the e2e boots, the last part of an ABI; the
-#: longer first, as one ends with another's name.
-FLAVOURS = ("arm64-16k", "arm64", "amd64")
+def flavour_of(abi: str) -> str:
+    """The kernel flavour (:data:`xbgen.kernels.ARCHES`) of a Debian kernel ABI
+    ("6.12.118+deb13-arm64-16k" -> arm64-16k): the longest that ends it, as
+    one flavour's name ends with another's."""
+    for flavour in sorted(kernels.ARCHES, key=len, reverse=True):
+        if abi.endswith(f"-{flavour}"):
+            return flavour
+    raise FetchError(f"kernel {abi}: not one of the architectures e2e boots ({', '.join(ARCHES)})")
 
 
 def arch_of(abi: str) -> str:
-    """The architecture a Debian kernel ABI is built for ("6.1.0-57-arm64" -> arm64)."""
-    for arch in ARCHES:
-        if abi.endswith(f"-{arch}") or f"-{arch}-" in abi:
-            return arch
-    raise FetchError(f"kernel {abi}: not one of the architectures e2e boots ({', '.join(ARCHES)})")
+    """The Debian architecture a kernel ABI is built for ("6.1.0-57-arm64" -> arm64)."""
+    return kernels.ARCHES[flavour_of(abi)].debian
 
 
 def fetch(
@@ -299,7 +301,7 @@ def _unpack_all(
     # This root if a run stopped half-way, older roots of this release and
     # kernel flavour, and those of xbgen versions that named roots without
     # the release ("<abi>_xen-*").
-    flavour = next(f for f in FLAVOURS if abi.endswith(f"-{f}"))
+    flavour = flavour_of(abi)
     olds = [
         root,
         *root.parent.glob(f"{release}_*-{flavour}_xen-*"),

@@ -109,6 +109,17 @@ HVM_CPU = "qemu64,+svm,+npt"
 PV_CPU = "max,-smap,-fsgsbase"
 
 
+def _usable(binary: str, package: str, paths: tuple[Path, ...], bad: str, taker: str) -> None:
+    """``binary`` is installed and no path in ``paths`` holds a character of
+    ``bad``, which ``taker`` cannot take in a file name."""
+    if shutil.which(binary) is None:
+        raise ToolMissingError(f"{binary} is needed: apt-get install {package}")
+    for path in paths:
+        found = [f"'{c}'" for c in bad if c in str(path)]
+        if found:
+            raise E2EError(f"path {path} contains {' or '.join(found)}, which {taker} cannot take")
+
+
 def qemu_command(
     xen: Path,
     kernel: Path,
@@ -121,11 +132,7 @@ def qemu_command(
 ) -> list[str]:
     """QEMU's command line for x86; ``hvm``: a guest runs in hardware
     virtualization (PVH)."""
-    if shutil.which(QEMU) is None:
-        raise ToolMissingError(f"{QEMU} is needed: apt-get install qemu-system-x86")
-    for path in (xen, kernel, initrd):
-        if "," in str(path) or " " in str(path):
-            raise E2EError(f"path {path} contains ',' or ' ', which QEMU's multiboot cannot take")
+    _usable(QEMU, "qemu-system-x86", (xen, kernel, initrd), ", ", "QEMU's multiboot")
     tcg_cpu = HVM_CPU if hvm else PV_CPU
     cpu = tcg_cpu if accel == "tcg" else "host"
     return [
@@ -156,11 +163,7 @@ def arm_command(
     (virtualization=on) and GICv3, Cortex-A57s under TCG; Xen is the
     -kernel, dom0's kernel and initramfs come by ``guest-loader`` devices
     (QEMU names them in the device tree's /chosen, where Xen looks)."""
-    if shutil.which(QEMU_ARM) is None:
-        raise ToolMissingError(f"{QEMU_ARM} is needed: apt-get install qemu-system-arm")
-    for path in (xen, kernel, initrd):
-        if "," in str(path):
-            raise E2EError(f"path {path} contains ',', which QEMU's -device options cannot take")
+    _usable(QEMU_ARM, "qemu-system-arm", (xen, kernel, initrd), ",", "QEMU's -device options")
     initrd_addr = _align(ARM_KERNEL_ADDR + kernel.stat().st_size + ARM_ALIGN)
     return [
         QEMU_ARM, "-accel", "tcg", "-machine", "virt,virtualization=on,gic-version=3",
